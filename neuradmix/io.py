@@ -137,7 +137,9 @@ def _read_table(path: Path, columns: list[str], kind: str) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, comment=None)
     except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: the .{kind} file is empty; regenerate the fileset with plink2.")
+        raise InputError(
+            f"{path}: the .{kind} file is empty; regenerate the fileset with plink2."
+        ) from None
     if table.shape[1] != len(columns):
         raise InputError(
             f"{path}: expected {len(columns)} whitespace-separated columns per line in a .{kind} "
@@ -347,7 +349,8 @@ def read_labels(path: str | os.PathLike, sample_ids) -> np.ndarray:
     if rows and all(len(r) == 1 for r in rows):
         if len(rows) != len(sample_ids):
             raise InputError(
-                f"{path}: {len(rows)} labels, but the genotype data have {len(sample_ids)} samples; "
+                f"{path}: {len(rows)} labels, but the genotype data have {len(sample_ids)} "
+                "samples; "
                 "a one-column label file needs one line per .fam sample, in .fam order "
                 "('-' for unknown), or use two columns: sample ID and label."
             )

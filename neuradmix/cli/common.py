@@ -15,7 +15,10 @@ def add_threads_seed_device(parser: argparse.ArgumentParser, device: bool = True
         parser.add_argument(
             "--device",
             default="auto",
-            help="Torch device: auto (cuda, then mps, then cpu), cpu, cuda or cuda:N (default: auto).",
+            help=(
+                "Torch device: auto (cuda, then mps, then cpu), cpu, cuda or cuda:N "
+                "(default: auto)."
+            ),
         )
 
 
