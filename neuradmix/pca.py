@@ -1,0 +1,137 @@
+"""Principal components of a genotype matrix without ever holding it as floats.
+
+Genotypes are standardised per SNP as in Patterson et al. (2006): ``(g - 2p) / sqrt(2p(1-p))`` with
+``p`` the observed allele frequency; missing calls become 0 (the SNP mean) and monomorphic SNPs
+contribute nothing. The SVD is a randomised range finder with power iterations, streamed over SNP
+blocks that are standardised on the fly, so memory stays near the uint8 matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from .io import MISSING
+
+_BLOCK = 4096
+
+
+@numba.njit(parallel=True, cache=True)
+def _standardised_block(calls, rows, start, stop, centre, scale, out):
+    for r in numba.prange(rows.shape[0]):
+        i = rows[r]
+        for j in range(start, stop):
+            g = calls[i, j]
+            if g == MISSING:
+                out[r, j - start] = 0.0
+            else:
+                out[r, j - start] = (g - centre[j]) * scale[j]
+
+
+def allele_frequencies(calls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frequency of the counted allele per SNP (0.5 where nothing is observed) and call counts."""
+    sums = np.zeros(calls.shape[1])
+    observed = np.zeros(calls.shape[1])
+    for start in range(0, calls.shape[0], 256):
+        block = calls[start : start + 256]
+        mask = block != MISSING
+        sums += np.where(mask, block, 0).sum(axis=0, dtype=np.float64)
+        observed += mask.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        freq = np.where(observed > 0, sums / np.maximum(observed, 1) / 2.0, 0.5)
+    return freq, observed
+
+
+@dataclass
+class GenotypePCA:
+    """A fitted PCA: per-SNP centring and scaling, SNP loadings and the sample scores."""
+
+    centre: np.ndarray  # M, 2 * allele frequency
+    scale: np.ndarray  # M, 1 / sqrt(2p(1-p)), 0 for monomorphic SNPs
+    loadings: np.ndarray  # M x d, float32: projection of a standardised sample onto the PCs
+    scores: np.ndarray  # N x d, float32: the training samples' coordinates
+    singular_values: np.ndarray
+
+    @property
+    def n_components(self) -> int:
+        return self.loadings.shape[1]
+
+    def transform(self, calls: np.ndarray) -> np.ndarray:
+        """Coordinates of new samples (rows of ``calls``, same SNPs and order) on the PCs."""
+        rows = np.arange(calls.shape[0])
+        return _multiply(calls, rows, self.centre, self.scale, self.loadings)
+
+
+def _multiply(calls, rows, centre, scale, right):
+    """Standardised X[rows] @ right, with right M x l."""
+    out = np.zeros((rows.shape[0], right.shape[1]), dtype=np.float64)
+    block = np.empty((rows.shape[0], _BLOCK), dtype=np.float32)
+    for start in range(0, calls.shape[1], _BLOCK):
+        stop = min(start + _BLOCK, calls.shape[1])
+        view = block[:, : stop - start]
+        _standardised_block(calls, rows, start, stop, centre, scale, view)
+        out += view @ right[start:stop]
+    return out.astype(np.float32)
+
+
+def _multiply_transposed(calls, rows, centre, scale, left):
+    """Standardised X[rows]^T @ left, with left N x l; returns M x l."""
+    out = np.empty((calls.shape[1], left.shape[1]), dtype=np.float32)
+    block = np.empty((rows.shape[0], _BLOCK), dtype=np.float32)
+    left = left.astype(np.float32)
+    for start in range(0, calls.shape[1], _BLOCK):
+        stop = min(start + _BLOCK, calls.shape[1])
+        view = block[:, : stop - start]
+        _standardised_block(calls, rows, start, stop, centre, scale, view)
+        out[start:stop] = view.T @ left
+    return out
+
+
+def fit_pca(
+    calls: np.ndarray,
+    n_components: int,
+    seed: int = 0,
+    power_iterations: int = 2,
+    oversample: int = 10,
+    rows: np.ndarray | None = None,
+) -> GenotypePCA:
+    """Top ``n_components`` principal components of the standardised genotypes of ``rows``."""
+    rows = np.arange(calls.shape[0]) if rows is None else np.asarray(rows)
+    sub = calls if rows is None else calls[rows]
+    freq, _ = allele_frequencies(sub)
+    centre = 2.0 * freq
+    variance = 2.0 * freq * (1.0 - freq)
+    scale = np.where(variance > 1e-12, 1.0 / np.sqrt(np.maximum(variance, 1e-12)), 0.0)
+    n, m = len(rows), calls.shape[1]
+    d = max(1, min(n_components, n - 1, m))
+    width = min(d + oversample, n, m)
+    rng = np.random.default_rng(seed)
+    # Randomised range finder on X^T (M x N): work with the small N-side basis.
+    basis = _multiply(
+        calls, rows, centre, scale, rng.standard_normal((m, width)).astype(np.float32)
+    )
+    basis, _ = np.linalg.qr(basis.astype(np.float64))
+    for _ in range(power_iterations):
+        snp_side = _multiply_transposed(calls, rows, centre, scale, basis)
+        snp_side, _ = np.linalg.qr(snp_side.astype(np.float64))
+        basis = _multiply(calls, rows, centre, scale, snp_side.astype(np.float32))
+        basis, _ = np.linalg.qr(basis.astype(np.float64))
+    # X^T basis = M x width; SVD of its transpose gives X's top singular triplets.
+    small = _multiply_transposed(calls, rows, centre, scale, basis).astype(np.float64)  # M x width
+    u_small, singular, vt = np.linalg.svd(small.T, full_matrices=False)  # width x width, ..., M
+    u = basis @ u_small[:, :d]  # N x d sample-side singular vectors
+    # Deterministic signs: largest-magnitude score of each component is positive.
+    signs = np.sign(u[np.abs(u).argmax(axis=0), np.arange(d)])
+    signs[signs == 0] = 1.0
+    u *= signs
+    loadings = (vt[:d].T * signs).astype(np.float32)  # M x d, unit columns
+    scores = (u * singular[:d]).astype(np.float32)
+    return GenotypePCA(
+        centre=centre.astype(np.float64),
+        scale=scale.astype(np.float64),
+        loadings=loadings,
+        scores=scores,
+        singular_values=singular[:d].astype(np.float64),
+    )
