@@ -365,14 +365,18 @@ def plot_lambda_effect(
     labels,
     max_samples: int = DEFAULT_MAX_BARPLOT_SAMPLES,
     seed: int = 0,
-) -> Figure:
-    """Figure 8: barplots of the same individuals for several values of λ, one row each."""
+) -> tuple[Figure, int, int]:
+    """Figure 8: barplots of the same individuals for several values of λ, one row each.
+
+    ``panels[name] = (q, colours)``. Returns ``(figure, shown, total)`` individuals.
+    """
     section = BarplotSection(
         "Assignments for each value of λ",
         labels,
         [QPanel(name, q, colours) for name, (q, colours) in panels.items()],
     )
-    return plot_structure([section], max_samples=max_samples, seed=seed)
+    fig = plot_structure([section], max_samples=max_samples, seed=seed)
+    return fig, section.shown, section.total
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,176 @@
+"""``neuradmix plots`` and ``neuradmix report``: figures and the self-contained HTML report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def register(subparsers) -> None:
+    plots = subparsers.add_parser(
+        "plots",
+        help="Draw a cohort's figures (barplots, PCA with cluster centres, multi-K, CV, loss).",
+        description=(
+            "Draw the figures of one cohort into OUT_DIR, plus figures.json with their captions. "
+            "A run directory holds TRAIN_NAME.K.Q, TRAIN_NAME.K.P and optionally VAL_NAME.K.Q."
+        ),
+    )
+    plots.add_argument("--train-bed", required=True, help="PLINK prefix of the training data.")
+    plots.add_argument("--train-labels", help="Population labels of the training individuals.")
+    plots.add_argument("--val-bed", help="PLINK prefix (or .fam) of the validation data.")
+    plots.add_argument("--val-labels", help="Population labels of the validation individuals.")
+    plots.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        required=True,
+        help="A model's output directory, shown as NAME (repeat; the first sets the sort order).",
+    )
+    plots.add_argument("--k", type=int, nargs="+", required=True, help="K values to draw.")
+    plots.add_argument(
+        "--main-k", type=int, help="K of the barplots and λ figure (default: the middle --k)."
+    )
+    plots.add_argument(
+        "--cv", nargs="*", default=[], metavar="FILE", help="CV tables (METHOD.cv.tsv)."
+    )
+    plots.add_argument(
+        "--loss",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="Loss table of a neural run (repeat).",
+    )
+    plots.add_argument(
+        "--lambda-run",
+        action="append",
+        default=[],
+        metavar="LAMBDA=DIR",
+        help="Output directory of a run trained with this λ (repeat) for the λ figure.",
+    )
+    plots.add_argument("--train-name", default="train", help="Stem of training outputs.")
+    plots.add_argument("--val-name", default="val", help="Stem of validation outputs.")
+    plots.add_argument(
+        "--max-samples",
+        type=int,
+        default=3000,
+        help="Most individuals drawn per barplot; more are downsampled by population (3000).",
+    )
+    plots.add_argument(
+        "--max-pca-samples", type=int, default=4000, help="Most individuals in the PCA (4000)."
+    )
+    plots.add_argument("--seed", type=int, default=0, help="Seed of the downsampling (0).")
+    plots.add_argument("--out-dir", required=True, help="Directory for the PNG files.")
+    plots.set_defaults(func=_plots)
+
+    report = subparsers.add_parser(
+        "report",
+        help="Write one self-contained HTML report for a cohort.",
+        description="Render the cohort report: summary, metrics, speed, figures, configuration.",
+    )
+    report.add_argument("--cohort", required=True, help="Cohort name shown in the title.")
+    report.add_argument("--figures", required=True, help="Directory written by `neuradmix plots`.")
+    report.add_argument("--metrics", help="Metrics table (metrics.tsv) of the cohort.")
+    report.add_argument(
+        "--fileset",
+        action="append",
+        default=[],
+        metavar="STAGE=PREFIX",
+        help="A PLINK fileset to count samples and SNPs of, e.g. qc=results/c/prepare/qc (repeat).",
+    )
+    report.add_argument(
+        "--labels",
+        action="append",
+        default=[],
+        metavar="PARTITION=LABELS:PREFIX",
+        help="Labels of a partition and the fileset they describe (repeat).",
+    )
+    report.add_argument(
+        "--benchmark",
+        action="append",
+        default=[],
+        metavar="KIND:STAGE:NAME=FILE",
+        help="Snakemake benchmark file; KIND neural|baseline, STAGE train|infer (repeat).",
+    )
+    report.add_argument("--config", help="Configuration used (YAML or JSON).")
+    report.add_argument("--out", required=True, help="HTML file to write.")
+    report.set_defaults(func=_report)
+
+
+def _check_positive(value: int, option: str) -> None:
+    if value < 1:
+        raise InputError(f"{option} must be at least 1, got {value}.")
+
+
+def _plots(args: argparse.Namespace) -> int:
+    from ..report.figures import RunFiles, build_figures, parse_assignment
+
+    _check_positive(args.max_samples, "--max-samples")
+    _check_positive(args.max_pca_samples, "--max-pca-samples")
+    runs = []
+    for text in args.run:
+        name, directory = parse_assignment(text, "--run")
+        runs.append(RunFiles(name, Path(directory), args.train_name, args.val_name))
+    loss = dict(parse_assignment(text, "--loss") for text in args.loss)
+    lambdas = {}
+    for text in args.lambda_run:
+        value, directory = parse_assignment(text, "--lambda-run")
+        lambdas[value] = RunFiles(f"λ={value}", Path(directory), args.train_name, args.val_name)
+    entries = build_figures(
+        args.out_dir,
+        args.train_bed,
+        runs,
+        args.k,
+        main_k=args.main_k,
+        train_labels=args.train_labels,
+        val_bed=args.val_bed,
+        val_labels=args.val_labels,
+        cv_files=args.cv,
+        loss_files=loss,
+        lambda_runs=lambdas,
+        max_samples=args.max_samples,
+        max_pca_samples=args.max_pca_samples,
+        seed=args.seed,
+    )
+    print(f"wrote {len(entries)} figures to {args.out_dir}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ..report import build_report, parse_assignment
+
+    filesets = [parse_assignment(text, "--fileset") for text in args.fileset]
+    labels = {}
+    for text in args.labels:
+        partition, value = parse_assignment(text, "--labels")
+        label_file, sep, prefix = value.rpartition(":")
+        if not sep or not label_file or not prefix:
+            raise InputError(
+                f"--labels {text!r}: expected PARTITION=LABELS:PREFIX, e.g. "
+                "train=results/c/prepare/train.labels:results/c/prepare/train."
+            )
+        labels[partition] = (label_file, prefix)
+    benchmarks = {}
+    for text in args.benchmark:
+        key, path = parse_assignment(text, "--benchmark")
+        parts = key.split(":")
+        if len(parts) != 3 or parts[0] not in ("neural", "baseline") or not all(parts):
+            raise InputError(
+                f"--benchmark {text!r}: expected KIND:STAGE:NAME=FILE with KIND neural or "
+                "baseline, e.g. neural:train:default=results/c/benchmarks/train_neural.tsv."
+            )
+        benchmarks[tuple(parts)] = path
+    out = build_report(
+        args.out,
+        args.cohort,
+        args.figures,
+        metrics=args.metrics,
+        filesets=filesets,
+        labels=labels,
+        benchmarks=benchmarks,
+        config=args.config,
+    )
+    print(f"wrote {out}")
+    return 0
