@@ -1,0 +1,238 @@
+"""Config validation beyond the schema, and the helpers every rule file uses."""
+
+import gzip
+import re
+import shutil
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+SIM_SUFFIX = "_sim"
+COHORTS = config["cohorts"]
+RUNS = config["neural"]["runs"]
+BASELINE = config["baseline"]["tool"]
+VAL_FRACTION = config["split"]["validation_fraction"]
+SEED = config["seed"]
+
+
+def config_error(message):
+    raise WorkflowError(f"Invalid config: {message}")
+
+
+def _vcf_samples(path):
+    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    with opener(path, "rt") as handle:
+        for line in handle:
+            if line.startswith("#CHROM"):
+                return len(line.rstrip("\n").split("\t")) - 9
+            if not line.startswith("#"):
+                break
+    config_error(f"{path} has no '#CHROM' header line; it is not a VCF file.")
+
+
+def _bed_prefix(path):
+    path = Path(path)
+    return path.with_suffix("") if path.suffix in (".bed", ".bim", ".fam") else path
+
+
+def _count_samples(cohort, entry):
+    """Number of samples in a cohort's input; also checks that every input file exists."""
+    if ("vcf" in entry) == ("bed" in entry):
+        config_error(f"cohorts.{cohort}: give exactly one of 'vcf' or 'bed'.")
+    if "vcf" in entry:
+        path = Path(entry["vcf"])
+        if not path.is_file():
+            config_error(
+                f"cohorts.{cohort}.vcf: file {path} not found (paths are relative to the "
+                "directory snakemake runs in)."
+            )
+        return _vcf_samples(path)
+    prefix = _bed_prefix(entry["bed"])
+    for ext in (".bed", ".bim", ".fam"):
+        part = prefix.with_name(prefix.name + ext)
+        if not part.is_file():
+            config_error(
+                f"cohorts.{cohort}.bed: file {part} not found; a PLINK fileset needs .bed, .bim "
+                "and .fam side by side."
+            )
+    with open(prefix.with_name(prefix.name + ".fam")) as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def _label_populations(cohort, entry):
+    """Distinct known population labels of a cohort (empty set without a label file)."""
+    if "labels" not in entry:
+        return set()
+    path = Path(entry["labels"])
+    if not path.is_file():
+        config_error(f"cohorts.{cohort}.labels: file {path} not found.")
+    populations = set()
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if fields:
+            populations.add(fields[-1])
+    return populations - {"-", "NA", "?", "nan", "population", "label", "pop"}
+
+
+def run_ks(run):
+    spec = RUNS[run]
+    if spec["mode"] == "multihead":
+        return list(range(spec["min_k"], spec["max_k"] + 1))
+    return [spec["k"]]
+
+
+def run_setting(run, key):
+    return RUNS[run].get(key, config["neural"][key])
+
+
+def pretrained_source(run):
+    return RUNS[run].get("pretrained_from", BASELINE)
+
+
+SAMPLE_COUNTS = {}
+POPULATIONS = {}
+for _cohort, _entry in COHORTS.items():
+    SAMPLE_COUNTS[_cohort] = _count_samples(_cohort, _entry)
+    POPULATIONS[_cohort] = _label_populations(_cohort, _entry)
+    if _entry.get("simulate"):
+        if not _entry.get("phased"):
+            config_error(
+                f"cohorts.{_cohort}: simulate: true needs phased founders; set phased: true "
+                "(and give a phased VCF) or simulate: false."
+            )
+        if "vcf" not in _entry:
+            config_error(
+                f"cohorts.{_cohort}: simulate: true needs a phased 'vcf' input."
+            )
+        if "labels" not in _entry:
+            config_error(
+                f"cohorts.{_cohort}: simulate: true needs 'labels' (the founders' populations)."
+            )
+        if "genetic_map" in _entry and not Path(_entry["genetic_map"]).is_file():
+            config_error(
+                f"cohorts.{_cohort}.genetic_map: file {_entry['genetic_map']} not found."
+            )
+        if _cohort + SIM_SUFFIX in COHORTS:
+            config_error(
+                f"cohorts: '{_cohort}{SIM_SUFFIX}' is reserved for the simulated version of "
+                f"'{_cohort}'; rename that cohort."
+            )
+
+for _run, _spec in RUNS.items():
+    _mode = _spec["mode"]
+    if _mode == "multihead":
+        if "min_k" not in _spec or "max_k" not in _spec or "k" in _spec:
+            config_error(
+                f"neural.runs.{_run}: a multihead run takes min_k and max_k (not k)."
+            )
+        if _spec["min_k"] > _spec["max_k"]:
+            config_error(f"neural.runs.{_run}: min_k ({_spec['min_k']}) exceeds max_k.")
+    elif _mode == "supervised":
+        if "min_k" in _spec or "max_k" in _spec:
+            config_error(
+                f"neural.runs.{_run}: a supervised run takes k, not min_k/max_k."
+            )
+        for _cohort, _pops in POPULATIONS.items():
+            if not _pops:
+                config_error(
+                    f"neural.runs.{_run} is supervised but cohort '{_cohort}' has no labels; "
+                    "add cohorts.{_cohort}.labels or remove the run."
+                )
+            if "k" not in _spec:
+                _spec["k"] = len(_pops)
+            elif _spec["k"] != len(_pops):
+                config_error(
+                    f"neural.runs.{_run}: supervised k={_spec['k']} but cohort '{_cohort}' has "
+                    f"{len(_pops)} labelled populations; drop k (it is taken from the labels)."
+                )
+    else:
+        if "k" not in _spec or "min_k" in _spec or "max_k" in _spec:
+            config_error(
+                f"neural.runs.{_run}: a {_mode} run takes k (not min_k/max_k)."
+            )
+
+ALL_KS = sorted({k for run in RUNS for k in run_ks(run)})
+CV_KS = (
+    list(range(config["cv"]["min_k"], config["cv"]["max_k"] + 1))
+    if config["cv"]["enabled"]
+    else []
+)
+if config["cv"]["min_k"] > config["cv"]["max_k"]:
+    config_error("cv.min_k exceeds cv.max_k.")
+
+for _cohort, _n in SAMPLE_COUNTS.items():
+    # The training partition is what the models see; K must stay below its size.
+    _n_train = _n - max(1, round(VAL_FRACTION * _n))
+    _largest = max(ALL_KS + CV_KS)
+    if _largest >= _n_train:
+        config_error(
+            f"K={_largest} (neural.runs / cv.max_k) is out of range for cohort '{_cohort}': "
+            f"it has {_n} samples, about {_n_train} for training; K must be smaller than that."
+        )
+
+REAL_COHORTS = list(COHORTS)
+SIM_COHORTS = [c + SIM_SUFFIX for c in COHORTS if COHORTS[c].get("simulate")]
+ALL_COHORTS = REAL_COHORTS + SIM_COHORTS
+
+
+def _alternatives(names):
+    return "|".join(re.escape(name) for name in names) if names else "(?!)"
+
+
+wildcard_constraints:
+    cohort=_alternatives(ALL_COHORTS),
+    real=_alternatives(REAL_COHORTS),
+    run=_alternatives(RUNS),
+    tool=_alternatives([BASELINE]),
+    partition="train|val",
+    k=r"\d+",
+
+
+def cohort_entry(cohort):
+    """Config entry of a cohort; a simulated cohort inherits its founders' entry."""
+    if cohort in COHORTS:
+        return COHORTS[cohort]
+    return COHORTS[cohort[: -len(SIM_SUFFIX)]]
+
+
+def has_labels(cohort):
+    return "labels" in cohort_entry(cohort)
+
+
+def is_simulated(cohort):
+    return cohort in SIM_COHORTS
+
+
+def fileset(prefix):
+    """The three files of a PLINK fileset as a named input/output dict."""
+    return {
+        "bed": f"{prefix}.bed",
+        "bim": f"{prefix}.bim",
+        "fam": f"{prefix}.fam",
+    }
+
+
+def baseline_ks():
+    """Every K the classic baseline must be fitted at: all neural K values."""
+    return ALL_KS
+
+
+def plink2_missing_message():
+    return (
+        "plink2 was not found on PATH. Install it (Debian/Ubuntu: `sudo apt-get install "
+        "plink2`; conda: `conda install -c bioconda plink2`; or download it from "
+        "https://www.cog-genomics.org/plink/2.0/), or run with `--sdm conda` to use "
+        "envs/plink2.yaml."
+    )
+
+
+def check_plink2():
+    from snakemake.settings.types import DeploymentMethod
+
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+        return
+    if shutil.which("plink2") is None:
+        raise WorkflowError(plink2_missing_message())

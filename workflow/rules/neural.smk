@@ -1,0 +1,111 @@
+"""Neural ADMIXTURE: one training rule and one inference rule per configured run.
+
+A run's K values fix its output files, so each run gets its own pair of rules
+(train_neural_{run}, infer_{run}); the cohort stays a wildcard.
+"""
+
+
+def _train_extra(run):
+    spec = RUNS[run]
+    ks = run_ks(run)
+    if spec["mode"] == "multihead":
+        return f"--min-k {ks[0]} --max-k {ks[-1]}"
+    return f"--k {ks[0]}"
+
+
+def _train_inputs(run):
+    def inputs(wildcards):
+        files = fileset(f"results/{wildcards.cohort}/prepare/train")
+        mode = RUNS[run]["mode"]
+        if mode == "supervised":
+            files["labels"] = f"results/{wildcards.cohort}/prepare/train.labels"
+        elif mode == "pretrained":
+            tool = pretrained_source(run)
+            files["init_p"] = (
+                f"results/{wildcards.cohort}/baseline/{tool}/train.{RUNS[run]['k']}.P"
+            )
+        return files
+
+    return inputs
+
+
+def _train_options(run):
+    def options(wildcards, input):
+        extra = _train_extra(run)
+        if "labels" in input.keys():
+            extra += f" --labels {input.labels}"
+        if "init_p" in input.keys():
+            extra += f" --init-p {input.init_p}"
+        return extra
+
+    return options
+
+
+def _gpus(run):
+    return 1 if str(run_setting(run, "device")).startswith("cuda") else 0
+
+
+for _run in RUNS:
+
+    rule:
+        name:
+            f"train_neural_{_run}"
+        input:
+            unpack(_train_inputs(_run)),
+        output:
+            q=expand(
+                "results/{{cohort}}/neural/{run}/train.{k}.Q", run=_run, k=run_ks(_run)
+            ),
+            p=expand(
+                "results/{{cohort}}/neural/{run}/train.{k}.P", run=_run, k=run_ks(_run)
+            ),
+            model=f"results/{{cohort}}/neural/{_run}/train.model.pt",
+            loss=f"results/{{cohort}}/neural/{_run}/train.loss.tsv",
+        log:
+            f"results/{{cohort}}/logs/train_neural/{_run}.log",
+        benchmark:
+            f"results/{{cohort}}/benchmarks/train_neural/{_run}.tsv"
+        conda:
+            "../../envs/neuradmix.yaml"
+        threads: 4
+        resources:
+            gpu=_gpus(_run),
+            mem_mb=8000,
+        params:
+            options=_train_options(_run),
+            outdir=subpath(output.model, parent=True),
+            epochs=run_setting(_run, "epochs"),
+            lam=run_setting(_run, "lambda"),
+            device=run_setting(_run, "device"),
+            seed=SEED,
+        shell:
+            "neuradmix train {input.bed} {params.options} --out {params.outdir} --name train"
+            " --epochs {params.epochs} --lambda {params.lam} --device {params.device}"
+            " --seed {params.seed} --threads {threads} > {log} 2>&1"
+
+    rule:
+        name:
+            f"infer_{_run}"
+        input:
+            **fileset("results/{cohort}/prepare/val"),
+            model=f"results/{{cohort}}/neural/{_run}/train.model.pt",
+        output:
+            q=expand(
+                "results/{{cohort}}/neural/{run}/val.{k}.Q", run=_run, k=run_ks(_run)
+            ),
+        log:
+            f"results/{{cohort}}/logs/infer/{_run}.log",
+        benchmark:
+            f"results/{{cohort}}/benchmarks/infer/{_run}.tsv"
+        conda:
+            "../../envs/neuradmix.yaml"
+        threads: 4
+        resources:
+            gpu=_gpus(_run),
+            mem_mb=4000,
+        params:
+            outdir=subpath(input.model, parent=True),
+            device=run_setting(_run, "device"),
+        shell:
+            "neuradmix infer {input.bed} --model {input.model} --out {params.outdir} --name val"
+            " --device {params.device} --threads {threads} > {log} 2>&1"

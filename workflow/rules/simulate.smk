@@ -1,0 +1,1 @@
+"""Simulated cohorts {name}_sim: descendants of each partition's phased founders."""
