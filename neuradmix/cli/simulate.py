@@ -1,0 +1,258 @@
+"""``simulate`` and ``simulate-split``: admixed descendants of phased founders with known Q."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+
+_MODEL = (
+    "Each descendant is the product of --generations generations of random mating from founders "
+    "drawn with the descendant's source mixture; crossovers follow the genetic map (Poisson, one "
+    "per Morgan). An admixed descendant of ancestry A has a Dirichlet(--alpha) mixture whose "
+    "largest share is A; a single-ancestry descendant recombines founders of A only. Truth Q is "
+    "the fraction of genetic length (cM) inherited from each population; the label is the "
+    "dominant ancestry (the largest truth-Q share), so a single-ancestry descendant is labelled "
+    "with its population."
+)
+
+
+def register(subparsers) -> None:
+    simulate = subparsers.add_parser(
+        "simulate",
+        help="simulate admixed descendants of phased founders, with their exact ancestry",
+        description=(
+            "Simulate descendants of the founders in a phased VCF and write PREFIX.vcf.gz, "
+            "PREFIX.truth.Q (columns in sorted population order, named one per line in "
+            "PREFIX.truth.Q.columns) and PREFIX.labels (SAMPLE<TAB>LABEL); optionally "
+            "PREFIX.bed/.bim/.fam (--bed) and PREFIX.segments.tsv (--segments). " + _MODEL
+        ),
+    )
+    _add_inputs(simulate)
+    simulate.add_argument(
+        "--n-per-ancestry",
+        type=int,
+        default=400,
+        metavar="N",
+        help="admixed descendants per founder population (default: 400)",
+    )
+    simulate.add_argument(
+        "--n-single-per-ancestry",
+        type=int,
+        default=0,
+        metavar="N",
+        help="single-ancestry descendants per founder population (default: 0)",
+    )
+    _add_model_options(simulate)
+    simulate.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
+    _add_output_options(simulate)
+    simulate.set_defaults(func=_run_simulate)
+
+    split = subparsers.add_parser(
+        "simulate-split",
+        help="split founders into disjoint train/validation sets and simulate each separately",
+        description=(
+            "Split the founders (stratified by population) into disjoint training and validation "
+            "sets and simulate descendants of each set separately, so no founder haplotype reaches "
+            "both partitions. Writes PREFIX.train.* and PREFIX.val.* (the files of `neuradmix "
+            "simulate`, with the same truth-Q columns) and PREFIX.founders.tsv (sample, "
+            "population, partition). " + _MODEL
+        ),
+    )
+    _add_inputs(split)
+    side = split.add_mutually_exclusive_group()
+    side.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.2,
+        metavar="F",
+        help="fraction of each population's founders used for validation (default: 0.2)",
+    )
+    side.add_argument(
+        "--val-samples",
+        metavar="FILE",
+        help=(
+            "the validation founders: one sample ID per line (first column), or a PLINK .fam "
+            "(its IID column); all other founders are training founders"
+        ),
+    )
+    split.add_argument(
+        "--n-per-ancestry",
+        type=int,
+        default=400,
+        metavar="N",
+        help="admixed training descendants per population (default: 400, as in the paper)",
+    )
+    split.add_argument(
+        "--n-val-per-ancestry",
+        type=int,
+        default=50,
+        metavar="N",
+        help="admixed validation descendants per population (default: 50, as in the paper)",
+    )
+    split.add_argument(
+        "--n-single-per-ancestry",
+        type=int,
+        default=0,
+        metavar="N",
+        help="single-ancestry training descendants per population (default: 0)",
+    )
+    split.add_argument(
+        "--n-val-single-per-ancestry",
+        type=int,
+        default=0,
+        metavar="N",
+        help="single-ancestry validation descendants per population (default: 0)",
+    )
+    _add_model_options(split)
+    split.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
+    _add_output_options(split)
+    split.set_defaults(func=_run_split)
+
+
+def _add_inputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--vcf", required=True, help="phased founders (VCF, plain or bgzipped; biallelic)"
+    )
+    parser.add_argument(
+        "--labels",
+        required=True,
+        metavar="POPS",
+        help="founder populations: SAMPLE<TAB>POPULATION per line (every VCF sample needed)",
+    )
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument(
+        "--map",
+        metavar="GENETIC_MAP",
+        help=(
+            "genetic map covering every VCF chromosome: PLINK .map ('chrom id cM bp', no header) "
+            "or HapMap ('chrom bp rate cM' after a header line)"
+        ),
+    )
+    rate.add_argument(
+        "--cm-per-mb",
+        type=float,
+        default=1.0,
+        help="uniform recombination rate used when no --map is given (default: 1.0 cM/Mb)",
+    )
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--generations",
+        type=int,
+        default=8,
+        help="generations of random mating since the founders (default: 8)",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=1.0,
+        help="Dirichlet concentration of admixed source mixtures; smaller = fewer sources "
+        "(default: 1.0)",
+    )
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads to use (default: all available)"
+    )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bed", action="store_true", help="also write PREFIX.bed/.bim/.fam (ALT counted)"
+    )
+    parser.add_argument(
+        "--no-vcf", action="store_true", help="do not write PREFIX.vcf.gz (needs --bed)"
+    )
+    parser.add_argument(
+        "--segments",
+        action="store_true",
+        help="also write local-ancestry segments to PREFIX.segments.tsv",
+    )
+
+
+def _load(args: argparse.Namespace):
+    from ..kernels import set_threads
+    from ..simulate import load_founders
+
+    if args.no_vcf and not args.bed:
+        raise InputError("--no-vcf without --bed would write no genotypes; add --bed.")
+    set_threads(args.threads)
+    return load_founders(args.vcf, args.labels, args.map, args.cm_per_mb)
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from ..simulate import simulate_to_files
+
+    panel = _load(args)
+    sim = simulate_to_files(
+        panel,
+        args.out,
+        vcf=not args.no_vcf,
+        bed=args.bed,
+        segments=args.segments,
+        n_admixed_per_ancestry=args.n_per_ancestry,
+        n_single_per_ancestry=args.n_single_per_ancestry,
+        generations=args.generations,
+        alpha=args.alpha,
+        seed=args.seed,
+    )
+    print(
+        f"{len(sim.sample_ids)} descendants of {panel.n_founders} founders "
+        f"({', '.join(sim.populations)}) over {panel.variants.shape[0]} SNPs written to "
+        f"{args.out}.*",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _run_split(args: argparse.Namespace) -> int:
+    from ..simulate import simulate_split_to_files
+
+    val_samples = _read_sample_list(args.val_samples) if args.val_samples else None
+    panel = _load(args)
+    if val_samples is not None:
+        unknown = sorted(set(val_samples) - set(panel.samples))
+        if unknown:
+            raise InputError(
+                f"{args.val_samples}: {len(unknown)} sample(s) are not founders in {args.vcf} "
+                f"(e.g. {unknown[0]}); list only VCF sample IDs."
+            )
+    train, val, train_panel, val_panel = simulate_split_to_files(
+        panel,
+        args.out,
+        val_fraction=args.val_fraction,
+        val_samples=val_samples,
+        n_admixed_per_ancestry=args.n_per_ancestry,
+        n_val_admixed_per_ancestry=args.n_val_per_ancestry,
+        n_single_per_ancestry=args.n_single_per_ancestry,
+        n_val_single_per_ancestry=args.n_val_single_per_ancestry,
+        generations=args.generations,
+        alpha=args.alpha,
+        seed=args.seed,
+        vcf=not args.no_vcf,
+        bed=args.bed,
+        segments=args.segments,
+    )
+    print(
+        f"train: {len(train.sample_ids)} descendants of {train_panel.n_founders} founders; "
+        f"validation: {len(val.sample_ids)} descendants of {val_panel.n_founders} founders; "
+        f"written to {args.out}.train.* and {args.out}.val.*",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _read_sample_list(path: str) -> list[str]:
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"{file}: sample list not found.")
+    rows = [line.split() for line in file.read_text().splitlines() if line.strip()]
+    column = 1 if file.suffix == ".fam" else 0
+    if not rows or any(len(row) <= column for row in rows):
+        raise InputError(
+            f"{file}: expected one sample ID per line (or a PLINK .fam with the IID in column 2)."
+        )
+    return [row[column] for row in rows]
