@@ -1,0 +1,633 @@
+"""The classic ADMIXTURE likelihood maximised by EM, accelerated with SQUAREM.
+
+Model and updates
+-----------------
+Genotype g_ij ~ Binomial(2, p_ij) with p_ij = sum_k q_ik f_jk (Equation 1 of the paper); missing
+calls are skipped. One EM pass (the FRAPPE/ADMIXTURE updates) splits each observed call into
+ancestry-specific allele counts ``a_ijk = g q_ik f_jk / p_ij`` and
+``b_ijk = (2 - g) q_ik (1 - f_jk) / (1 - p_ij)`` and sets ``f_jk <- sum_i a / sum_i (a + b)`` and
+``q_ik <- sum_j (a + b) / (2 * observed calls of i)``. Both updates are exact maximisers of the EM
+surrogate under the box constraints used by ADMIXTURE (``1e-5 <= f <= 1 - 1e-5``,
+``q >= 1e-5`` on the simplex), so each pass never lowers the likelihood.
+
+Acceleration
+------------
+SQUAREM (Varadhan & Roland, 2008, scheme S3) on the pair (Q, F): two EM passes give the step
+``r`` and its change ``v``; the extrapolated point ``x0 - 2 a r + a^2 v`` (``a = -|r|/|v|``,
+bounded) is projected back onto the constraints and followed by one stabilising EM pass. That
+pass also yields the log-likelihood of the extrapolated point: when it is below that of the
+first EM step, the extrapolation is discarded and the plain EM point is kept. The log-likelihood
+at the start of every iteration therefore never decreases.
+
+Stopping rule
+-------------
+ADMIXTURE's: stop when the log-likelihood (natural log, in the units printed as
+``Loglikelihood:``) rises by less than ``tol`` between two iterations; the default ``tol=1e-4``
+is ADMIXTURE's ``-C`` default. ``max_iter`` bounds the number of accelerated iterations (each is
+three EM passes).
+
+Engines
+-------
+``numba``: a fused CPU kernel that reads the uint8 genotypes once per pass (``em_kernels``);
+``torch``: the same maths as dense tensor operations over blocks of SNPs, so only a block of
+float intermediates exists beside the genotype matrix; used on CUDA, and runnable on CPU.
+``auto`` picks torch on a CUDA device and numba otherwise.
+
+Results are deterministic for a given input, seed and device (the numba kernel's sums do not
+depend on the number of threads).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import em_kernels
+from .errors import InputError
+from .io import MISSING, Genotypes
+
+F_MIN = 1e-5
+F_MAX = 1.0 - 1e-5
+Q_MIN = 1e-5
+DEFAULT_TOL = 1e-4
+DEFAULT_MAX_ITER = 1000
+# Largest SQUAREM step length, and the factor by which it grows when a step hits the bound.
+_STEP_MAX = 1e4
+_STEP_GROWTH = 4.0
+
+
+@dataclass
+class EMResult:
+    """An EM fit: ``q`` (N x K), ``p`` (M x K, ``.P`` orientation) and how it got there."""
+
+    q: np.ndarray
+    p: np.ndarray
+    log_likelihood: float
+    iterations: int
+    em_passes: int
+    seconds: float
+    converged: bool
+    trace: list[float] = field(default_factory=list)
+
+    @property
+    def k(self) -> int:
+        return self.q.shape[1]
+
+
+# ------------------------------------------------------------------------------------------
+# Engines: one EM pass each, same maths
+# ------------------------------------------------------------------------------------------
+
+
+class _NumbaEngine:
+    def __init__(self, calls: np.ndarray, k: int):
+        self.calls = np.ascontiguousarray(calls, dtype=np.uint8)
+        self.bounds = em_kernels.group_bounds(self.calls.shape[1])
+        n_groups = len(self.bounds) - 1
+        self.c_groups = np.zeros((n_groups, self.calls.shape[0], k))
+        self.ll_groups = np.zeros(n_groups)
+        self.observed = torch.from_numpy(em_kernels.observed_per_sample(self.calls))
+        self.device = torch.device("cpu")
+
+    def em_pass(self, q: torch.Tensor, ft: torch.Tensor, update_f: bool):
+        q_np = np.ascontiguousarray(q.numpy())
+        ft_np = np.ascontiguousarray(ft.numpy())
+        ft_new = np.empty_like(ft_np) if update_f else ft_np
+        em_kernels.em_pass(
+            self.calls,
+            q_np,
+            ft_np,
+            self.bounds,
+            em_kernels.CHUNK,
+            update_f,
+            F_MIN,
+            F_MAX,
+            ft_new,
+            self.c_groups,
+            self.ll_groups,
+        )
+        # Fixed-order sums over groups keep results independent of the thread count.
+        c = self.c_groups.sum(axis=0)
+        return torch.from_numpy(ft_new), torch.from_numpy(c), float(self.ll_groups.sum())
+
+
+class _TorchEngine:
+    def __init__(self, calls: np.ndarray, device: torch.device, block_snps: int | None = None):
+        self.device = device
+        self.calls = torch.from_numpy(np.ascontiguousarray(calls, dtype=np.uint8)).to(device)
+        n, m = self.calls.shape
+        # About 16 MB per float64 block intermediate.
+        self.block = block_snps or max(64, min(m, 2_000_000 // max(n, 1)))
+        observed = torch.zeros(n, dtype=torch.float64, device=device)
+        for start in range(0, m, self.block):
+            observed += (self.calls[:, start : start + self.block] <= 2).sum(dim=1)
+        self.observed = observed
+
+    def em_pass(self, q: torch.Tensor, ft: torch.Tensor, update_f: bool):
+        n, m = self.calls.shape
+        c = torch.zeros_like(q)
+        ft_new = torch.empty_like(ft) if update_f else ft
+        loglik = torch.zeros((), dtype=torch.float64, device=self.device)
+        for start in range(0, m, self.block):
+            stop = min(start + self.block, m)
+            block = self.calls[:, start:stop]
+            observed = block <= 2
+            counts = block.to(torch.float64)
+            ref = torch.where(observed, counts, 0.0)
+            alt = torch.where(observed, 2.0 - counts, 0.0)
+            f_block = ft[:, start:stop]
+            p = (q @ f_block).clamp_(em_kernels.P_EPS, 1.0 - em_kernels.P_EPS)
+            loglik += (ref * torch.log(p) + alt * torch.log1p(-p)).sum()
+            r1 = ref / p
+            r2 = alt / (1.0 - p)
+            c += r1 @ f_block.T + r2 @ (1.0 - f_block).T
+            if update_f:
+                fa = f_block * (q.T @ r1)
+                denom = fa + (1.0 - f_block) * (q.T @ r2)
+                updated = torch.where(denom > 0, fa / denom.clamp_min(1e-300), f_block)
+                ft_new[:, start:stop] = updated.clamp_(F_MIN, F_MAX)
+        return ft_new, c, float(loglik)
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; otherwise the named torch device."""
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise InputError(
+            f"--device {device!r}: not a torch device; use auto, cpu or cuda."
+        ) from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: no CUDA device is available; use --device cpu.")
+    if resolved.type not in ("cpu", "cuda"):
+        raise InputError(f"--device {device}: the EM runs on cpu or cuda only.")
+    return resolved
+
+
+def _make_engine(calls: np.ndarray, k: int, device: str | None, engine: str):
+    resolved = resolve_device(device)
+    if engine not in ("auto", "numba", "torch"):
+        raise InputError(f"--engine {engine!r}: choose auto, numba or torch.")
+    if engine == "numba" and resolved.type != "cpu":
+        raise InputError("--engine numba runs on the CPU only; use --engine torch for cuda.")
+    if engine == "torch" or resolved.type == "cuda":
+        return _TorchEngine(calls, resolved)
+    return _NumbaEngine(calls, k)
+
+
+# ------------------------------------------------------------------------------------------
+# Constraints
+# ------------------------------------------------------------------------------------------
+
+
+def _simplex_with_floor(weights: torch.Tensor, floor: float) -> torch.Tensor:
+    """Row-wise argmax of sum_k w_k log q_k over {q on the simplex, q_k >= floor}.
+
+    The unconstrained answer is w / sum(w); entries that fall below the floor are pinned to it
+    and the rest rescaled, repeating until no entry is below (at most K rounds).
+    """
+    weights = weights.clamp_min(0.0)
+    k = weights.shape[1]
+    pinned = torch.zeros_like(weights, dtype=torch.bool)
+    q = weights
+    for _ in range(k):
+        free_weight = torch.where(pinned, 0.0, weights).sum(dim=1, keepdim=True)
+        free_mass = 1.0 - floor * pinned.sum(dim=1, keepdim=True)
+        uniform = free_mass / (~pinned).sum(dim=1, keepdim=True).clamp_min(1)
+        scaled = torch.where(
+            free_weight > 0, weights * free_mass / free_weight.clamp_min(1e-300), uniform
+        )
+        q = torch.where(pinned, floor, scaled)
+        below = (q < floor) & ~pinned
+        if not bool(below.any()):
+            break
+        pinned |= below
+    return q
+
+
+def _project_f(ft: torch.Tensor) -> torch.Tensor:
+    return ft.clamp(F_MIN, F_MAX)
+
+
+# ------------------------------------------------------------------------------------------
+# The fit
+# ------------------------------------------------------------------------------------------
+
+
+class _Problem:
+    """EM map on (Q, F^T) with optional fixed Q rows or fixed F."""
+
+    def __init__(self, engine, fixed_rows, fixed_q, fix_f: bool):
+        self.engine = engine
+        self.fixed_rows = fixed_rows
+        self.fixed_q = fixed_q
+        self.fix_f = fix_f
+        self.passes = 0
+
+    def constrain(self, q: torch.Tensor, ft: torch.Tensor, reference_ft: torch.Tensor):
+        q = _simplex_with_floor(q, Q_MIN)
+        if self.fixed_rows is not None:
+            q[self.fixed_rows] = self.fixed_q
+        ft = reference_ft if self.fix_f else _project_f(ft)
+        return q, ft
+
+    def step(self, q: torch.Tensor, ft: torch.Tensor):
+        """One EM pass; returns the new (q, ft) and the log-likelihood at the input."""
+        self.passes += 1
+        ft_new, c, loglik = self.engine.em_pass(q, ft, update_f=not self.fix_f)
+        observed = self.engine.observed[:, None]
+        weights = torch.where(observed > 0, q * c / (2.0 * observed.clamp_min(1)), q)
+        q_new = _simplex_with_floor(weights, Q_MIN)
+        if self.fixed_rows is not None:
+            q_new[self.fixed_rows] = self.fixed_q
+        return q_new, ft_new, loglik
+
+
+def _squarem(problem: _Problem, q, ft, tol, max_iter, accelerate, progress):
+    trace: list[float] = []
+    step_max = 1.0
+    converged = False
+    iterations = 0
+    for iterations in range(1, max_iter + 1):
+        q1, f1, loglik0 = problem.step(q, ft)
+        if not math.isfinite(loglik0):
+            raise InputError(
+                "the log-likelihood is not finite; check that the genotypes hold only 0, 1, 2 "
+                "or missing calls and that the starting .Q/.P values are valid."
+            )
+        trace.append(loglik0)
+        if progress is not None:
+            progress(iterations, loglik0)
+        if len(trace) > 1 and abs(trace[-1] - trace[-2]) < tol:
+            converged = True
+            break
+        if not accelerate:
+            q, ft = q1, f1
+            continue
+        q2, f2, loglik1 = problem.step(q1, f1)
+        rq, rf = q1 - q, f1 - ft
+        vq, vf = q2 - q1 - rq, f2 - f1 - rf
+        r_norm = float((rq * rq).sum() + (rf * rf).sum())
+        v_norm = float((vq * vq).sum() + (vf * vf).sum())
+        alpha = -math.sqrt(r_norm / v_norm) if v_norm > 0 else -1.0
+        alpha = min(-1.0, max(alpha, -step_max))
+        if alpha == -step_max:
+            step_max = min(step_max * _STEP_GROWTH, _STEP_MAX)
+        if alpha == -1.0:
+            q, ft = q2, f2
+            continue
+        q_x, f_x = problem.constrain(
+            q - 2.0 * alpha * rq + alpha * alpha * vq,
+            ft - 2.0 * alpha * rf + alpha * alpha * vf,
+            ft,
+        )
+        q3, f3, loglik_x = problem.step(q_x, f_x)
+        if loglik_x >= loglik1:
+            q, ft = q3, f3
+        else:
+            # The extrapolation overshot: keep the plain EM point (likelihood >= loglik1).
+            q, ft = q2, f2
+            step_max = max(1.0, step_max / _STEP_GROWTH)
+    return q, ft, trace, iterations, converged
+
+
+def _initial_frequencies(engine, q: torch.Tensor) -> torch.Tensor:
+    """Ancestry-weighted allele frequencies sum_i q_ik g_ij / (2 sum_i q_ik [observed]),
+    a one-pass starting F for a given Q."""
+    calls = engine.calls
+    if isinstance(calls, np.ndarray):
+        calls = torch.from_numpy(calls)
+    n, m = calls.shape
+    block = max(64, min(m, 2_000_000 // max(n, 1)))
+    ft = torch.empty((q.shape[1], m), dtype=torch.float64, device=q.device)
+    for start in range(0, m, block):
+        chunk = calls[:, start : start + block]
+        observed = (chunk <= 2).to(torch.float64)
+        counts = torch.where(chunk <= 2, chunk.to(torch.float64), 0.0)
+        ft[:, start : start + block] = (q.T @ counts) / (2.0 * (q.T @ observed)).clamp_min(1e-12)
+    return _project_f(ft)
+
+
+def _validate(calls: np.ndarray, k: int) -> None:
+    if calls.ndim != 2 or calls.shape[0] < 1 or calls.shape[1] < 1:
+        raise InputError("the genotype matrix is empty; the .bed needs samples and SNPs.")
+    if k < 1:
+        raise InputError(f"--k {k}: the number of ancestral populations must be at least 1.")
+    if k > calls.shape[0]:
+        raise InputError(
+            f"--k {k}: more ancestral populations than the {calls.shape[0]} samples; lower K."
+        )
+
+
+def fit(
+    genotypes: Genotypes | np.ndarray,
+    k: int,
+    *,
+    seed: int = 42,
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+    init: str = "random",
+    init_q: np.ndarray | None = None,
+    init_p: np.ndarray | None = None,
+    fixed_rows: np.ndarray | None = None,
+    fix_p: bool = False,
+    device: str | None = "cpu",
+    engine: str = "auto",
+    accelerate: bool = True,
+    progress: Callable[[int, float], None] | None = None,
+) -> EMResult:
+    """Maximise the ADMIXTURE log-likelihood by (SQUAREM-accelerated) EM.
+
+    ``init`` is ``random`` (Q ~ Dirichlet(1), F the Q-weighted allele frequencies) or
+    ``pckmeans`` (F from :func:`neuradmix.init.pckmeans_init`); ``init_q``/``init_p`` override
+    either part. ``fixed_rows`` (bool, N) keeps those rows of ``init_q`` fixed (supervised mode);
+    ``fix_p`` keeps ``init_p`` fixed and fits only Q (projection mode).
+    """
+    calls = genotypes.calls if isinstance(genotypes, Genotypes) else np.asarray(genotypes)
+    _validate(calls, k)
+    start_time = time.perf_counter()
+    eng = _make_engine(calls, k, device, engine)
+    dev = eng.device
+    n, m = calls.shape
+    rng = np.random.default_rng(seed)
+
+    if init_q is not None:
+        q0 = np.asarray(init_q, dtype=np.float64)
+    elif init_p is not None or init == "pckmeans":
+        q0 = np.full((n, k), 1.0 / k)
+    elif init == "random":
+        q0 = rng.dirichlet(np.ones(k), size=n)
+    else:
+        raise InputError(f"--init {init!r}: choose random or pckmeans.")
+    if init_p is not None:
+        p0 = np.asarray(init_p, dtype=np.float64)
+    elif init == "pckmeans":
+        p0 = _pckmeans_frequencies(genotypes, k, seed)
+    else:
+        p0 = None
+    if q0.shape != (n, k):
+        raise InputError(f"the starting Q has shape {q0.shape}, expected {n} x {k}.")
+    if p0 is not None and p0.shape != (m, k):
+        raise InputError(f"the starting P has shape {p0.shape}, expected {m} x {k}.")
+
+    q = _simplex_with_floor(torch.as_tensor(q0, dtype=torch.float64, device=dev), Q_MIN)
+    fixed_q = None
+    fixed_index = None
+    if fixed_rows is not None and np.any(fixed_rows):
+        fixed_index = torch.as_tensor(np.flatnonzero(fixed_rows), device=dev)
+        fixed_q = torch.as_tensor(q0[np.asarray(fixed_rows, dtype=bool)], device=dev)
+        q[fixed_index] = fixed_q
+    if p0 is None:
+        ft = _initial_frequencies(eng, q)
+    else:
+        ft = torch.as_tensor(np.ascontiguousarray(p0.T), dtype=torch.float64, device=dev)
+        ft = (ft if fix_p else _project_f(ft)).contiguous()
+
+    problem = _Problem(eng, fixed_index, fixed_q, fix_p)
+    q, ft, trace, iterations, converged = _squarem(
+        problem, q, ft, tol, max_iter, accelerate, progress
+    )
+    return EMResult(
+        q=q.cpu().numpy().copy(),
+        p=ft.T.cpu().numpy().copy(),
+        log_likelihood=trace[-1],
+        iterations=iterations,
+        em_passes=problem.passes,
+        seconds=time.perf_counter() - start_time,
+        converged=converged,
+        trace=trace,
+    )
+
+
+def _pckmeans_frequencies(genotypes, k: int, seed: int) -> np.ndarray:
+    try:
+        from .init import pckmeans_init
+    except ImportError:
+        raise InputError(
+            "--init pckmeans needs neuradmix.init.pckmeans_init, which this installation lacks; "
+            "use --init random."
+        ) from None
+    if not isinstance(genotypes, Genotypes):
+        from .io import make_genotypes
+
+        genotypes = make_genotypes(genotypes)
+    return np.asarray(pckmeans_init(genotypes, k, seed), dtype=np.float64)
+
+
+def fit_supervised(
+    genotypes: Genotypes, labels: np.ndarray, k: int | None = None, **options
+) -> EMResult:
+    """ADMIXTURE ``--supervised``: samples with a label keep Q fixed to the one-hot of their
+    label; unlabelled samples ("" in ``labels``) and F are fitted.
+
+    Components are the distinct labels in sorted order; ``k`` defaults to their number and may
+    be larger (the extra components are free).
+    """
+    labels = np.asarray(labels, dtype=object)
+    known = np.array([str(x) != "" for x in labels])
+    names = sorted({str(x) for x in labels[known]})
+    if not names:
+        raise InputError("the label file gives no sample a population; supervised mode needs some.")
+    k = len(names) if k is None else k
+    if k < len(names):
+        raise InputError(
+            f"--k {k} is smaller than the {len(names)} populations in the label file; "
+            f"use --k {len(names)} or more."
+        )
+    n = len(labels)
+    seed = options.pop("seed", 42)
+    rng = np.random.default_rng(seed)
+    q0 = rng.dirichlet(np.ones(k), size=n)
+    index = {name: c for c, name in enumerate(names)}
+    for i in np.flatnonzero(known):
+        q0[i] = 0.0
+        q0[i, index[str(labels[i])]] = 1.0
+    if options.get("init_q") is not None:
+        raise InputError("supervised mode builds its own starting Q; drop --init-q.")
+    return fit(genotypes, k, seed=seed, init_q=q0, fixed_rows=known, **options)
+
+
+def supervised_components(labels: np.ndarray) -> list[str]:
+    """The population names in component order for :func:`fit_supervised`."""
+    return sorted({str(x) for x in np.asarray(labels, dtype=object) if str(x) != ""})
+
+
+def project(genotypes: Genotypes | np.ndarray, p: np.ndarray, **options) -> EMResult:
+    """ADMIXTURE ``-P``: F fixed to ``p`` (M x K, from a ``.P``), only Q fitted."""
+    calls = genotypes.calls if isinstance(genotypes, Genotypes) else np.asarray(genotypes)
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] != calls.shape[1]:
+        raise InputError(
+            f"the .P has {p.shape[0]} rows but the genotypes have {calls.shape[1]} SNPs; project "
+            "with the .P of a fit on the same SNPs in the same order."
+        )
+    k = p.shape[1]
+    return fit(
+        genotypes, k, init_p=p, fix_p=True, init_q=np.full((calls.shape[0], k), 1.0 / k), **options
+    )
+
+
+def polish(
+    genotypes: Genotypes | np.ndarray,
+    q: np.ndarray,
+    p: np.ndarray,
+    *,
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+    device: str | None = "cpu",
+    engine: str = "auto",
+    progress: Callable[[int, float], None] | None = None,
+) -> EMResult:
+    """Continue a fit (e.g. the neural one) with accelerated EM until ADMIXTURE's convergence.
+
+    Returns an :class:`EMResult` with ``q``, ``p``, ``log_likelihood``, ``iterations``,
+    ``em_passes`` and ``seconds`` (wall time of the polish, including the engine set-up).
+
+    How ``train --polish`` uses it::
+
+        from neuradmix.em import polish
+        polished = polish(genotypes, result.q[k], result.p[k], device=config.device)
+        # write polished.q / polished.p in place of the neural Q/P, and log
+        # polished.iterations, polished.seconds and polished.log_likelihood.
+    """
+    calls = genotypes.calls if isinstance(genotypes, Genotypes) else np.asarray(genotypes)
+    q = np.asarray(q, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    if q.shape[0] != calls.shape[0] or p.shape[0] != calls.shape[1] or q.shape[1] != p.shape[1]:
+        raise InputError(
+            f"Q is {q.shape[0]} x {q.shape[1]} and P is {p.shape[0]} x {p.shape[1]}, but the "
+            f"genotypes are {calls.shape[0]} samples x {calls.shape[1]} SNPs; polish the .Q/.P "
+            "written for this fileset."
+        )
+    return fit(
+        genotypes,
+        q.shape[1],
+        init_q=q,
+        init_p=p,
+        tol=tol,
+        max_iter=max_iter,
+        device=device,
+        engine=engine,
+        progress=progress,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Cross-validation
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CVResult:
+    k: int
+    error: float
+    fold_errors: list[float]
+    heldout_entries: int
+
+
+def fold_assignment(calls: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """A fold number (0..folds-1) for every genotype entry, uniformly at random.
+
+    Missing entries get a fold too but are never scored, so each fold holds about 1/folds of the
+    observed entries, as in ADMIXTURE's ``--cv``.
+    """
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, folds, size=calls.shape, dtype=np.uint8)
+
+
+def heldout_error(calls: np.ndarray, folds: np.ndarray, fold: int, q, p) -> tuple[float, int]:
+    """Total binomial deviance of the observed entries in ``fold`` and their number."""
+    total, count = em_kernels.heldout_deviance(
+        calls,
+        folds,
+        np.uint8(fold),
+        np.ascontiguousarray(q, dtype=np.float64),
+        np.ascontiguousarray(p, dtype=np.float64),
+        em_kernels.P_EPS,
+    )
+    return float(total), int(count)
+
+
+def cross_validate(
+    genotypes: Genotypes,
+    k: int,
+    *,
+    folds: int = 5,
+    seed: int = 42,
+    method: str = "em",
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+    device: str | None = "cpu",
+    epochs: int | None = None,
+) -> CVResult:
+    """ADMIXTURE-style ``--cv``: hold out each fold of genotype entries, fit without them and
+    score them by the binomial deviance ``g log(g/mu) + (2-g) log((2-g)/(2-mu))``, ``mu = 2 p``.
+
+    The CV error is the total deviance over all held-out entries divided by their number.
+    ``method="em"`` starts each fold from the full-data fit (as ADMIXTURE does);
+    ``method="neural"`` trains the neural model from scratch on each masked copy.
+    """
+    if folds < 2:
+        raise InputError(f"--folds {folds}: cross-validation needs at least 2 folds.")
+    if method not in ("em", "neural"):
+        raise InputError(f"--method {method!r}: choose em or neural.")
+    calls = genotypes.calls
+    _validate(calls, k)
+    assignment = fold_assignment(calls, folds, seed)
+    full = None
+    if method == "em":
+        full = fit(genotypes, k, seed=seed, tol=tol, max_iter=max_iter, device=device)
+    fold_errors = []
+    total, count = 0.0, 0
+    for fold in range(folds):
+        masked = em_kernels.mask_entries(calls, assignment, np.uint8(fold), MISSING)
+        masked_genotypes = Genotypes(
+            masked, genotypes.samples, genotypes.variants, genotypes.source
+        )
+        if method == "em":
+            result = fit(
+                masked_genotypes,
+                k,
+                seed=seed,
+                tol=tol,
+                max_iter=max_iter,
+                init_q=full.q,
+                init_p=full.p,
+                device=device,
+            )
+            q, p = result.q, result.p
+        else:
+            q, p = _neural_fit(masked_genotypes, k, seed, device, epochs)
+        fold_total, fold_count = heldout_error(calls, assignment, fold, q, p)
+        fold_errors.append(fold_total / max(fold_count, 1))
+        total += fold_total
+        count += fold_count
+    if count == 0:
+        raise InputError("no observed genotypes to hold out; the .bed has only missing calls.")
+    return CVResult(k=k, error=total / count, fold_errors=fold_errors, heldout_entries=count)
+
+
+def _neural_fit(genotypes: Genotypes, k: int, seed: int, device, epochs):
+    try:
+        from .train import TrainConfig, train
+    except ImportError:
+        raise InputError(
+            "--method neural needs neuradmix.train, which this installation lacks; use --method em."
+        ) from None
+    options = {"ks": [k], "seed": seed, "device": device or "auto"}
+    if epochs is not None:
+        options["epochs"] = epochs
+    result = train(genotypes, TrainConfig(**options), labels=None, init_p=None)
+    return np.asarray(result.q[k], dtype=np.float64), np.asarray(result.p[k], dtype=np.float64)
+
+
+def format_cv(result: CVResult) -> str:
+    """The line ADMIXTURE prints, so existing parsers read it."""
+    return f"CV error (K={result.k}): {result.error:.6f}"
