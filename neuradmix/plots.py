@@ -321,17 +321,21 @@ def plot_multik_grid(
     labels,
     max_samples: int = DEFAULT_MAX_BARPLOT_SAMPLES,
     seed: int = 0,
+    order_by: tuple[str, int] | None = None,
 ) -> tuple[Figure, int, int]:
     """Figures 6-7: one row per K, one column per run, colours aligned across the whole grid.
 
     ``columns[run][k] = (q, colours)`` for the same individuals. The sample order is set by the
-    smallest K of the first run and shared by every panel. Returns ``(figure, shown, total)``.
+    panel ``order_by = (run, k)`` (default: smallest K of the first run) and shared by every
+    panel. Returns ``(figure, shown, total)``.
     """
     runs = list(columns)
     ks = sorted({k for run in runs for k in columns[run]})
     if not runs or not ks:
         raise ValueError("plot_multik_grid needs at least one run with one K.")
-    first_q, first_colours = columns[runs[0]][min(columns[runs[0]])]
+    if order_by is None:
+        order_by = (runs[0], min(columns[runs[0]]))
+    first_q, first_colours = columns[order_by[0]][order_by[1]]
     labels = _clean_labels(labels, first_q.shape[0])
     keep = downsample(labels, max_samples, seed)
     populations = population_order(first_q[keep], first_colours, labels[keep])

@@ -292,7 +292,11 @@ def build_figures(
             for run in runs
         }
         fig, shown, total = plots.plot_multik_grid(
-            grid, train_label_values, max_samples=max_samples, seed=seed
+            grid,
+            train_label_values,
+            max_samples=max_samples,
+            seed=seed,
+            order_by=(runs[0].name, main_k),
         )
         plots.save_png(fig, staged(out_dir / "multik.png"))
         entries.append(
