@@ -3,7 +3,7 @@
 
 rule baseline:
     input:
-        **fileset("results/{cohort}/prepare/train"),
+        unpack(partition_files("train")),
     output:
         q="results/{cohort}/baseline/{tool}/train.{k}.Q",
         p="results/{cohort}/baseline/{tool}/train.{k}.P",
@@ -27,7 +27,7 @@ rule baseline:
 
 rule project:
     input:
-        **fileset("results/{cohort}/prepare/val"),
+        unpack(partition_files("val")),
         p="results/{cohort}/baseline/{tool}/train.{k}.P",
     output:
         q="results/{cohort}/baseline/{tool}/val.{k}.Q",
@@ -50,7 +50,7 @@ rule project:
 
 rule cv:
     input:
-        **fileset("results/{cohort}/prepare/train"),
+        unpack(partition_files("train")),
     output:
         "results/{cohort}/cv/{tool}.cv.txt",
     log:

@@ -236,3 +236,19 @@ def check_plink2():
         return
     if shutil.which("plink2") is None:
         raise WorkflowError(plink2_missing_message())
+
+
+def partition_prefix(cohort, partition):
+    """PLINK prefix of a partition; its .labels (and .truth.Q when simulated) sit beside it."""
+    if is_simulated(cohort):
+        return f"results/{cohort}/prepare/sim.{partition}"
+    return f"results/{cohort}/prepare/{partition}"
+
+
+def partition_files(partition):
+    """Input function: the fileset of ``partition`` of the wildcard cohort."""
+
+    def files(wildcards):
+        return fileset(partition_prefix(wildcards.cohort, partition))
+
+    return files

@@ -10,14 +10,15 @@ def _models():
 
 def evaluate_inputs(wildcards):
     base = f"results/{wildcards.cohort}"
-    files = fileset(f"{base}/prepare/{wildcards.partition}")
+    prefix = partition_prefix(wildcards.cohort, wildcards.partition)
+    files = fileset(prefix)
     model_dir = f"{base}/{wildcards.method}/{wildcards.model}"
     files["q"] = f"{model_dir}/{wildcards.partition}.{wildcards.k}.Q"
     files["p"] = f"{model_dir}/train.{wildcards.k}.P"
     if has_labels(wildcards.cohort):
-        files["labels"] = f"{base}/prepare/{wildcards.partition}.labels"
+        files["labels"] = f"{prefix}.labels"
     if is_simulated(wildcards.cohort):
-        files["truth"] = f"{base}/prepare/{wildcards.partition}.truth.Q"
+        files["truth"] = f"{prefix}.truth.Q"
     return files
 
 

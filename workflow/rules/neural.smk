@@ -15,10 +15,11 @@ def _train_extra(run):
 
 def _train_inputs(run):
     def inputs(wildcards):
-        files = fileset(f"results/{wildcards.cohort}/prepare/train")
+        prefix = partition_prefix(wildcards.cohort, "train")
+        files = fileset(prefix)
         mode = RUNS[run]["mode"]
         if mode == "supervised":
-            files["labels"] = f"results/{wildcards.cohort}/prepare/train.labels"
+            files["labels"] = f"{prefix}.labels"
         elif mode == "pretrained":
             tool = pretrained_source(run)
             files["init_p"] = (
@@ -87,7 +88,7 @@ for _run in RUNS:
         name:
             f"infer_{_run}"
         input:
-            **fileset("results/{cohort}/prepare/val"),
+            unpack(partition_files("val")),
             model=f"results/{{cohort}}/neural/{_run}/train.model.pt",
         output:
             q=expand(

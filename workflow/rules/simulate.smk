@@ -1,1 +1,83 @@
-"""Simulated cohorts {name}_sim: descendants of each partition's phased founders."""
+"""Simulated cohorts {name}_sim: descendants of each partition's phased founders, simulated
+separately for training and validation founders (so no founder reaches both), with truth Q.
+
+The founders are the cohort's samples and SNPs left after QC and downsampling, taken from the
+phased VCF so that their phase survives; the validation founders are those of the real split.
+"""
+
+SIM = config["simulate"]
+
+
+rule founders:
+    input:
+        vcf=lambda wc: COHORTS[wc.real]["vcf"],
+        check="results/{real}/prepare/vcf_check.tsv",
+        bim=lambda wc: downsampled(wc)["bim"],
+        fam=lambda wc: downsampled(wc)["fam"],
+    output:
+        "results/{real}/simulate/founders.vcf.gz",
+    log:
+        "results/{real}/logs/founders.log",
+    benchmark:
+        "results/{real}/benchmarks/founders/founders.tsv"
+    conda:
+        "../../envs/plink2.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        prefix=subpath(output[0], strip_suffix=".vcf.gz"),
+    shell:
+        "plink2 --vcf {input.vcf} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
+        " --set-all-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
+        " --extract {input.bim} --keep {input.fam} --export vcf bgz id-paste=iid"
+        " --out {params.prefix} --threads {threads} --memory {resources.mem_mb} > {log} 2>&1"
+
+
+rule simulate:
+    input:
+        vcf="results/{real}/simulate/founders.vcf.gz",
+        labels=lambda wc: COHORTS[wc.real]["labels"],
+        val="results/{real}/prepare/val.fam",
+        genetic_map=lambda wc: COHORTS[wc.real].get("genetic_map", []),
+    output:
+        **fileset("results/{real}_sim/prepare/sim.train"),
+        **{
+            f"val_{k}": v
+            for k, v in fileset("results/{real}_sim/prepare/sim.val").items()
+        },
+        train_labels="results/{real}_sim/prepare/sim.train.labels",
+        val_labels="results/{real}_sim/prepare/sim.val.labels",
+        train_truth="results/{real}_sim/prepare/sim.train.truth.Q",
+        val_truth="results/{real}_sim/prepare/sim.val.truth.Q",
+        founders="results/{real}_sim/prepare/sim.founders.tsv",
+    log:
+        "results/{real}/logs/simulate.log",
+    benchmark:
+        "results/{real}/benchmarks/simulate/simulate.tsv"
+    conda:
+        "../../envs/neuradmix.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+    params:
+        prefix=subpath(output.founders, strip_suffix=".founders.tsv"),
+        rate=lambda wc, input: (
+            f"--map {input.genetic_map}"
+            if input.genetic_map
+            else f"--cm-per-mb {SIM['cm_per_mb']}"
+        ),
+        n_train=SIM["n_per_population"],
+        n_val=SIM["n_val_per_population"],
+        n_single=SIM["n_single_per_population"],
+        n_val_single=SIM["n_val_single_per_population"],
+        generations=SIM["generations"],
+        alpha=SIM["alpha"],
+        seed=SEED,
+    shell:
+        "neuradmix simulate-split --vcf {input.vcf} --labels {input.labels} {params.rate}"
+        " --val-samples {input.val} --n-per-ancestry {params.n_train}"
+        " --n-val-per-ancestry {params.n_val} --n-single-per-ancestry {params.n_single}"
+        " --n-val-single-per-ancestry {params.n_val_single} --generations {params.generations}"
+        " --alpha {params.alpha} --seed {params.seed} --threads {threads}"
+        " --bed --no-vcf --out {params.prefix} 2> {log}"
