@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from ..errors import InputError
@@ -68,11 +69,15 @@ def register(subparsers) -> None:
     report = subparsers.add_parser(
         "report",
         help="Write one self-contained HTML report for a cohort.",
-        description="Render the cohort report: summary, metrics, speed, figures, configuration.",
+        description=(
+            "Render one self-contained HTML file: cohort summary, Table 2, timings, the figures "
+            "of `neuradmix plots`, configuration and software versions."
+        ),
     )
     report.add_argument("--cohort", required=True, help="Cohort name shown in the title.")
     report.add_argument("--figures", required=True, help="Directory written by `neuradmix plots`.")
-    report.add_argument("--metrics", help="Metrics table (metrics.tsv) of the cohort.")
+    report.add_argument("--table2", help="Table 2 of the cohort (table2.tsv).")
+    report.add_argument("--metrics", help="Full metrics table of the cohort (metrics.tsv).")
     report.add_argument(
         "--fileset",
         action="append",
@@ -87,14 +92,9 @@ def register(subparsers) -> None:
         metavar="PARTITION=LABELS:PREFIX",
         help="Labels of a partition and the fileset they describe (repeat).",
     )
-    report.add_argument(
-        "--benchmark",
-        action="append",
-        default=[],
-        metavar="KIND:STAGE:NAME=FILE",
-        help="Snakemake benchmark file; KIND neural|baseline, STAGE train|infer (repeat).",
-    )
-    report.add_argument("--config", help="Configuration used (YAML or JSON).")
+    config = report.add_mutually_exclusive_group()
+    config.add_argument("--config", help="Configuration used, as a YAML or JSON file.")
+    config.add_argument("--config-json", help="Configuration used, as JSON text.")
     report.add_argument("--out", required=True, help="HTML file to write.")
     report.set_defaults(func=_report)
 
@@ -152,25 +152,23 @@ def _report(args: argparse.Namespace) -> int:
                 "train=results/c/prepare/train.labels:results/c/prepare/train."
             )
         labels[partition] = (label_file, prefix)
-    benchmarks = {}
-    for text in args.benchmark:
-        key, path = parse_assignment(text, "--benchmark")
-        parts = key.split(":")
-        if len(parts) != 3 or parts[0] not in ("neural", "baseline") or not all(parts):
-            raise InputError(
-                f"--benchmark {text!r}: expected KIND:STAGE:NAME=FILE with KIND neural or "
-                "baseline, e.g. neural:train:default=results/c/benchmarks/train_neural.tsv."
-            )
-        benchmarks[tuple(parts)] = path
+    config = args.config
+    if args.config_json is not None:
+        try:
+            config = json.loads(args.config_json)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--config-json: not valid JSON ({exc}).") from None
+        if not isinstance(config, dict):
+            raise InputError("--config-json: expected a JSON object.")
     out = build_report(
         args.out,
         args.cohort,
         args.figures,
+        table2=args.table2,
         metrics=args.metrics,
         filesets=filesets,
         labels=labels,
-        benchmarks=benchmarks,
-        config=args.config,
+        config=config,
     )
     print(f"wrote {out}")
     return 0

@@ -1,10 +1,10 @@
 """One self-contained HTML report per cohort.
 
 :func:`build_report` gathers the cohort summary (samples and SNPs at each preparation stage,
-populations), the metrics table, speedups from Snakemake benchmark files, the figures written by
-``neuradmix plots`` (embedded as base64 ``data:`` URIs), the configuration and the software
-versions, and renders them with the Jinja2 template ``report.html``. The file has no external
-references, so it opens offline and can be mailed around as is.
+populations), the paper's Table 2 and the timings written by ``neuradmix metrics-table``, the
+figures written by ``neuradmix plots`` (embedded as base64 ``data:`` URIs), the configuration and
+the software versions, and renders them with the Jinja2 template ``report.html``. The file has
+no external references, so it opens offline and can be mailed around as is.
 """
 
 from __future__ import annotations
@@ -31,17 +31,33 @@ from .figures import FigureEntry, parse_assignment, read_manifest
 
 __all__ = ["build_report", "FigureEntry", "parse_assignment"]
 
-_METRIC_NAMES = {
-    "log_likelihood": "log-likelihood",
-    "l_n_lambda0": "−L<sub>N</sub><sup>λ=0</sup>",
-    "ami": "AMI",
-    "delta": "Δ",
-    "rmse_q": "RMSE(Q)",
-    "n_samples": "samples",
+# Column headers as the paper writes them (HTML); unknown columns keep their name.
+_HEADERS = {
+    "method": "method",
+    "model": "model",
+    "mode": "mode",
+    "k": "K",
+    "partition": "partition",
+    "n_samples": "individuals",
     "n_snps": "SNPs",
-    "seconds": "seconds",
+    "log_likelihood": "log-likelihood",
+    "l_n_lambda0": "L<sub>N</sub><sup>λ=0</sup>",
+    "l_n_lambda0_val": "L<sub>N<sub>V</sub></sub><sup>λ=0</sup>",
+    "ami": "AMI",
+    "ami_train": "AMI<sub>T</sub>",
+    "ami_val": "AMI<sub>V</sub>",
+    "delta": "Δ",
+    "delta_train": "Δ<sub>T</sub>",
+    "delta_val": "Δ<sub>V</sub>",
+    "rmse_q": "RMSE(Q)",
+    "cv_error": "CV error",
+    "train_seconds": "training (s)",
+    "infer_seconds": "inference (s)",
+    "speedup_train": "S<sub>T</sub>",
+    "speedup_infer": "S<sub>I</sub>",
 }
-_PARTITION_SUFFIX = {"train": "T", "training": "T", "val": "V", "validation": "V"}
+_TIMING_COLUMNS = ["method", "model", "mode", "k", "train_seconds", "infer_seconds"]
+_TIMING_COLUMNS += ["speedup_train", "speedup_infer"]
 _PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "torch", "matplotlib", "snakemake")
 
 
@@ -85,96 +101,29 @@ def population_table(labels: dict[str, tuple[str | Path, str | Path]]) -> pd.Dat
     return table.sort_index()
 
 
-def read_benchmark_seconds(path: str | Path) -> float:
-    """Wall-clock seconds of a Snakemake ``benchmark:`` file (mean over its repeats)."""
+def read_table(path: str | Path, what: str, needed: list[str]) -> pd.DataFrame:
+    """A tab-separated result table with a header line; ``needed`` columns must be present."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: benchmark file not found; it is written by Snakemake.")
+        raise InputError(f"{path}: {what} not found; it is written by the metrics_table rule.")
     try:
         table = pd.read_csv(path, sep="\t")
     except (pd.errors.EmptyDataError, pd.errors.ParserError):
         table = pd.DataFrame()
-    if "s" not in table.columns or table.empty:
+    missing = [c for c in needed if c not in table.columns]
+    if table.empty or missing:
         raise InputError(
-            f"{path}: not a Snakemake benchmark file (no 's' column); point --benchmark at the "
-            "file named in the rule's benchmark: directive."
+            f"{path}: expected a tab-separated {what} with a header and at least one row "
+            f"(columns {' '.join(needed)}); rerun `neuradmix metrics-table`."
         )
-    return float(pd.to_numeric(table["s"], errors="coerce").mean())
-
-
-def speedup_table(benchmarks: dict[tuple[str, str, str], float]) -> pd.DataFrame:
-    """Speedup S = T_baseline / T_neural for every stage, neural run and baseline.
-
-    ``benchmarks[(kind, stage, name)] = seconds`` with ``kind`` ``neural`` or ``baseline`` and
-    ``stage`` ``train`` or ``infer`` (projection of new samples for the baseline).
-    """
-    rows = []
-    stages = sorted({stage for _, stage, _ in benchmarks})
-    for stage in stages:
-        neural = {
-            n: s for (kind, st, n), s in benchmarks.items() if kind == "neural" and st == stage
-        }
-        classic = {
-            n: s for (kind, st, n), s in benchmarks.items() if kind == "baseline" and st == stage
-        }
-        for n_name, n_seconds in sorted(neural.items()):
-            for b_name, b_seconds in sorted(classic.items()):
-                rows.append(
-                    {
-                        "stage": stage,
-                        "neural": n_name,
-                        "baseline": b_name,
-                        "neural seconds": n_seconds,
-                        "baseline seconds": b_seconds,
-                        "speedup": b_seconds / n_seconds if n_seconds > 0 else float("nan"),
-                    }
-                )
-    return pd.DataFrame(rows)
-
-
-def metrics_table(path: str | Path) -> pd.DataFrame:
-    """The cohort metrics laid out like the paper's Table 2: one row per model and K.
-
-    If the table has a ``partition`` column, each metric becomes one column per partition with
-    the paper's T/V suffix (``AMI_T``, ``AMI_V``).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: metrics table not found; it is written by the evaluate rule.")
-    try:
-        table = pd.read_csv(path, sep="\t")
-    except (pd.errors.EmptyDataError, pd.errors.ParserError):
-        raise InputError(
-            f"{path}: not a tab-separated table with a header line; rerun the evaluate rule."
-        ) from None
-    if table.empty:
-        raise InputError(f"{path}: the metrics table has no rows; rerun the evaluate rule.")
-    lower = {c: c.lower() for c in table.columns}
-    table = table.rename(columns=lower)
-    numeric = [c for c in table.columns if c != "k" and pd.api.types.is_numeric_dtype(table[c])]
-    ids = [c for c in table.columns if c not in numeric and c != "partition"]
-    if "partition" in table.columns and ids:
-        metrics = [c for c in numeric if c not in ("n_samples", "n_snps")]
-        wide = table.pivot_table(index=ids, columns="partition", values=metrics, aggfunc="first")
-        wide.columns = [
-            f"{_METRIC_NAMES.get(m, m)}<sub>{_PARTITION_SUFFIX.get(p, p)}</sub>"
-            for m, p in wide.columns
-        ]
-        wide = wide.reset_index()
-        table = wide[ids + sorted(wide.columns[len(ids) :], key=_metric_order(metrics))]
-    else:
-        table = table.rename(columns={c: _METRIC_NAMES.get(c, c) for c in table.columns})
     return table
 
 
-def _metric_order(metrics: list[str]):
-    names = [_METRIC_NAMES.get(m, m) for m in metrics]
-
-    def key(column: str):
-        base = column.split("<sub>")[0]
-        return (names.index(base) if base in names else len(names), column)
-
-    return key
+def timing_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Training and inference seconds and speedups, one row per model and K."""
+    columns = [c for c in _TIMING_COLUMNS if c in metrics.columns]
+    keys = [c for c in ("method", "model", "mode", "k") if c in columns]
+    return metrics[columns].drop_duplicates(subset=keys).reset_index(drop=True)
 
 
 def _format_value(value) -> str:
@@ -187,10 +136,11 @@ def _format_value(value) -> str:
     return str(value)
 
 
-def _html_table(table: pd.DataFrame, header_is_html: bool = False) -> dict:
+def _html_table(table: pd.DataFrame) -> dict:
     """Headers and formatted cells for the template (header markup is ours, cells are escaped)."""
     headers = [
-        jinja2.utils.markupsafe.Markup(c) if header_is_html else str(c) for c in table.columns
+        jinja2.utils.markupsafe.Markup(_HEADERS[c]) if c in _HEADERS else str(c)
+        for c in table.columns
     ]
     rows = [[_format_value(v) for v in row] for row in table.itertuples(index=False)]
     return {"headers": headers, "rows": rows}
@@ -219,16 +169,17 @@ def software_versions() -> list[tuple[str, str]]:
     return versions
 
 
-def read_config(path: str | Path) -> str:
-    """The configuration used, as YAML text (accepts YAML or JSON files)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: configuration file not found.")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML or JSON ({exc}).") from None
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).strip()
+def render_config(config: str | Path | dict) -> str:
+    """The configuration used, as YAML text: a dict, or a YAML/JSON file."""
+    if not isinstance(config, dict):
+        path = Path(config)
+        if not path.is_file():
+            raise InputError(f"{path}: configuration file not found.")
+        try:
+            config = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise InputError(f"{path}: not valid YAML or JSON ({exc}).") from None
+    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True).strip()
 
 
 def _template() -> jinja2.Template:
@@ -252,13 +203,17 @@ def build_report(
     out: str | Path,
     cohort: str,
     figures_dir: str | Path,
+    table2: str | Path | None = None,
     metrics: str | Path | None = None,
     filesets: list[tuple[str, str | Path]] = (),
     labels: dict[str, tuple[str | Path, str | Path]] | None = None,
-    benchmarks: dict[tuple[str, str, str], str | Path] | None = None,
-    config: str | Path | None = None,
+    config: str | Path | dict | None = None,
 ) -> Path:
-    """Render ``out`` (a single HTML file); nothing is written if any input is bad."""
+    """Render ``out`` (a single HTML file); nothing is written if any input is bad.
+
+    ``table2`` and ``metrics`` are the files of ``neuradmix metrics-table``; ``filesets`` are
+    ``(stage, PLINK prefix)`` pairs for the summary; ``labels[partition] = (labels, prefix)``.
+    """
     entries = read_manifest(figures_dir)
     figures = [
         {
@@ -271,9 +226,17 @@ def build_report(
     ]
     stages = [read_fileset(stage, prefix) for stage, prefix in filesets]
     populations = population_table(labels) if labels else None
-    seconds = {key: read_benchmark_seconds(path) for key, path in (benchmarks or {}).items()}
-    speedups = speedup_table(seconds) if seconds else pd.DataFrame()
-    metrics_view = metrics_table(metrics) if metrics is not None else None
+    table2_view = None
+    if table2 is not None:
+        table = read_table(table2, "Table 2", ["method", "model", "k"])
+        table2_view = _html_table(table.drop(columns=["cohort"], errors="ignore"))
+    metrics_view = timing_view = None
+    if metrics is not None:
+        table = read_table(metrics, "metrics table", ["method", "model", "k", "partition"])
+        table = table.drop(columns=["cohort"], errors="ignore")
+        metrics_view = _html_table(table)
+        if {"train_seconds", "infer_seconds"} <= set(table.columns):
+            timing_view = _html_table(timing_table(table))
     context = {
         "cohort": cohort,
         "stages": stages,
@@ -284,10 +247,11 @@ def build_report(
             "rows": [(name, list(row)) for name, row in populations.iterrows()],
             "count": len(populations),
         },
-        "metrics": None if metrics_view is None else _html_table(metrics_view, header_is_html=True),
-        "speedups": None if speedups.empty else _html_table(speedups),
+        "table2": table2_view,
+        "metrics": metrics_view,
+        "timing": timing_view,
         "figures": figures,
-        "config": read_config(config) if config is not None else None,
+        "config": render_config(config) if config is not None else None,
         "versions": software_versions(),
     }
     html = _template().render(**context)

@@ -183,8 +183,9 @@ def build_figures(
     # Training Q of every run and K: these fix the colours for every figure.
     keys, train_qs = [], []
     for run in runs:
+        found = 0
         for k in ks:
-            q = _load_run_q(run, "train", k, n_train, required=(k == main_k))
+            q = _load_run_q(run, "train", k, n_train, required=False)
             if q is not None:
                 if q.shape[1] != k:
                     raise InputError(
@@ -193,6 +194,18 @@ def build_figures(
                     )
                 keys.append((run.name, k))
                 train_qs.append(q)
+                found += 1
+        if not found:
+            raise InputError(
+                f"{run.directory}: no {run.train_name}.K.Q file for any K in "
+                f"{' '.join(map(str, ks))}; check --run {run.name}=DIR and --k."
+            )
+    main_key = next(((name, k) for name, k in keys if k == main_k), None)
+    if main_key is None:
+        raise InputError(
+            f"no run has a K={main_k} result (files like "
+            f"{runs[0].path('train', main_k, 'Q')}); choose --main-k among the trained K values."
+        )
     lambda_runs = lambda_runs or {}
     lambda_train = {}
     for name, run in lambda_runs.items():
@@ -215,6 +228,7 @@ def build_figures(
                         run.name, q_train[(run.name, main_k)], colour_ids[(run.name, main_k)]
                     )
                     for run in runs
+                    if (run.name, main_k) in q_train
                 ],
             )
         ]
@@ -223,6 +237,8 @@ def build_figures(
             val_label_values = _labels_for(val_labels, val_ids)
             val_panels = []
             for run in runs:
+                if (run.name, main_k) not in q_train:
+                    continue
                 q = _load_run_q(run, "val", main_k, len(val_ids), required=False)
                 if q is not None:
                     val_panels.append(plots.QPanel(run.name, q, colour_ids[(run.name, main_k)]))
@@ -296,7 +312,7 @@ def build_figures(
             train_label_values,
             max_samples=max_samples,
             seed=seed,
-            order_by=(runs[0].name, main_k),
+            order_by=main_key,
         )
         plots.save_png(fig, staged(out_dir / "multik.png"))
         entries.append(
