@@ -485,8 +485,9 @@ def assemble_metrics(
     run) and ``baseline`` and ``project`` (one per baseline tool and K). Speedups follow the
     paper, S = T_classic / T_neural, against ``reference_baseline``; one multi-head run replaces a
     classic run per K, so it is compared with the summed classic time over its K values. A
-    pretrained run has no training speedup (its training reuses a classic fit). CV errors
-    (``cv/{tool}.cv.tsv``) are attached to the rows of that baseline tool.
+    pretrained run has no training speedup (its training reuses a classic fit). CV errors from
+    ``cv/neural.cv.tsv`` go to the neural rows, those of any other CV table (``cv/em.cv.tsv``)
+    to the baseline rows, matched on K.
     """
     modes = dict(modes or {})
     table = pd.concat([read_evaluation(p) for p in evaluations], ignore_index=True)
@@ -519,9 +520,9 @@ def assemble_metrics(
     for path in cv_tables:
         path = Path(path)
         cv = pd.read_csv(path, sep="\t")
-        tool = path.name.split(".")[0]
+        cv_method = path.name.split(".")[0]
         lookup = dict(zip(cv["k"].astype(int), cv["cv_error"], strict=True))
-        rows = table["model"].eq(tool) & table["method"].eq("baseline")
+        rows = table["method"].eq("neural" if cv_method == "neural" else "baseline")
         table.loc[rows, "cv_error"] = table.loc[rows, "k"].map(lookup)
 
     table["train_seconds"] = [

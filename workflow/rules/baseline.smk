@@ -1,4 +1,6 @@
-"""Classic ADMIXTURE baseline per K, projection of the validation samples, cross-validation."""
+"""Classic ADMIXTURE baseline per K, projection of the validation samples, cross-validation
+(held-out genotype entries scored by deviance, per K, with the EM engine or the network).
+"""
 
 
 rule baseline:
@@ -45,43 +47,30 @@ rule project:
         seed=SEED,
     shell:
         "neuradmix project {input.bed} --p {input.p} --out {params.outdir} --name val"
-        " --seed {params.seed} --threads {threads} > {log} 2>&1"
+        " --tool {params.tool} --seed {params.seed} --threads {threads} > {log} 2>&1"
 
 
 rule cv:
     input:
         unpack(partition_files("train")),
     output:
-        "results/{cohort}/cv/{tool}.cv.txt",
+        "results/{cohort}/cv/{cv_method}.cv.tsv",
     log:
-        "results/{cohort}/logs/cv/{tool}.log",
+        "results/{cohort}/logs/cv/{cv_method}.log",
     benchmark:
-        "results/{cohort}/benchmarks/cv/{tool}.tsv"
+        "results/{cohort}/benchmarks/cv/{cv_method}.tsv"
     conda:
-        "../../envs/admixture.yaml"
+        "../../envs/neuradmix.yaml"
     threads: 4
     resources:
         mem_mb=8000,
     params:
         min_k=config["cv"]["min_k"],
         max_k=config["cv"]["max_k"],
+        folds=config["cv"]["folds"],
+        epochs=config["neural"]["epochs"],
         seed=SEED,
     shell:
         "neuradmix cv {input.bed} --min-k {params.min_k} --max-k {params.max_k}"
-        " --tool {wildcards.tool} --seed {params.seed} --threads {threads}"
-        " > {output} 2> {log}"
-
-
-rule cv_table:
-    input:
-        "results/{cohort}/cv/{tool}.cv.txt",
-    output:
-        "results/{cohort}/cv/{tool}.cv.tsv",
-    log:
-        "results/{cohort}/logs/cv_table/{tool}.log",
-    benchmark:
-        "results/{cohort}/benchmarks/cv_table/{tool}.tsv"
-    conda:
-        "../../envs/neuradmix.yaml"
-    shell:
-        "neuradmix cv-table {input} --out {output} 2> {log}"
+        " --folds {params.folds} --method {wildcards.cv_method} --epochs {params.epochs}"
+        " --seed {params.seed} --threads {threads} --out {output} > {log} 2>&1"

@@ -188,6 +188,7 @@ wildcard_constraints:
     run=_alternatives(RUNS),
     tool=_alternatives([BASELINE]),
     partition="train|val",
+    cv_method="em|neural",
     k=r"\d+",
 
 

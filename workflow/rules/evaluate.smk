@@ -61,7 +61,9 @@ def metrics_inputs(wildcards):
     ]
     inputs = {"evaluations": evaluations}
     if CV_KS:
-        inputs["cv"] = f"{base}/cv/{BASELINE}.cv.tsv"
+        inputs["cv"] = [
+            f"{base}/cv/{method}.cv.tsv" for method in config["cv"]["methods"]
+        ]
     return inputs
 
 
@@ -90,7 +92,9 @@ rule metrics_table:
         "../../envs/neuradmix.yaml"
     params:
         benchmarks=benchmark_files,
-        cv=lambda wc, input: f"--cv {input.cv}" if "cv" in input.keys() else "",
+        cv=lambda wc, input: (
+            f"--cv {' '.join(input.cv)}" if "cv" in input.keys() else ""
+        ),
         modes=" ".join(f"--mode {run}={spec['mode']}" for run, spec in RUNS.items()),
     shell:
         "neuradmix metrics-table --cohort {wildcards.cohort} --evaluations {input.evaluations}"
