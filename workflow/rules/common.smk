@@ -52,13 +52,13 @@ def _count_samples(cohort, entry):
         return _vcf_samples(path)
     prefix = _bed_prefix(entry["bed"])
     for ext in (".bed", ".bim", ".fam"):
-        part = prefix.with_name(prefix.name + ext)
+        part = prefix.with_name(f"{prefix.name}{ext}")
         if not part.is_file():
             config_error(
                 f"cohorts.{cohort}.bed: file {part} not found; a PLINK fileset needs .bed, .bim "
                 "and .fam side by side."
             )
-    with open(prefix.with_name(prefix.name + ".fam")) as handle:
+    with open(prefix.with_name(f"{prefix.name}.fam")) as handle:
         return sum(1 for line in handle if line.strip())
 
 
@@ -173,6 +173,7 @@ for _cohort, _n in SAMPLE_COUNTS.items():
             f"it has {_n} samples, about {_n_train} for training; K must be smaller than that."
         )
 
+BASELINE_TOOLS = sorted({BASELINE} | {pretrained_source(r) for r in RUNS})
 REAL_COHORTS = list(COHORTS)
 SIM_COHORTS = [c + SIM_SUFFIX for c in COHORTS if COHORTS[c].get("simulate")]
 ALL_COHORTS = REAL_COHORTS + SIM_COHORTS
@@ -186,7 +187,7 @@ wildcard_constraints:
     cohort=_alternatives(ALL_COHORTS),
     real=_alternatives(REAL_COHORTS),
     run=_alternatives(RUNS),
-    tool=_alternatives([BASELINE]),
+    tool=_alternatives(BASELINE_TOOLS),
     partition="train|val",
     cv_method="em|neural",
     k=r"\d+",
@@ -253,3 +254,136 @@ def partition_files(partition):
         return fileset(partition_prefix(wildcards.cohort, partition))
 
     return files
+
+
+# ---------------------------------------------------------------------------------------------
+# Input functions of prepare.smk
+# ---------------------------------------------------------------------------------------------
+
+DS = config["downsample"]
+QC = config["qc"]
+SIM = config["simulate"]
+
+
+def qc_input(wildcards):
+    entry = COHORTS[wildcards.real]
+    if "vcf" in entry:
+        return fileset(f"results/{wildcards.real}/prepare/raw")
+    return fileset(str(_bed_prefix(entry["bed"])))
+
+
+def split_labels(wildcards):
+    entry = COHORTS[wildcards.real]
+    return {"labels": entry["labels"]} if "labels" in entry else {}
+
+
+def downsampled(wildcards):
+    name = "qc" if DS["method"] == "none" else "ds"
+    return fileset(f"results/{wildcards.real}/prepare/{name}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Input functions of neural.smk (one rule pair per run, so these are factories over the run)
+# ---------------------------------------------------------------------------------------------
+
+
+def _train_extra(run):
+    spec = RUNS[run]
+    ks = run_ks(run)
+    if spec["mode"] == "multihead":
+        return f"--min-k {ks[0]} --max-k {ks[-1]}"
+    return f"--k {ks[0]}"
+
+
+def _train_inputs(run):
+    def inputs(wildcards):
+        prefix = partition_prefix(wildcards.cohort, "train")
+        files = fileset(prefix)
+        mode = RUNS[run]["mode"]
+        if mode == "supervised":
+            files["labels"] = f"{prefix}.labels"
+        elif mode == "pretrained":
+            tool = pretrained_source(run)
+            files["init_p"] = (
+                f"results/{wildcards.cohort}/baseline/{tool}/train.{RUNS[run]['k']}.P"
+            )
+        return files
+
+    return inputs
+
+
+def _train_options(run):
+    def options(wildcards, input):
+        extra = _train_extra(run)
+        if "labels" in input.keys():
+            extra += f" --labels {input.labels}"
+        if "init_p" in input.keys():
+            extra += f" --init-p {input.init_p}"
+        return extra
+
+    return options
+
+
+def _gpus(run):
+    return 1 if str(run_setting(run, "device")).startswith("cuda") else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Input functions of evaluate.smk
+# ---------------------------------------------------------------------------------------------
+
+
+def _models():
+    """(method, model, K) for every fitted model of a cohort."""
+    models = [("neural", run, k) for run in RUNS for k in run_ks(run)]
+    models += [("baseline", BASELINE, k) for k in baseline_ks()]
+    return models
+
+
+def evaluate_inputs(wildcards):
+    base = f"results/{wildcards.cohort}"
+    prefix = partition_prefix(wildcards.cohort, wildcards.partition)
+    files = fileset(prefix)
+    model_dir = f"{base}/{wildcards.method}/{wildcards.model}"
+    files["q"] = f"{model_dir}/{wildcards.partition}.{wildcards.k}.Q"
+    files["p"] = f"{model_dir}/train.{wildcards.k}.P"
+    if has_labels(wildcards.cohort):
+        files["labels"] = f"{prefix}.labels"
+    if is_simulated(wildcards.cohort):
+        files["truth"] = f"{prefix}.truth.Q"
+    return files
+
+
+def evaluate_options(wildcards, input):
+    options = []
+    if "labels" in input.keys():
+        options.append(f"--labels {input.labels}")
+    if "truth" in input.keys():
+        options.append(f"--truth-q {input.truth}")
+    return " ".join(options)
+
+
+def metrics_inputs(wildcards):
+    base = f"results/{wildcards.cohort}"
+    evaluations = [
+        f"{base}/evaluate/{method}/{model}/{partition}.{k}.tsv"
+        for method, model, k in _models()
+        for partition in ("train", "val")
+    ]
+    inputs = {"evaluations": evaluations}
+    if CV_KS:
+        inputs["cv"] = [
+            f"{base}/cv/{method}.cv.tsv" for method in config["cv"]["methods"]
+        ]
+    return inputs
+
+
+def benchmark_files(wildcards):
+    """Timing files of the training and inference rules; their Q files are inputs here, so the
+    rules that write these files have finished before the table is built."""
+    base = f"results/{wildcards.cohort}/benchmarks"
+    files = [f"{base}/train_neural/{run}.tsv" for run in RUNS]
+    files += [f"{base}/infer/{run}.tsv" for run in RUNS]
+    files += [f"{base}/baseline/{BASELINE}.{k}.tsv" for k in baseline_ks()]
+    files += [f"{base}/project/{BASELINE}.{k}.tsv" for k in baseline_ks()]
+    return " ".join(files)

@@ -4,48 +4,6 @@ A run's K values fix its output files, so each run gets its own pair of rules
 (train_neural_{run}, infer_{run}); the cohort stays a wildcard.
 """
 
-
-def _train_extra(run):
-    spec = RUNS[run]
-    ks = run_ks(run)
-    if spec["mode"] == "multihead":
-        return f"--min-k {ks[0]} --max-k {ks[-1]}"
-    return f"--k {ks[0]}"
-
-
-def _train_inputs(run):
-    def inputs(wildcards):
-        prefix = partition_prefix(wildcards.cohort, "train")
-        files = fileset(prefix)
-        mode = RUNS[run]["mode"]
-        if mode == "supervised":
-            files["labels"] = f"{prefix}.labels"
-        elif mode == "pretrained":
-            tool = pretrained_source(run)
-            files["init_p"] = (
-                f"results/{wildcards.cohort}/baseline/{tool}/train.{RUNS[run]['k']}.P"
-            )
-        return files
-
-    return inputs
-
-
-def _train_options(run):
-    def options(wildcards, input):
-        extra = _train_extra(run)
-        if "labels" in input.keys():
-            extra += f" --labels {input.labels}"
-        if "init_p" in input.keys():
-            extra += f" --init-p {input.init_p}"
-        return extra
-
-    return options
-
-
-def _gpus(run):
-    return 1 if str(run_setting(run, "device")).startswith("cuda") else 0
-
-
 for _run in RUNS:
 
     rule:

@@ -1,25 +1,5 @@
 """Cohort preparation: VCF -> BED, QC, SNP downsampling, stratified train/validation split."""
 
-DS = config["downsample"]
-QC = config["qc"]
-
-
-def qc_input(wildcards):
-    entry = COHORTS[wildcards.real]
-    if "vcf" in entry:
-        return fileset(f"results/{wildcards.real}/prepare/raw")
-    return fileset(str(_bed_prefix(entry["bed"])))
-
-
-def split_labels(wildcards):
-    entry = COHORTS[wildcards.real]
-    return {"labels": entry["labels"]} if "labels" in entry else {}
-
-
-def downsampled(wildcards):
-    name = "qc" if DS["method"] == "none" else "ds"
-    return fileset(f"results/{wildcards.real}/prepare/{name}")
-
 
 rule check_vcf:
     input:

@@ -5,8 +5,6 @@ The founders are the cohort's samples and SNPs left after QC and downsampling, t
 phased VCF so that their phase survives; the validation founders are those of the real split.
 """
 
-SIM = config["simulate"]
-
 
 rule founders:
     input:

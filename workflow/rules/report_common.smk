@@ -1,0 +1,165 @@
+"""Helpers of workflow/rules/report.smk: which figures a cohort gets and their inputs."""
+
+import json
+
+REPORT_MAX_SAMPLES = 3000
+
+
+def _main_k():
+    """K of the barplots: that of the first single-K run, else the middle of a multi-head range."""
+    for run in RUNS:
+        if RUNS[run]["mode"] != "multihead":
+            return run_ks(run)[0]
+    return ALL_KS[len(ALL_KS) // 2]
+
+
+def _lambda_sweep():
+    """Runs that differ only in λ (same mode and K values); the largest such group, or []."""
+    groups = {}
+    for run in RUNS:
+        key = (RUNS[run]["mode"], tuple(run_ks(run)))
+        groups.setdefault(key, []).append(run)
+    best = []
+    for key, runs in groups.items():
+        lambdas = {run_setting(run, "lambda") for run in runs}
+        if (
+            _main_k() in key[1]
+            and len(lambdas) == len(runs) > 1
+            and len(runs) > len(best)
+        ):
+            best = sorted(runs, key=lambda run: run_setting(run, "lambda"))
+    return best
+
+
+MAIN_K = _main_k()
+LAMBDA_RUNS = _lambda_sweep()
+
+
+def _model_dirs(cohort):
+    """Display name -> output directory of every model, neural runs first."""
+    dirs = {f"neural/{run}": f"results/{cohort}/neural/{run}" for run in RUNS}
+    dirs[f"baseline/{BASELINE}"] = f"results/{cohort}/baseline/{BASELINE}"
+    return dirs
+
+
+def plots_inputs(wildcards):
+    cohort = wildcards.cohort
+    base = f"results/{cohort}"
+    train = partition_prefix(cohort, "train")
+    val = partition_prefix(cohort, "val")
+    files = fileset(train)
+    files["val_fam"] = f"{val}.fam"
+    if has_labels(cohort):
+        files["train_labels"] = f"{train}.labels"
+        files["val_labels"] = f"{val}.labels"
+    models = [("neural", run, k) for run in RUNS for k in run_ks(run)]
+    models += [("baseline", BASELINE, k) for k in baseline_ks()]
+    files["q"] = [
+        f"{base}/{method}/{model}/{partition}.{k}.Q"
+        for method, model, k in models
+        for partition in ("train", "val")
+    ]
+    files["p"] = [f"{base}/{method}/{model}/train.{k}.P" for method, model, k in models]
+    files["loss"] = [f"{base}/neural/{run}/train.loss.tsv" for run in RUNS]
+    cv = metrics_inputs(wildcards).get("cv")
+    if cv:
+        files["cv"] = cv
+    return files
+
+
+def plots_options(wildcards, input):
+    cohort = wildcards.cohort
+    options = [
+        f"--run {name}={directory}" for name, directory in _model_dirs(cohort).items()
+    ]
+    options += [
+        f"--loss {run}=results/{cohort}/neural/{run}/train.loss.tsv" for run in RUNS
+    ]
+    options += [
+        f"--lambda-run {run_setting(run, 'lambda')}=results/{cohort}/neural/{run}"
+        for run in LAMBDA_RUNS
+    ]
+    if "train_labels" in input.keys():
+        options.append(
+            f"--train-labels {input.train_labels} --val-labels {input.val_labels}"
+        )
+    if "cv" in input.keys():
+        options.append(f"--cv {input.cv}")
+    return " ".join(options)
+
+
+def _figure(name, category, caption):
+    return report(
+        f"results/{{cohort}}/figures/{name}.png",
+        caption=f"../report/{caption}.rst",
+        category="{cohort}",
+        subcategory=category,
+        labels={"figure": name},
+    )
+
+
+def plots_outputs():
+    outputs = {
+        "structure": _figure("structure", "Ancestry", "structure"),
+        "pca": _figure("pca", "Ancestry", "pca"),
+        "multik": _figure("multik", "Ancestry", "multik"),
+        "loss": _figure("loss", "Training", "loss"),
+    }
+    if CV_KS:
+        outputs["cv"] = _figure("cv", "Choosing K", "cv")
+    if LAMBDA_RUNS:
+        outputs["lambda_effect"] = _figure("lambda", "Training", "lambda")
+    outputs["manifest"] = "results/{cohort}/figures/figures.json"
+    return outputs
+
+
+def _report_stages(cohort):
+    """(stage, PLINK prefix) pairs for the cohort summary, in pipeline order."""
+    if is_simulated(cohort):
+        return [
+            ("simulated training", partition_prefix(cohort, "train")),
+            ("simulated validation", partition_prefix(cohort, "val")),
+        ]
+    entry = COHORTS[cohort]
+    base = f"results/{cohort}/prepare"
+    stages = [
+        ("input", f"{base}/raw" if "vcf" in entry else str(_bed_prefix(entry["bed"])))
+    ]
+    stages.append(("after QC", f"{base}/qc"))
+    if DS["method"] != "none":
+        stages.append(("after downsampling", f"{base}/ds"))
+    stages += [("training", f"{base}/train"), ("validation", f"{base}/val")]
+    return stages
+
+
+def report_inputs(wildcards):
+    cohort = wildcards.cohort
+    files = {
+        "figures": list(plots_outputs().values()),
+        "table2": f"results/{cohort}/table2.tsv",
+        "metrics": f"results/{cohort}/metrics.tsv",
+        "stages": [
+            f"{prefix}.{ext}"
+            for _, prefix in _report_stages(cohort)
+            for ext in ("bim", "fam")
+        ],
+    }
+    files["figures"] = [path.format(cohort=cohort) for path in files["figures"]]
+    if has_labels(cohort):
+        files["labels"] = [
+            f"{partition_prefix(cohort, partition)}.labels"
+            for partition in ("train", "val")
+        ]
+    return files
+
+
+def report_options(wildcards, input):
+    cohort = wildcards.cohort
+    options = [
+        f"--fileset '{stage}={prefix}'" for stage, prefix in _report_stages(cohort)
+    ]
+    if "labels" in input.keys():
+        for partition in ("train", "val"):
+            prefix = partition_prefix(cohort, partition)
+            options.append(f"--labels {partition}={prefix}.labels:{prefix}")
+    return " ".join(options)
