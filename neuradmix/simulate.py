@@ -626,6 +626,7 @@ def write_simulation(
             sim.variants,
             haplotype_major=True,
             source="neuradmix simulate",
+            compress=True,
         )
     if bed:
         write_bed_parts(
@@ -635,7 +636,9 @@ def write_simulation(
             sim.genotypes(),
         )
     if segments:
-        sim.segments.to_csv(staged(f"{prefix}.segments.tsv"), sep="\t", index=False)
+        sim.segments.to_csv(
+            staged(f"{prefix}.segments.tsv"), sep="\t", index=False, float_format="%.6f"
+        )
 
 
 def simulate_to_files(

@@ -364,8 +364,12 @@ def write_vcf(
     haplotype_major: bool = False,
     source: str = "neuradmix",
     contig_lengths: dict[str, int] | None = None,
+    compress: bool | None = None,
 ) -> None:
-    """Write phased, biallelic genotypes as a VCF (BGZF-compressed if ``path`` ends in ``.gz``).
+    """Write phased, biallelic genotypes as a VCF.
+
+    The file is BGZF-compressed when ``compress`` is True, or when it is None (the default) and
+    ``path`` ends in ``.gz``.
 
     ``haplotypes`` is SNPs x 2*samples (or 2*samples x SNPs with ``haplotype_major``), coded as in
     :class:`VcfData`. ``variants`` needs ``chrom``, ``pos``, ``snp``, ``ref``, ``alt``.
@@ -399,7 +403,9 @@ def write_vcf(
     digits = np.array([ord("0"), ord("1"), ord("."), ord(".")], dtype=np.uint8)
 
     with open(path, "wb") as raw:
-        out = BgzfWriter(raw) if path.name.endswith(".gz") else raw
+        if compress is None:
+            compress = path.name.endswith(".gz")
+        out = BgzfWriter(raw) if compress else raw
         out.write(("\n".join(header) + "\n").encode())
         for start in range(0, n_snps, _LINES_PER_BLOCK):
             stop = min(start + _LINES_PER_BLOCK, n_snps)
