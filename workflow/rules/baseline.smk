@@ -44,6 +44,8 @@ rule project:
         mem_mb=4000,
     params:
         outdir=subpath(output.q, parent=True),
+        # admixture -P projects ADMIXTURE fits; the EM engine projects everything else.
+        tool=lambda wc: {"admixture": "admixture", "auto": "auto"}.get(wc.tool, "em"),
         seed=SEED,
     shell:
         "neuradmix project {input.bed} --p {input.p} --out {params.outdir} --name val"
