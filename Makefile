@@ -28,8 +28,28 @@ format: $(STAMP)
 test: lint
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
 
+# plink2 comes from the system: installed with apt-get when we are root on Debian/Ubuntu,
+# otherwise the message says how to get it.
 run: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m neuradmix.demo --out results/demo
+	@command -v plink2 >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "plink2 not found: installing it with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq plink2; \
+	  else \
+	    echo "plink2 is required but not on PATH. Install it with 'sudo apt-get install plink2'" \
+	      "(Debian/Ubuntu), 'conda install -c bioconda plink2', or from" \
+	      "https://www.cog-genomics.org/plink/2.0/, then rerun 'make run'." >&2; \
+	    exit 1; \
+	  fi; }
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES)
+	@echo
+	@echo "Done. Outputs for the example cohort (and its simulated twin, results/example_sim/):"
+	@echo "  results/example/metrics.tsv   all metrics, one row per model x K x partition"
+	@echo "  results/example/table2.tsv    the paper's Table 2 layout"
+	@echo "  results/example/neural/       Neural ADMIXTURE .Q/.P files and trained models"
+	@echo "  results/example/baseline/     classic ADMIXTURE .Q/.P files"
+	@if [ -f results/example/report.html ]; then \
+	  echo "  results/example/report.html   the HTML report (open it in a browser)"; fi
 
 clean:
 	rm -rf $(VENV) results .snakemake
