@@ -137,6 +137,22 @@ def test_plots_write_every_figure_with_a_caption(built_report):
     assert "em: K=3" in captions["cv.png"]
 
 
+def test_simulated_truth_is_drawn_first_and_sets_the_colours(cohort_dir, tmp_path):
+    planted = simulate_psd(N_TRAIN + N_VAL, N_SNPS, 3, fst=0.25, alpha=0.2, seed=11)
+    write_q(tmp_path / "train.truth.Q", planted.q[:N_TRAIN])
+    write_q(tmp_path / "val.truth.Q", planted.q[N_TRAIN:])
+    args = _plots_args(cohort_dir, tmp_path / "figures") + [
+        "--train-truth", str(tmp_path / "train.truth.Q"),
+        "--val-truth", str(tmp_path / "val.truth.Q"),
+    ]  # fmt: skip
+    assert main(args) == 0
+    manifest = json.loads((tmp_path / "figures/figures.json").read_text())
+    assert "top row is the simulated truth" in manifest[0]["caption"]
+    (tmp_path / "bad.truth.Q").write_text("0.5 0.5\n" * N_VAL)
+    args[-1] = str(tmp_path / "bad.truth.Q")
+    assert main(args) == 2
+
+
 def test_plots_are_deterministic(cohort_dir, built_report, tmp_path):
     figures, _ = built_report
     assert main(_plots_args(cohort_dir, tmp_path / "again", max_samples=40)) == 0

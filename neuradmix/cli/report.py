@@ -51,6 +51,8 @@ def register(subparsers) -> None:
         metavar="LAMBDA=DIR",
         help="Output directory of a run trained with this λ (repeat) for the λ figure.",
     )
+    plots.add_argument("--train-truth", help="True Q of the training individuals (simulations).")
+    plots.add_argument("--val-truth", help="True Q of the validation individuals (simulations).")
     plots.add_argument("--train-name", default="train", help="Stem of training outputs.")
     plots.add_argument("--val-name", default="val", help="Stem of validation outputs.")
     plots.add_argument(
@@ -130,6 +132,8 @@ def _plots(args: argparse.Namespace) -> int:
         cv_files=args.cv,
         loss_files=loss,
         lambda_runs=lambdas,
+        train_truth=args.train_truth,
+        val_truth=args.val_truth,
         max_samples=args.max_samples,
         max_pca_samples=args.max_pca_samples,
         seed=args.seed,

@@ -156,6 +156,8 @@ def build_figures(
     cv_files: list[str | Path] = (),
     loss_files: dict[str, str | Path] | None = None,
     lambda_runs: dict[str, RunFiles] | None = None,
+    train_truth: str | Path | None = None,
+    val_truth: str | Path | None = None,
     max_samples: int = plots.DEFAULT_MAX_BARPLOT_SAMPLES,
     max_pca_samples: int = plots.DEFAULT_MAX_PCA_SAMPLES,
     seed: int = 0,
@@ -206,6 +208,12 @@ def build_figures(
             f"no run has a K={main_k} result (files like "
             f"{runs[0].path('train', main_k, 'Q')}); choose --main-k among the trained K values."
         )
+    truth_train = None
+    if train_truth is not None:
+        # Simulated cohorts: the planted ancestry is drawn first and fixes the colours.
+        truth_train = read_q(train_truth, n_train)
+        keys.insert(0, ("truth", truth_train.shape[1]))
+        train_qs.insert(0, truth_train)
     lambda_runs = lambda_runs or {}
     lambda_train = {}
     for name, run in lambda_runs.items():
@@ -219,11 +227,16 @@ def build_figures(
     entries: list[FigureEntry] = []
     with atomic_outputs() as staged:
         # Figure 3a: training and validation barplots, one model per row.
+        truth_panels = []
+        if truth_train is not None:
+            truth_key = ("truth", truth_train.shape[1])
+            truth_panels = [plots.QPanel("truth", truth_train, colour_ids[truth_key])]
         sections = [
             plots.BarplotSection(
                 f"Training individuals, K={main_k}",
                 train_label_values,
-                [
+                truth_panels
+                + [
                     plots.QPanel(
                         run.name, q_train[(run.name, main_k)], colour_ids[(run.name, main_k)]
                     )
@@ -236,6 +249,15 @@ def build_figures(
         if val_ids is not None:
             val_label_values = _labels_for(val_labels, val_ids)
             val_panels = []
+            if val_truth is not None and truth_train is not None:
+                truth_val = read_q(val_truth, len(val_ids))
+                if truth_val.shape[1] != truth_train.shape[1]:
+                    raise InputError(
+                        f"{val_truth}: {truth_val.shape[1]} columns, but the training truth "
+                        f"{train_truth} has {truth_train.shape[1]}; use the files of one "
+                        "simulation."
+                    )
+                val_panels.append(plots.QPanel("truth", truth_val, colour_ids[truth_key]))
             for run in runs:
                 if (run.name, main_k) not in q_train:
                     continue
@@ -259,7 +281,9 @@ def build_figures(
                 f"Ancestry proportions at K={main_k}",
                 "Each bar is one individual and its coloured segments are its estimated ancestry "
                 "proportions; individuals are grouped by population label and sorted by their "
-                "main component, in the same order for every model of a block." + notes,
+                "main component, in the same order for every model of a block"
+                + (" (the top row is the simulated truth)." if truth_train is not None else ".")
+                + notes,
             )
         )
 

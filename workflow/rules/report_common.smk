@@ -61,6 +61,9 @@ def plots_inputs(wildcards):
     ]
     files["p"] = [f"{base}/{method}/{model}/train.{k}.P" for method, model, k in models]
     files["loss"] = [f"{base}/neural/{run}/train.loss.tsv" for run in RUNS]
+    if is_simulated(cohort):
+        files["train_truth"] = f"{train}.truth.Q"
+        files["val_truth"] = f"{val}.truth.Q"
     cv = metrics_inputs(wildcards).get("cv")
     if cv:
         files["cv"] = cv
@@ -82,6 +85,10 @@ def plots_options(wildcards, input):
     if "train_labels" in input.keys():
         options.append(
             f"--train-labels {input.train_labels} --val-labels {input.val_labels}"
+        )
+    if "train_truth" in input.keys():
+        options.append(
+            f"--train-truth {input.train_truth} --val-truth {input.val_truth}"
         )
     if "cv" in input.keys():
         options.append(f"--cv {input.cv}")
