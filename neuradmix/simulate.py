@@ -627,6 +627,7 @@ def write_simulation(
             haplotype_major=True,
             source="neuradmix simulate",
             compress=True,
+            threads=numba.get_num_threads(),
         )
     if bed:
         write_bed_parts(
