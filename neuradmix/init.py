@@ -72,3 +72,59 @@ def label_centroids(
     index = {name: column for column, name in enumerate(names)}
     assignment = np.array([index.get(str(x), -1) for x in labels], dtype=np.int64)
     return centroid_frequencies(calls, assignment, len(names)), assignment, names
+
+
+def project_to_simplex(rows: np.ndarray) -> np.ndarray:
+    """Euclidean projection of each row onto the probability simplex (Duchi et al. 2008)."""
+    n, k = rows.shape
+    ordered = -np.sort(-rows, axis=1)
+    cumulative = np.cumsum(ordered, axis=1) - 1.0
+    steps = np.arange(1, k + 1)
+    support = ordered - cumulative / steps > 0
+    last = k - 1 - np.argmax(support[:, ::-1], axis=1)
+    threshold = cumulative[np.arange(n), last] / (last + 1)
+    return np.maximum(rows - threshold[:, None], 0.0)
+
+
+def low_rank_als(
+    pca: GenotypePCA,
+    frequencies: np.ndarray,
+    iterations: int = 200,
+    tolerance: float = 1e-6,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refine a starting F by alternating least squares on the rank-(K-1) PCA reconstruction.
+
+    The expected genotype of sample i is ``2 Q_i F``, so after centring it lies in a (K-1)-
+    dimensional affine space that the leading principal axes capture. Writing the reconstruction
+    ``X/2 ~ mean + U S V^T scaled back per SNP``, Q and F are fitted in turn by least squares with
+    Q projected onto the simplex and F clipped to [0, 1], never forming an N x M matrix. Starting
+    from the PCK-Means centroids, this moves the hard-cluster centroids (which admixed samples pull
+    towards the mean) out to the ancestral frequencies, and gives soft Q to warm-start the encoder.
+    Returns (Q N x K, F as M x K).
+    """
+    k = frequencies.shape[1]
+    rank = min(k - 1, pca.n_components)
+    # Per-SNP back-transform of standardised values to allele-frequency units.
+    with np.errstate(divide="ignore"):
+        unscale = np.where(pca.scale > 0, 0.5 / np.where(pca.scale > 0, pca.scale, 1.0), 0.0)
+    mean = pca.centre / 2.0  # M
+    left = pca.scores[:, :rank].astype(np.float64)  # N x r  (= U S)
+    right = pca.loadings[:, :rank].astype(np.float64) * unscale[:, None]  # M x r
+    f = np.clip(frequencies.T.astype(np.float64), 0.0, 1.0)  # K x M
+    q = None
+    previous = np.inf
+    for _ in range(iterations):
+        # Q step: argmin ||Q F - (1 mean^T + left right^T)||, rows onto the simplex.
+        gram = f @ f.T + 1e-9 * np.eye(k)
+        target = mean @ f.T + left @ (right.T @ f.T)  # N x K (broadcast of the mean term)
+        q = project_to_simplex(np.linalg.solve(gram, target.T).T)
+        # F step: argmin ||Q F - X/2||, clipped to [0, 1].
+        gram_q = q.T @ q + 1e-9 * np.eye(k)
+        rhs = np.outer(q.sum(axis=0), mean) + (q.T @ left) @ right.T  # K x M
+        f_new = np.clip(np.linalg.solve(gram_q, rhs), 0.0, 1.0)
+        change = float(np.sqrt(np.mean((f_new - f) ** 2)))
+        f = f_new
+        if abs(previous - change) < tolerance or change < tolerance:
+            break
+        previous = change
+    return q, f.T.copy()
