@@ -103,21 +103,12 @@ def low_rank_als(
     Returns (Q N x K, F as M x K).
     """
     k = frequencies.shape[1]
-    rank = min(k - 1, pca.n_components)
-    # Per-SNP back-transform of standardised values to allele-frequency units.
-    with np.errstate(divide="ignore"):
-        unscale = np.where(pca.scale > 0, 0.5 / np.where(pca.scale > 0, pca.scale, 1.0), 0.0)
-    mean = pca.centre / 2.0  # M
-    left = pca.scores[:, :rank].astype(np.float64)  # N x r  (= U S)
-    right = pca.loadings[:, :rank].astype(np.float64) * unscale[:, None]  # M x r
+    mean, left, right = _reconstruction_factors(pca, k - 1)
     f = np.clip(frequencies.T.astype(np.float64), 0.0, 1.0)  # K x M
     q = None
     previous = np.inf
     for _ in range(iterations):
-        # Q step: argmin ||Q F - (1 mean^T + left right^T)||, rows onto the simplex.
-        gram = f @ f.T + 1e-9 * np.eye(k)
-        target = mean @ f.T + left @ (right.T @ f.T)  # N x K (broadcast of the mean term)
-        q = project_to_simplex(np.linalg.solve(gram, target.T).T)
+        q = _als_q_step(mean, left, right, f)
         # F step: argmin ||Q F - X/2||, clipped to [0, 1].
         gram_q = q.T @ q + 1e-9 * np.eye(k)
         rhs = np.outer(q.sum(axis=0), mean) + (q.T @ left) @ right.T  # K x M
@@ -128,3 +119,31 @@ def low_rank_als(
             break
         previous = change
     return q, f.T.copy()
+
+
+def _reconstruction_factors(pca: GenotypePCA, rank: int):
+    """Mean (M) and factors (N x r, M x r) of the rank-r reconstruction of genotype / 2."""
+    rank = max(1, min(rank, pca.n_components))
+    # Per-SNP back-transform of standardised values to allele-frequency units.
+    safe = np.where(pca.scale > 0, pca.scale, 1.0)
+    unscale = np.where(pca.scale > 0, 0.5 / safe, 0.0)
+    left = pca.scores[:, :rank].astype(np.float64)  # N x r  (= U S)
+    right = pca.loadings[:, :rank].astype(np.float64) * unscale[:, None]  # M x r
+    return pca.centre / 2.0, left, right
+
+
+def _als_q_step(mean, left, right, f):
+    """argmin_Q ||Q F - (1 mean^T + left right^T)||_F with rows of Q on the simplex."""
+    k = f.shape[0]
+    gram = f @ f.T + 1e-9 * np.eye(k)
+    target = mean @ f.T + left @ (right.T @ f.T)  # N x K (the mean term broadcasts)
+    return project_to_simplex(np.linalg.solve(gram, target.T).T)
+
+
+def least_squares_q(pca: GenotypePCA, frequencies: np.ndarray) -> np.ndarray:
+    """Q that best reconstructs the samples' low-rank genotypes from fixed F (M x K).
+
+    Used to warm-start the encoder of a pretrained run, whose decoder is a given ``.P``.
+    """
+    mean, left, right = _reconstruction_factors(pca, frequencies.shape[1] - 1)
+    return _als_q_step(mean, left, right, np.clip(frequencies.T, 0.0, 1.0))

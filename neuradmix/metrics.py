@@ -120,6 +120,6 @@ def format_row(values: dict) -> str:
             return str(int(value))
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return "NA"
-        return f"{value:.6g}" if abs(value) < 1e6 else f"{value:.3f}"
+        return f"{value:.10g}"
 
     return "\t".join(fmt(values[c]) for c in METRIC_COLUMNS)

@@ -121,13 +121,15 @@ def fit_pca(
     # X^T basis = M x width; SVD of its transpose gives X's top singular triplets.
     small = _multiply_transposed(calls, rows, centre, scale, basis).astype(np.float64)  # M x width
     u_small, singular, vt = np.linalg.svd(small.T, full_matrices=False)  # width x width, ..., M
-    u = basis @ u_small[:, :d]  # N x d sample-side singular vectors
-    # Deterministic signs: largest-magnitude score of each component is positive.
-    signs = np.sign(u[np.abs(u).argmax(axis=0), np.arange(d)])
+    loadings = vt[:d].T.astype(np.float32)  # M x d, unit columns
+    # Scores are computed exactly as new samples will be projected (X @ loadings), so a model
+    # assigns its own training samples the same Q at inference as at the end of training.
+    scores = _multiply(calls, rows, centre, scale, loadings)
+    # Deterministic signs: the largest-magnitude score of each component is positive.
+    signs = np.sign(scores[np.abs(scores).argmax(axis=0), np.arange(d)])
     signs[signs == 0] = 1.0
-    u *= signs
-    loadings = (vt[:d].T * signs).astype(np.float32)  # M x d, unit columns
-    scores = (u * singular[:d]).astype(np.float32)
+    loadings *= signs
+    scores *= signs
     return GenotypePCA(
         centre=centre.astype(np.float64),
         scale=scale.astype(np.float64),

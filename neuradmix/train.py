@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .errors import InputError
-from .init import label_centroids, low_rank_als, pckmeans
+from .init import label_centroids, least_squares_q, low_rank_als, pckmeans
 from .io import MISSING, Genotypes
 from .kernels import set_threads
 from .model import NeuralAdmixture
@@ -37,15 +37,19 @@ class TrainConfig:
     ks: list[int]
     epochs: int = 60  # upper bound; early stopping usually ends sooner
     batch_size: int = 256
-    learning_rate: float = 2e-3  # encoder
-    decoder_learning_rate: float = 2e-3
+    learning_rate: float = 3e-4  # encoder
+    decoder_learning_rate: float = 3e-4
     l2_penalty: float = 1e-2  # lambda of Equation 2, relative to the sum over all genotypes
     supervised_weight: float = 1.0  # eta of Equation 5
     hidden: int = 512
     n_components: int = 32  # principal axes fed to the encoder
     validation_fraction: float = 0.1
-    patience: int = 6
-    tolerance: float = 1e-5  # relative improvement of the validation loss that counts
+    patience: int = 4
+    tolerance: float = 1e-5  # relative improvement of the monitored loss that counts
+    # Loss that decides early stopping: "train" (ADMIXTURE-style convergence of the fit to the
+    # cohort) or "validation" (held-out samples; stops earlier, as F starts to fit the training
+    # samples' noise, at some cost in accuracy on the cohort itself).
+    stop_on: str = "train"
     seed: int = 42
     device: str = "auto"
     threads: int | None = None
@@ -213,7 +217,7 @@ def train(
                 f"--init-p: expected {n_snps} rows x {config.ks[0]} columns, got "
                 f"{frequencies[0].shape[0]} x {frequencies[0].shape[1]}."
             )
-        targets.append(None)
+        targets.append(_soft_targets(least_squares_q(pca, frequencies[0])))
     elif labels is not None:
         frequencies_k, assignment, populations = label_centroids(calls, labels)
         if config.ks != [len(populations)]:
@@ -323,7 +327,8 @@ def train(
             train_sums += np.array(per_head) * observed[rows].sum()
         train_loss = train_sums / max(observed[training_rows].sum(), 1.0)
         validation_loss = evaluate(validation_rows) if n_validation else train_loss
-        monitored = float(validation_loss.sum())
+        use_validation = config.stop_on == "validation" and n_validation
+        monitored = float(validation_loss.sum() if use_validation else train_loss.sum())
         scheduler.step(monitored)
         seconds = time.perf_counter() - tick
         row = {
