@@ -73,7 +73,7 @@ def set_threads(threads: int | None) -> None:
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
 def _weighted_sums(calls, weights, chunk):
     n, m = calls.shape
     k = weights.shape[1]
@@ -83,15 +83,22 @@ def _weighted_sums(calls, weights, chunk):
     for c in numba.prange(n_chunks):
         start = c * chunk
         stop = min(start + chunk, m)
+        width = stop - start
+        counts = np.empty(width)
+        observed = np.empty(width)
         for i in range(n):
-            for j in range(start, stop):
-                g = calls[i, j]
-                if g > 2:
-                    continue
-                for h in range(k):
-                    w = weights[i, h]
-                    numerator[h, j] += w * g
-                    denominator[h, j] += w
+            row = calls[i, start:stop]
+            for t in range(width):
+                g = row[t]
+                counts[t] = g if g < 3 else 0.0
+                observed[t] = 1.0 if g < 3 else 0.0
+            for h in range(k):
+                w = weights[i, h]
+                numerator_row = numerator[h, start:stop]
+                denominator_row = denominator[h, start:stop]
+                for t in range(width):
+                    numerator_row[t] += w * counts[t]
+                    denominator_row[t] += w * observed[t]
     return numerator, denominator
 
 

@@ -18,16 +18,18 @@ from .io import MISSING
 _BLOCK = 4096
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
 def _standardised_block(calls, rows, start, stop, centre, scale, out):
+    centre_block = centre[start:stop]
+    scale_block = scale[start:stop]
+    width = stop - start
     for r in numba.prange(rows.shape[0]):
-        i = rows[r]
-        for j in range(start, stop):
-            g = calls[i, j]
-            if g == MISSING:
-                out[r, j - start] = 0.0
-            else:
-                out[r, j - start] = (g - centre[j]) * scale[j]
+        row = calls[rows[r], start:stop]
+        target = out[r]
+        for t in range(width):
+            g = row[t]
+            value = (np.float32(g) - centre_block[t]) * scale_block[t]
+            target[t] = value if g != 3 else np.float32(0.0)
 
 
 def allele_frequencies(calls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,25 +69,23 @@ class GenotypePCA:
 def _multiply(calls, rows, centre, scale, right):
     """Standardised X[rows] @ right, with right M x l."""
     out = np.zeros((rows.shape[0], right.shape[1]), dtype=np.float64)
-    block = np.empty((rows.shape[0], _BLOCK), dtype=np.float32)
     for start in range(0, calls.shape[1], _BLOCK):
         stop = min(start + _BLOCK, calls.shape[1])
-        view = block[:, : stop - start]
-        _standardised_block(calls, rows, start, stop, centre, scale, view)
-        out += view @ right[start:stop]
+        block = np.empty((rows.shape[0], stop - start), dtype=np.float32)
+        _standardised_block(calls, rows, start, stop, centre, scale, block)
+        out += block @ right[start:stop]
     return out.astype(np.float32)
 
 
 def _multiply_transposed(calls, rows, centre, scale, left):
     """Standardised X[rows]^T @ left, with left N x l; returns M x l."""
     out = np.empty((calls.shape[1], left.shape[1]), dtype=np.float32)
-    block = np.empty((rows.shape[0], _BLOCK), dtype=np.float32)
     left = left.astype(np.float32)
     for start in range(0, calls.shape[1], _BLOCK):
         stop = min(start + _BLOCK, calls.shape[1])
-        view = block[:, : stop - start]
-        _standardised_block(calls, rows, start, stop, centre, scale, view)
-        out[start:stop] = view.T @ left
+        block = np.empty((rows.shape[0], stop - start), dtype=np.float32)
+        _standardised_block(calls, rows, start, stop, centre, scale, block)
+        out[start:stop] = block.T @ left
     return out
 
 
@@ -108,19 +108,19 @@ def fit_pca(
     d = max(1, min(n_components, n - 1, m))
     width = min(d + oversample, n, m)
     rng = np.random.default_rng(seed)
-    # Randomised range finder on X^T (M x N): work with the small N-side basis.
-    basis = _multiply(
-        calls, rows, centre, scale, rng.standard_normal((m, width)).astype(np.float32)
-    )
-    basis, _ = np.linalg.qr(basis.astype(np.float64))
+    # Randomised range finder for X (N x M), orthonormalising only the small N-side basis: each
+    # power iteration applies X X^T, and QR of an N x width matrix is cheap.
+    gaussian = rng.standard_normal((m, width)).astype(np.float32)
+    basis, _ = np.linalg.qr(_multiply(calls, rows, centre, scale, gaussian).astype(np.float64))
     for _ in range(power_iterations):
         snp_side = _multiply_transposed(calls, rows, centre, scale, basis)
-        snp_side, _ = np.linalg.qr(snp_side.astype(np.float64))
-        basis = _multiply(calls, rows, centre, scale, snp_side.astype(np.float32))
-        basis, _ = np.linalg.qr(basis.astype(np.float64))
-    # X^T basis = M x width; SVD of its transpose gives X's top singular triplets.
-    small = _multiply_transposed(calls, rows, centre, scale, basis).astype(np.float64)  # M x width
-    u_small, singular, vt = np.linalg.svd(small.T, full_matrices=False)  # width x width, ..., M
+        basis, _ = np.linalg.qr(_multiply(calls, rows, centre, scale, snp_side).astype(np.float64))
+    # X^T B = V S W^T: its right singular vectors come from the small Gram matrix W S^2 W^T.
+    small = _multiply_transposed(calls, rows, centre, scale, basis).astype(np.float64)  # M x w
+    eigenvalues, eigenvectors = np.linalg.eigh(small.T @ small)
+    top = np.argsort(eigenvalues)[::-1][:d]
+    singular = np.sqrt(np.maximum(eigenvalues[top], 1e-300))
+    vt = ((small @ eigenvectors[:, top]) / singular).T  # d x M, orthonormal rows
     loadings = vt[:d].T.astype(np.float32)  # M x d, unit columns
     # Scores are computed exactly as new samples will be projected (X @ loadings), so a model
     # assigns its own training samples the same Q at inference as at the end of training.
@@ -135,5 +135,5 @@ def fit_pca(
         scale=scale.astype(np.float64),
         loadings=loadings,
         scores=scores,
-        singular_values=singular[:d].astype(np.float64),
+        singular_values=singular.astype(np.float64),
     )

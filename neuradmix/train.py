@@ -53,7 +53,7 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"
     threads: int | None = None
-    warm_start_steps: int = 1000
+    warm_start_steps: int = 1500
     # "pckmeans+als": PCK-Means centroids refined by low-rank ALS (default); "pckmeans": the
     # paper's Algorithm 1 alone.
     init: str = "pckmeans+als"
@@ -142,10 +142,10 @@ def _warm_start_encoder(model, inputs, targets, steps, seed) -> None:
         return
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(
-        [p for n, p in model.named_parameters() if not n.startswith("decoders")], lr=3e-3
+        [p for n, p in model.named_parameters() if not n.startswith("decoders")], lr=1e-2
     )
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps, eta_min=1e-5)
-    batch = min(2048, inputs.shape[0])
+    batch = min(256, inputs.shape[0])
     model.train()
     for _ in range(steps):
         rows = torch.randint(0, inputs.shape[0], (batch,), generator=generator)
