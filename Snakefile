@@ -1,5 +1,6 @@
 """neuradmix workflow: cohorts (VCF or PLINK) -> QC -> downsampling -> train/validation split ->
-Neural ADMIXTURE runs and a classic ADMIXTURE baseline -> metrics per cohort.
+Neural ADMIXTURE runs and a classic ADMIXTURE baseline -> metrics, figures and an HTML
+report per cohort.
 
 Configure in config/config.yaml (keys explained in config/README.md); run with
 `snakemake --cores all` locally or `snakemake --profile profiles/slurm` on a cluster.
@@ -15,6 +16,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/neural.smk"
 include: "workflow/rules/baseline.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 onstart:
@@ -26,3 +28,4 @@ rule all:
     input:
         expand("results/{cohort}/metrics.tsv", cohort=ALL_COHORTS),
         expand("results/{cohort}/table2.tsv", cohort=ALL_COHORTS),
+        expand("results/{cohort}/report.html", cohort=ALL_COHORTS),

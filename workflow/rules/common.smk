@@ -349,7 +349,10 @@ def evaluate_inputs(wildcards):
     files["p"] = f"{model_dir}/train.{wildcards.k}.P"
     if has_labels(wildcards.cohort):
         files["labels"] = f"{prefix}.labels"
-    if is_simulated(wildcards.cohort):
+    # The truth Q has one column per founder population; RMSE is defined at that K only.
+    if is_simulated(wildcards.cohort) and int(wildcards.k) == len(
+        POPULATIONS[wildcards.cohort[: -len(SIM_SUFFIX)]]
+    ):
         files["truth"] = f"{prefix}.truth.Q"
     return files
 

@@ -19,7 +19,7 @@ rule evaluate:
         options=evaluate_options,
     shell:
         "neuradmix evaluate {input.bed} --q {input.q} --p {input.p} {params.options}"
-        " > {output} 2> {log}"
+        " --threads {threads} > {output} 2> {log}"
 
 
 rule metrics_table:
