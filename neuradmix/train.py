@@ -53,6 +53,9 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"
     threads: int | None = None
+    # Loss implementation: "fused" (numba kernel, CPU), "torch" (any device; what CUDA uses), or
+    # "auto" (fused on CPU, torch elsewhere).
+    backend: str = "auto"
     warm_start_steps: int = 1500
     # "pckmeans+als": PCK-Means centroids refined by low-rank ALS (default); "pckmeans": the
     # paper's Algorithm 1 alone.
@@ -248,7 +251,10 @@ def train(
     model.to(device)
 
     # Genotypes: numpy for the fused CPU kernel, a device tensor for the torch path.
-    loss_calls = calls if device.type == "cpu" else torch.from_numpy(calls).to(device)
+    fused = config.backend == "fused" or (config.backend == "auto" and device.type == "cpu")
+    if fused and device.type != "cpu":
+        raise InputError("the fused loss kernel runs on the CPU; use --device cpu with it.")
+    loss_calls = calls if fused else torch.from_numpy(calls).to(device)
     observed = observed_per_sample(calls)
     inputs = inputs.to(device)
     if label_index is not None:
@@ -265,7 +271,7 @@ def train(
     )
 
     def row_tensor(rows):
-        return rows if device.type == "cpu" else torch.from_numpy(rows).to(device)
+        return rows if fused else torch.from_numpy(rows).to(device)
 
     def batch_objective(rows, want_loss):
         qs = model(inputs[torch.from_numpy(rows).to(device)])

@@ -149,3 +149,12 @@ def test_decoder_projection_keeps_f_in_unit_interval():
     model.project_decoders()
     weight = model.decoders[0].detach()
     assert float(weight.min()) == 0.0 and float(weight.max()) == 1.0
+
+
+def test_torch_backend_trains_like_the_fused_kernel(cohort, fitted):
+    """The CUDA code path (torch ops in SNP blocks), run on the CPU."""
+    result = train(
+        cohort.genotypes, TrainConfig(ks=[3], seed=1, backend="torch", epochs=3), progress=False
+    )
+    assert rmse_q(result.q[3], cohort.q) < 0.06
+    assert np.isfinite(result.history["train_loss"]).all()

@@ -123,6 +123,12 @@ def _register_train(subparsers) -> None:
         help="loss that decides early stopping: the training loss (ADMIXTURE-style convergence, "
         "default) or the held-out validation loss",
     )
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "fused", "torch"],
+        default="auto",
+        help="loss implementation: fused CPU kernel, torch ops (GPU), or auto (default)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads_seed_device(parser)
     parser.set_defaults(func=_train)
@@ -175,6 +181,7 @@ def _train(args) -> int:
         seed=args.seed,
         device=args.device,
         threads=args.threads,
+        backend=args.backend,
     )
     name = run_name(args.bed, args.name)
     out = Path(args.out)
