@@ -28,8 +28,10 @@ def _torch_bce_and_gradients(calls, rows, q, f_t, want_loss):
     """Same contract as :func:`kernels.bce_and_gradients`, with torch tensors on any device."""
     grad_q = torch.zeros_like(q)
     grad_f_t = torch.zeros_like(f_t)
-    loss = torch.zeros((), dtype=torch.float64, device=q.device)
-    observed = torch.zeros((), dtype=torch.float64, device=q.device)
+    # MPS has no float64; elsewhere the sums are accumulated in double precision.
+    total_dtype = torch.float32 if q.device.type == "mps" else torch.float64
+    loss = torch.zeros((), dtype=total_dtype, device=q.device)
+    observed = torch.zeros((), dtype=total_dtype, device=q.device)
     batch = calls.index_select(0, rows)
     for start in range(0, f_t.shape[1], _TORCH_BLOCK):
         stop = min(start + _TORCH_BLOCK, f_t.shape[1])
@@ -42,7 +44,7 @@ def _torch_bce_and_gradients(calls, rows, q, f_t, want_loss):
         grad_f_t[:, start:stop] = q.T @ slope
         if want_loss:
             bce = -(target * torch.log(prob) + (1.0 - target) * torch.log1p(-prob))
-            loss += torch.where(mask, bce, 0.0).sum(dtype=torch.float64)
+            loss += torch.where(mask, bce, 0.0).sum(dtype=total_dtype)
             observed += mask.sum()
     return loss, observed, grad_q, grad_f_t
 

@@ -391,7 +391,7 @@ def predict(model: NeuralAdmixture, inputs: torch.Tensor, ks: list[int]) -> dict
     parts: list[list[np.ndarray]] = [[] for _ in ks]
     for start in range(0, inputs.shape[0], 4096):
         for h, q in enumerate(model(inputs[start : start + 4096])):
-            parts[h].append(q.double().cpu().numpy())
+            parts[h].append(q.cpu().double().numpy())
     result = {}
     for h, k in enumerate(ks):
         q = np.concatenate(parts[h])
