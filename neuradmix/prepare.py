@@ -600,3 +600,60 @@ def write_metrics(
             table2(metrics).to_csv(
                 staged(table2_out), sep="\t", index=False, na_rep="NA", float_format="%.6g"
             )
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluating every K and partition of one model in one process
+# --------------------------------------------------------------------------------------------
+
+
+def evaluate_model(
+    model_dir: str | os.PathLike,
+    ks: Sequence[int],
+    partitions: dict[str, str | os.PathLike],
+    out_dir: str | os.PathLike,
+    labels: dict[str, str | os.PathLike] | None = None,
+    truth: dict[str, str | os.PathLike] | None = None,
+) -> list[Path]:
+    """Write ``OUT/{partition}.{K}.tsv`` for a model directory holding ``train.{K}.P`` and
+    ``{partition}.{K}.Q``, each file the header and row of ``neuradmix evaluate``.
+
+    ``partitions`` maps a partition name to its PLINK fileset. Each fileset is read once for all
+    K, which is what makes this cheaper than one ``neuradmix evaluate`` per file. The .P of the
+    training fit scores every partition (validation samples are scored with the frequencies
+    learnt on training, as in the paper). RMSE against ``truth`` is computed at the truth's own K
+    only and is NA elsewhere.
+    """
+    from .io import read_p, read_q
+    from .metrics import METRIC_COLUMNS, evaluate, format_row
+
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    labels, truth = dict(labels or {}), dict(truth or {})
+    written = []
+    with atomic_outputs() as staged:
+        for partition, bed in partitions.items():
+            genotypes = read_bed(bed)
+            part_labels = (
+                read_labels(labels[partition], genotypes.sample_ids)
+                if partition in labels
+                else None
+            )
+            part_truth = (
+                read_q(truth[partition], genotypes.n_samples) if partition in truth else None
+            )
+            for k in ks:
+                q = read_q(model_dir / f"{partition}.{k}.Q", genotypes.n_samples)
+                p = read_p(model_dir / f"train.{k}.P", genotypes.n_snps)
+                if q.shape[1] != k or p.shape[1] != k:
+                    raise InputError(
+                        f"{model_dir}: {partition}.{k}.Q has {q.shape[1]} columns and "
+                        f"train.{k}.P {p.shape[1]}; both should have K={k}."
+                    )
+                matching_truth = (
+                    part_truth if part_truth is not None and part_truth.shape[1] == k else None
+                )
+                values = evaluate(genotypes.calls, q, p, part_labels, matching_truth)
+                out = out_dir / f"{partition}.{k}.tsv"
+                staged(out).write_text("\t".join(METRIC_COLUMNS) + "\n" + format_row(values) + "\n")
+                written.append(out)
+    return written

@@ -324,3 +324,50 @@ def test_metrics_table_rejects_a_mislabelled_evaluation(tmp_path):
     path.rename(wrong)
     with pytest.raises(InputError, match="K=3 but the row has k=2"):
         assemble_metrics("c", [wrong])
+
+
+def test_evaluate_model_scores_every_k_and_partition(tmp_path):
+    from neuradmix.io import write_p, write_q
+    from neuradmix.kernels import log_likelihood
+    from neuradmix.prepare import evaluate_model
+    from neuradmix.synthetic import simulate_psd
+
+    planted = simulate_psd(30, 200, 3, fst=0.2, seed=4)
+    train, val = (
+        planted.genotypes.select_samples(range(20)),
+        planted.genotypes.select_samples(range(20, 30)),
+    )
+    write_bed(tmp_path / "train", train)
+    write_bed(tmp_path / "val", val)
+    model = tmp_path / "model"
+    model.mkdir()
+    for k in (2, 3):
+        p = planted.p if k == 3 else planted.p[:, :2]
+        q = planted.q if k == 3 else np.full((30, 2), 0.5)
+        write_p(model / f"train.{k}.P", p)
+        write_q(model / f"train.{k}.Q", q[:20])
+        write_q(model / f"val.{k}.Q", q[20:])
+    write_q(tmp_path / "val.truth.Q", planted.q[20:])
+    out = tmp_path / "evaluate"
+    written = evaluate_model(
+        model,
+        [2, 3],
+        {"train": tmp_path / "train.bed", "val": tmp_path / "val.bed"},
+        out,
+        truth={"val": tmp_path / "val.truth.Q"},
+    )
+    assert sorted(p.name for p in written) == [
+        "train.2.tsv",
+        "train.3.tsv",
+        "val.2.tsv",
+        "val.3.tsv",
+    ]
+    row = pd.read_csv(out / "val.3.tsv", sep="\t", na_values=["NA"]).iloc[0]
+    expected = log_likelihood(
+        val.calls, np.loadtxt(model / "val.3.Q"), np.loadtxt(model / "train.3.P")
+    )
+    assert row["log_likelihood"] == pytest.approx(expected, rel=1e-6)
+    assert row["l_n_lambda0"] == pytest.approx(-expected / 2, rel=1e-6)
+    assert row["rmse_q"] == pytest.approx(0.0, abs=1e-5)
+    assert np.isnan(pd.read_csv(out / "val.2.tsv", sep="\t", na_values=["NA"])["rmse_q"].iloc[0])
+    assert np.isnan(pd.read_csv(out / "train.3.tsv", sep="\t", na_values=["NA"])["ami"].iloc[0])

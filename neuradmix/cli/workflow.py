@@ -1,6 +1,7 @@
 """Subcommands the Snakemake workflow calls between the heavy steps.
 
-``check-vcf``, ``split``, ``downsample``, ``match-snps``, ``cv-table`` and ``metrics-table``.
+``check-vcf``, ``split``, ``downsample``, ``match-snps``, ``cv-table``, ``evaluate-model`` and
+``metrics-table``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,33 @@ def _cv_table(args: argparse.Namespace) -> int:
     table = parse_cv(source.read_text(), str(source))
     with atomic_outputs() as staged:
         table.sort_values("k").to_csv(staged(args.out), sep="\t", index=False, na_rep="NA")
+    return 0
+
+
+def _pairs(items, option):
+    pairs = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"{option} {item}: expected PARTITION=PATH, e.g. {option} val=val.bed")
+        pairs[name] = path
+    return pairs
+
+
+def _evaluate_model(args: argparse.Namespace) -> int:
+    from ..kernels import set_threads
+    from ..prepare import evaluate_model
+
+    set_threads(args.threads)
+    written = evaluate_model(
+        args.model_dir,
+        args.ks,
+        _pairs(args.data, "--data"),
+        args.out_dir,
+        labels=_pairs(args.labels, "--labels"),
+        truth=_pairs(args.truth_q, "--truth-q"),
+    )
+    print(f"{len(written)} evaluations written to {args.out_dir}", file=sys.stderr)
     return 0
 
 
@@ -175,6 +203,38 @@ def register(subparsers) -> None:
     parser.add_argument("cv_output", help="Saved stdout of `neuradmix cv` or `admixture --cv`.")
     parser.add_argument("--out", required=True, help="Output TSV (columns k, cv_error).")
     parser.set_defaults(func=_cv_table)
+
+    parser = subparsers.add_parser(
+        "evaluate-model",
+        help="Evaluate every K and partition of one model directory in one pass.",
+        description=(
+            "For a model directory with train.K.P and PARTITION.K.Q files, write "
+            "OUT_DIR/PARTITION.K.tsv for each K and partition: the header and row that "
+            "`neuradmix evaluate` prints (log-likelihood under train.K.P, L_N lambda=0, AMI and "
+            "Delta against the labels, RMSE against the truth Q at its own K). Each fileset is "
+            "read once."
+        ),
+    )
+    parser.add_argument("--model-dir", required=True, help="Directory of the model's .Q/.P.")
+    parser.add_argument("--ks", type=int, nargs="+", required=True, help="K values to evaluate.")
+    parser.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="PARTITION=BED",
+        help="PLINK fileset of a partition, e.g. train=prepare/train.bed (repeatable).",
+    )
+    parser.add_argument(
+        "--labels", action="append", metavar="PARTITION=FILE", help="Labels of a partition."
+    )
+    parser.add_argument(
+        "--truth-q", action="append", metavar="PARTITION=FILE", help="Truth Q of a partition."
+    )
+    parser.add_argument("--out-dir", required=True, help="Directory for the evaluation TSVs.")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default: all available)."
+    )
+    parser.set_defaults(func=_evaluate_model)
 
     parser = subparsers.add_parser(
         "metrics-table",

@@ -340,29 +340,45 @@ def _models():
     return models
 
 
-def evaluate_inputs(wildcards):
-    base = f"results/{wildcards.cohort}"
-    prefix = partition_prefix(wildcards.cohort, wildcards.partition)
-    files = fileset(prefix)
-    model_dir = f"{base}/{wildcards.method}/{wildcards.model}"
-    files["q"] = f"{model_dir}/{wildcards.partition}.{wildcards.k}.Q"
-    files["p"] = f"{model_dir}/train.{wildcards.k}.P"
-    if has_labels(wildcards.cohort):
-        files["labels"] = f"{prefix}.labels"
-    # The truth Q has one column per founder population; RMSE is defined at that K only.
-    if is_simulated(wildcards.cohort) and int(wildcards.k) == len(
-        POPULATIONS[wildcards.cohort[: -len(SIM_SUFFIX)]]
-    ):
-        files["truth"] = f"{prefix}.truth.Q"
-    return files
+def evaluated_models():
+    """(method, model, K values) of every model the metrics table covers."""
+    models = [("neural", run, run_ks(run)) for run in RUNS]
+    models.append(("baseline", BASELINE, baseline_ks()))
+    return models
+
+
+def evaluate_inputs(method, model, ks):
+    """Input function factory: a model's Q/P files and both partitions' data, labels, truth."""
+
+    def inputs(wildcards):
+        cohort = wildcards.cohort
+        model_dir = f"results/{cohort}/{method}/{model}"
+        files = {
+            "q": [f"{model_dir}/{part}.{k}.Q" for part in ("train", "val") for k in ks],
+            "p": [f"{model_dir}/train.{k}.P" for k in ks],
+        }
+        for part in ("train", "val"):
+            prefix = partition_prefix(cohort, part)
+            files.update(
+                {f"{part}_{ext}": path for ext, path in fileset(prefix).items()}
+            )
+            if has_labels(cohort):
+                files[f"{part}_labels"] = f"{prefix}.labels"
+            if is_simulated(cohort):
+                files[f"{part}_truth"] = f"{prefix}.truth.Q"
+        return files
+
+    return inputs
 
 
 def evaluate_options(wildcards, input):
     options = []
-    if "labels" in input.keys():
-        options.append(f"--labels {input.labels}")
-    if "truth" in input.keys():
-        options.append(f"--truth-q {input.truth}")
+    for part in ("train", "val"):
+        options.append(f"--data {part}={input[part + '_bed']}")
+        if f"{part}_labels" in input.keys():
+            options.append(f"--labels {part}={input[part + '_labels']}")
+        if f"{part}_truth" in input.keys():
+            options.append(f"--truth-q {part}={input[part + '_truth']}")
     return " ".join(options)
 
 

@@ -1,25 +1,39 @@
-"""Per-model evaluation and the per-cohort metrics table (the paper's Table 2 and more)."""
+"""Per-model evaluation and the per-cohort metrics table (the paper's Table 2 and more).
 
+Each model (neural run or baseline tool) is evaluated in one job over all its K values and both
+partitions, writing one `neuradmix evaluate`-style row per file.
+"""
 
-rule evaluate:
-    input:
-        unpack(evaluate_inputs),
-    output:
-        "results/{cohort}/evaluate/{method}/{model}/{partition}.{k}.tsv",
-    log:
-        "results/{cohort}/logs/evaluate/{method}.{model}.{partition}.{k}.log",
-    benchmark:
-        "results/{cohort}/benchmarks/evaluate/{method}.{model}.{partition}.{k}.tsv"
-    wildcard_constraints:
-        method="neural|baseline",
-        model=_alternatives(list(RUNS) + [BASELINE]),
-    conda:
-        "../../envs/neuradmix.yaml"
-    params:
-        options=evaluate_options,
-    shell:
-        "neuradmix evaluate {input.bed} --q {input.q} --p {input.p} {params.options}"
-        " --threads {threads} > {output} 2> {log}"
+for _method, _model, _ks in evaluated_models():
+
+    rule:
+        name:
+            f"evaluate_{_method}_{_model}"
+        input:
+            unpack(evaluate_inputs(_method, _model, _ks)),
+        output:
+            expand(
+                "results/{{cohort}}/evaluate/{method}/{model}/{partition}.{k}.tsv",
+                method=_method,
+                model=_model,
+                partition=["train", "val"],
+                k=_ks,
+            ),
+        log:
+            f"results/{{cohort}}/logs/evaluate/{_method}.{_model}.log",
+        benchmark:
+            f"results/{{cohort}}/benchmarks/evaluate/{_method}.{_model}.tsv"
+        conda:
+            "../../envs/neuradmix.yaml"
+        threads: 2
+        params:
+            model_dir=f"results/{{cohort}}/{_method}/{_model}",
+            outdir=f"results/{{cohort}}/evaluate/{_method}/{_model}",
+            ks=" ".join(str(k) for k in _ks),
+            options=evaluate_options,
+        shell:
+            "neuradmix evaluate-model --model-dir {params.model_dir} --ks {params.ks}"
+            " {params.options} --out-dir {params.outdir} --threads {threads} 2> {log}"
 
 
 rule metrics_table:
