@@ -59,6 +59,11 @@ F_MAX = 1.0 - 1e-5
 Q_MIN = 1e-5
 DEFAULT_TOL = 1e-8
 DEFAULT_MAX_ITER = 1000
+# Cohorts with 4 x WARM_START_MIN_SNPS SNPs or more are first fitted on a random tenth of their
+# SNPs (at least WARM_START_MIN_SNPS), to a looser tolerance.
+WARM_START_MIN_SNPS = 5_000
+WARM_START_FRACTION = 10
+WARM_START_TOL = 1e-6
 # Largest SQUAREM step length, and the factor by which it grows when a step hits the bound.
 _STEP_MAX = 1e4
 _STEP_GROWTH = 4.0
@@ -275,21 +280,19 @@ def _squarem(problem: _Problem, q, ft, tol, max_iter, accelerate, progress):
             q, ft = q1, f1
             continue
         q2, f2, loglik1 = problem.step(q1, f1)
-        rq, rf = q1 - q, f1 - ft
-        vq, vf = q2 - q1 - rq, f2 - f1 - rf
-        r_norm = float((rq * rq).sum() + (rf * rf).sum())
-        v_norm = float((vq * vq).sum() + (vf * vf).sum())
-        alpha = -math.sqrt(r_norm / v_norm) if v_norm > 0 else -1.0
-        alpha = min(-1.0, max(alpha, -step_max))
-        if alpha == -step_max:
+        # Separate step lengths for Q and F (their EM rates differ), each bounded by step_max,
+        # which grows whenever a step reaches it.
+        step_q = _step_length(q1 - q, q2 - 2.0 * q1 + q, step_max)
+        step_f = _step_length(f1 - ft, f2 - 2.0 * f1 + ft, step_max)
+        if problem.fix_f:
+            step_f = step_q
+        if min(step_q, step_f) <= -step_max:
             step_max = min(step_max * _STEP_GROWTH, _STEP_MAX)
-        if alpha == -1.0:
+        if step_q == -1.0 and step_f == -1.0:
             q, ft = q2, f2
             continue
         q_x, f_x = problem.constrain(
-            q - 2.0 * alpha * rq + alpha * alpha * vq,
-            ft - 2.0 * alpha * rf + alpha * alpha * vf,
-            ft,
+            _extrapolate(q, q1, q2, step_q), _extrapolate(ft, f1, f2, step_f), ft
         )
         q3, f3, loglik_x = problem.step(q_x, f_x)
         if loglik_x >= loglik1:
@@ -297,7 +300,6 @@ def _squarem(problem: _Problem, q, ft, tol, max_iter, accelerate, progress):
         else:
             # The extrapolation overshot: keep the plain EM point (likelihood >= loglik1).
             q, ft = q2, f2
-            step_max = max(1.0, step_max / _STEP_GROWTH)
     if not converged:
         # Stopped by max_iter after a step: report the likelihood of the point returned.
         _, _, final = problem.engine.em_pass(q, ft, update_f=False)
@@ -305,21 +307,64 @@ def _squarem(problem: _Problem, q, ft, tol, max_iter, accelerate, progress):
     return q, ft, trace, iterations, converged
 
 
-def _initial_frequencies(engine, q: torch.Tensor) -> torch.Tensor:
-    """Ancestry-weighted allele frequencies sum_i q_ik g_ij / (2 sum_i q_ik [observed]),
-    a one-pass starting F for a given Q."""
+def _step_length(r: torch.Tensor, v: torch.Tensor, step_max: float) -> float:
+    """SQUAREM S3 step length -|r|/|v|, within [-step_max, -1]."""
+    v_norm = float((v * v).sum())
+    alpha = -math.sqrt(float((r * r).sum()) / v_norm) if v_norm > 0 else -1.0
+    return min(-1.0, max(alpha, -step_max))
+
+
+def _extrapolate(x0: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor, alpha: float):
+    """x0 - 2 alpha r + alpha^2 v with r = x1 - x0, v = x2 - 2 x1 + x0."""
+    return x0 - 2.0 * alpha * (x1 - x0) + alpha * alpha * (x2 - 2.0 * x1 + x0)
+
+
+def _initial_frequencies(engine, q: torch.Tensor, least_squares: bool = False) -> torch.Tensor:
+    """A one-pass starting F for a given Q.
+
+    Default: the ancestry-weighted allele frequencies sum_i q_ik g_ij / (2 sum_i q_ik [obs]),
+    safe for any Q. ``least_squares``: the solution of E[g / 2] = Q F^T in the least-squares
+    sense (missing calls replaced by the SNP's mean), which un-mixes F when Q is already good.
+    """
     calls = engine.calls
     if isinstance(calls, np.ndarray):
         calls = torch.from_numpy(calls)
     n, m = calls.shape
     block = max(64, min(m, 2_000_000 // max(n, 1)))
     ft = torch.empty((q.shape[1], m), dtype=torch.float64, device=q.device)
+    gram_inverse = torch.linalg.pinv(q.T @ q) if least_squares else None
     for start in range(0, m, block):
-        chunk = calls[:, start : start + block]
+        chunk = calls[:, start : start + block].to(q.device)
         observed = (chunk <= 2).to(torch.float64)
         counts = torch.where(chunk <= 2, chunk.to(torch.float64), 0.0)
-        ft[:, start : start + block] = (q.T @ counts) / (2.0 * (q.T @ observed)).clamp_min(1e-12)
+        if least_squares:
+            mean = counts.sum(dim=0) / observed.sum(dim=0).clamp_min(1.0)
+            filled = torch.where(chunk <= 2, counts, mean)
+            ft[:, start : start + block] = gram_inverse @ (q.T @ filled) / 2.0
+        else:
+            weighted = (2.0 * (q.T @ observed)).clamp_min(1e-12)
+            ft[:, start : start + block] = (q.T @ counts) / weighted
     return _project_f(ft)
+
+
+def _warm_start(calls: np.ndarray, k: int, q0: np.ndarray, p0, seed: int, options: dict):
+    """Fit a random subset of SNPs first (passes cost a fraction of a full one); its Q then
+    starts the full fit, with F from least squares given that Q."""
+    m = calls.shape[1]
+    size = max(WARM_START_MIN_SNPS, m // WARM_START_FRACTION)
+    rng = np.random.default_rng([seed, 1])
+    subset = np.sort(rng.choice(m, size=size, replace=False))
+    sub = fit(
+        np.ascontiguousarray(calls[:, subset]),
+        k,
+        seed=seed,
+        tol=WARM_START_TOL,
+        init_q=q0,
+        init_p=None if p0 is None else p0[subset],
+        warm_start=False,
+        **options,
+    )
+    return sub
 
 
 def _validate(calls: np.ndarray, k: int) -> None:
@@ -348,6 +393,7 @@ def fit(
     device: str | None = "cpu",
     engine: str = "auto",
     accelerate: bool = True,
+    warm_start: bool = True,
     progress: Callable[[int, float], None] | None = None,
 ) -> EMResult:
     """Maximise the ADMIXTURE log-likelihood by (SQUAREM-accelerated) EM.
@@ -355,7 +401,9 @@ def fit(
     ``init`` is ``random`` (Q ~ Dirichlet(1), F the Q-weighted allele frequencies) or
     ``pckmeans`` (F from :func:`neuradmix.init.pckmeans_init`); ``init_q``/``init_p`` override
     either part. ``fixed_rows`` (bool, N) keeps those rows of ``init_q`` fixed (supervised mode);
-    ``fix_p`` keeps ``init_p`` fixed and fits only Q (projection mode).
+    ``fix_p`` keeps ``init_p`` fixed and fits only Q (projection mode). With ``warm_start``, a
+    cohort of 20,000+ SNPs started without a given Q is first fitted on a random tenth of its
+    SNPs (see :func:`_warm_start`); ``seconds`` includes that stage.
     """
     calls = genotypes.calls if isinstance(genotypes, Genotypes) else np.asarray(genotypes)
     _validate(calls, k)
@@ -384,6 +432,18 @@ def fit(
     if p0 is not None and p0.shape != (m, k):
         raise InputError(f"the starting P has shape {p0.shape}, expected {m} x {k}.")
 
+    least_squares = False
+    use_warm_start = (
+        warm_start
+        and init_q is None
+        and fixed_rows is None
+        and not fix_p
+        and accelerate
+        and m >= 4 * WARM_START_MIN_SNPS
+    )
+    if use_warm_start:
+        sub = _warm_start(calls, k, q0, p0, seed, {"device": device, "engine": engine})
+        q0, p0, least_squares = sub.q, None, True
     q = _simplex_with_floor(torch.as_tensor(q0, dtype=torch.float64, device=dev), Q_MIN)
     fixed_q = None
     fixed_index = None
@@ -392,7 +452,7 @@ def fit(
         fixed_q = torch.as_tensor(q0[np.asarray(fixed_rows, dtype=bool)], device=dev)
         q[fixed_index] = fixed_q
     if p0 is None:
-        ft = _initial_frequencies(eng, q)
+        ft = _initial_frequencies(eng, q, least_squares)
     else:
         ft = torch.as_tensor(np.ascontiguousarray(p0.T), dtype=torch.float64, device=dev)
         ft = (ft if fix_p else _project_f(ft)).contiguous()

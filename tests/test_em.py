@@ -105,6 +105,14 @@ def test_acceleration_needs_fewer_passes_than_plain_em(cohort):
     assert accelerated.log_likelihood >= plain.log_likelihood - 1.0
 
 
+def test_warm_start_on_a_snp_subset_reaches_the_same_optimum():
+    wide = simulate_psd(40, 4 * em.WARM_START_MIN_SNPS, 2, fst=0.2, seed=9)
+    warm = em.fit(wide.genotypes, 2, seed=1, tol=1e-10)
+    cold = em.fit(wide.genotypes, 2, seed=1, tol=1e-10, warm_start=False)
+    assert warm.log_likelihood == pytest.approx(cold.log_likelihood, rel=1e-8)
+    assert warm.trace[0] > cold.trace[0]  # the full fit starts from the subset's answer
+
+
 def test_same_seed_same_result_for_any_thread_count(cohort):
     before = numba.get_num_threads()
     try:
