@@ -29,3 +29,4 @@ rule all:
         expand("results/{cohort}/metrics.tsv", cohort=ALL_COHORTS),
         expand("results/{cohort}/table2.tsv", cohort=ALL_COHORTS),
         expand("results/{cohort}/report.html", cohort=ALL_COHORTS),
+        target_outputs(),

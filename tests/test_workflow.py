@@ -87,6 +87,7 @@ def tiny_config(data: Path, **overrides) -> dict:
                 "labels": str(data / "tiny.pops.tsv"),
                 "phased": True,
                 "simulate": True,
+                "targets": {"again": str(data / "tiny.bed")},
             }
         },
         "downsample": {"method": "uniform", "every": 2},
@@ -178,6 +179,8 @@ def test_multi_cohort_dry_run_only_builds_what_each_cohort_needs(tiny, tmp_path)
     assert jobs["simulate"] == 1  # only tiny asked for a simulated twin
     assert jobs["metrics_table"] == 4
     assert "--labels" not in _shell_of(result.stdout, "results/nolabels/logs/split.log")
+    assert jobs["target_match"] == 1 and jobs["infer_target_single"] == 1
+    assert "target_vcf_to_bed" not in jobs  # the target is a BED
 
 
 def _shell_of(output: str, log: str) -> str:
@@ -216,6 +219,10 @@ def _shell_of(output: str, log: str) -> str:
         (
             lambda c: c["neural"]["runs"]["multi"].update(k=2),
             "a multihead run takes min_k and max_k (not k)",
+        ),
+        (
+            lambda c: c["cohorts"]["tiny"]["targets"].update(new="absent.vcf.gz"),
+            "cohorts.tiny.targets.new: file absent.vcf.gz not found",
         ),
         (
             lambda c: c["downsample"].update(target_snps=100),
@@ -260,6 +267,11 @@ def test_end_to_end_on_a_tiny_cohort(tiny, tmp_path):
             assert q.shape == (n_train, k)
             assert read_q(results / "tiny" / "neural" / run / f"val.{k}.Q", n_val).shape[1] == k
     assert read_q(results / "tiny" / "baseline" / "em" / "val.3.Q", n_val).shape == (n_val, 3)
+    # The extra target cohort (the whole tiny cohort again) assigned by every head.
+    for run, ks in {"single": [3], "multi": [2, 3]}.items():
+        for k in ks:
+            target_q = results / "tiny" / "neural" / run / "targets" / f"again.{k}.Q"
+            assert read_q(target_q, n_train + n_val).shape == (n_train + n_val, k)
     for rule in ("train_neural/single.tsv", "infer/multi.tsv", "baseline/em.3.tsv"):
         assert (results / "tiny" / "benchmarks" / rule).is_file()
 

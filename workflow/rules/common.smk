@@ -97,6 +97,20 @@ POPULATIONS = {}
 for _cohort, _entry in COHORTS.items():
     SAMPLE_COUNTS[_cohort] = _count_samples(_cohort, _entry)
     POPULATIONS[_cohort] = _label_populations(_cohort, _entry)
+    for _target, _path in _entry.get("targets", {}).items():
+        if _path.endswith((".vcf", ".vcf.gz")):
+            if not Path(_path).is_file():
+                config_error(
+                    f"cohorts.{_cohort}.targets.{_target}: file {_path} not found."
+                )
+        else:
+            _prefix = _bed_prefix(_path)
+            for _ext in (".bed", ".bim", ".fam"):
+                if not Path(f"{_prefix}{_ext}").is_file():
+                    config_error(
+                        f"cohorts.{_cohort}.targets.{_target}: file {_prefix}{_ext} not found; "
+                        "give a VCF (.vcf or .vcf.gz) or a PLINK .bed with .bim/.fam beside it."
+                    )
     if _entry.get("simulate"):
         if not _entry.get("phased"):
             config_error(
@@ -190,6 +204,7 @@ wildcard_constraints:
     tool=_alternatives(BASELINE_TOOLS),
     partition="train|val",
     cv_method="em|neural",
+    target=r"[A-Za-z0-9][A-Za-z0-9-]*",
     k=r"\d+",
 
 
@@ -198,6 +213,32 @@ def cohort_entry(cohort):
     if cohort in COHORTS:
         return COHORTS[cohort]
     return COHORTS[cohort[: -len(SIM_SUFFIX)]]
+
+
+def target_path(cohort, target):
+    return COHORTS[cohort]["targets"][target]
+
+
+def target_is_vcf(cohort, target):
+    return target_path(cohort, target).endswith((".vcf", ".vcf.gz"))
+
+
+def target_source(wildcards):
+    """Fileset of a target as given, or as converted from its VCF."""
+    if target_is_vcf(wildcards.real, wildcards.target):
+        return fileset(f"results/{wildcards.real}/targets/{wildcards.target}/raw")
+    return fileset(str(_bed_prefix(target_path(wildcards.real, wildcards.target))))
+
+
+def target_outputs():
+    """Q files of every target cohort under every neural run."""
+    return [
+        f"results/{cohort}/neural/{run}/targets/{target}.{k}.Q"
+        for cohort, entry in COHORTS.items()
+        for target in entry.get("targets", {})
+        for run in RUNS
+        for k in run_ks(run)
+    ]
 
 
 def has_labels(cohort):

@@ -68,3 +68,33 @@ for _run in RUNS:
         shell:
             "neuradmix infer {input.bed} --model {input.model} --out {params.outdir} --name val"
             " --device {params.device} --threads {threads} > {log} 2>&1"
+
+    rule:
+        name:
+            f"infer_target_{_run}"
+        input:
+            **fileset("results/{real}/targets/{target}/matched"),
+            model=f"results/{{real}}/neural/{_run}/train.model.pt",
+        output:
+            q=expand(
+                "results/{{real}}/neural/{run}/targets/{{target}}.{k}.Q",
+                run=_run,
+                k=run_ks(_run),
+            ),
+        log:
+            f"results/{{real}}/logs/infer/{_run}.{{target}}.log",
+        benchmark:
+            f"results/{{real}}/benchmarks/infer_target/{_run}.{{target}}.tsv"
+        conda:
+            "../../envs/neuradmix.yaml"
+        threads: 4
+        resources:
+            gpu=_gpus(_run),
+            mem_mb=4000,
+        params:
+            outdir=subpath(input.model, parent=True),
+            device=run_setting(_run, "device"),
+        shell:
+            "neuradmix infer {input.bed} --model {input.model} --out {params.outdir}/targets"
+            " --name {wildcards.target} --device {params.device} --threads {threads}"
+            " > {log} 2>&1"

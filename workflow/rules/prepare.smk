@@ -171,3 +171,45 @@ rule split:
     shell:
         "neuradmix split {input.bed} --out-dir {params.outdir} {params.labels}"
         " --validation-fraction {params.fraction} --seed {params.seed} 2> {log}"
+
+
+rule target_vcf_to_bed:
+    input:
+        vcf=lambda wc: target_path(wc.real, wc.target),
+    output:
+        **fileset("results/{real}/targets/{target}/raw"),
+    log:
+        "results/{real}/logs/targets/{target}.vcf_to_bed.log",
+    benchmark:
+        "results/{real}/benchmarks/target_vcf_to_bed/{target}.tsv"
+    conda:
+        "../../envs/plink2.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        prefix=subpath(output.bed, strip_suffix=".bed"),
+    shell:
+        "plink2 --vcf {input.vcf} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
+        " --set-all-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
+        " --make-bed --out {params.prefix} --threads {threads} --memory {resources.mem_mb}"
+        " > {log} 2>&1"
+
+
+rule target_match:
+    input:
+        unpack(target_source),
+        reference="results/{real}/prepare/train.bim",
+    output:
+        **fileset("results/{real}/targets/{target}/matched"),
+    log:
+        "results/{real}/logs/targets/{target}.match.log",
+    benchmark:
+        "results/{real}/benchmarks/target_match/{target}.tsv"
+    conda:
+        "../../envs/neuradmix.yaml"
+    params:
+        prefix=subpath(output.bed, strip_suffix=".bed"),
+    shell:
+        "neuradmix match-snps {input.bed} --reference {input.reference}"
+        " --out {params.prefix} 2> {log}"
