@@ -12,7 +12,7 @@ import copy
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,47 +20,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import __version__
 from .errors import InputError
+from .hyperparameters import TrainConfig
 from .init import label_centroids, least_squares_q, low_rank_als, pckmeans
 from .io import MISSING, Genotypes
 from .kernels import set_threads
 from .model import NeuralAdmixture
 from .objective import reconstruction_loss
 from .pca import GenotypePCA, fit_pca
-
-
-@dataclass
-class TrainConfig:
-    """Hyperparameters; the defaults are tuned for speed at ADMIXTURE-level accuracy."""
-
-    ks: list[int]
-    epochs: int = 60  # upper bound; early stopping usually ends sooner
-    batch_size: int = 256
-    learning_rate: float = 3e-4  # encoder
-    decoder_learning_rate: float = 3e-4
-    l2_penalty: float = 1e-2  # lambda of Equation 2, relative to the sum over all genotypes
-    supervised_weight: float = 1.0  # eta of Equation 5
-    hidden: int = 512
-    n_components: int = 32  # principal axes fed to the encoder
-    validation_fraction: float = 0.1
-    patience: int = 4
-    tolerance: float = 1e-5  # relative improvement of the monitored loss that counts
-    # Loss that decides early stopping: "train" (ADMIXTURE-style convergence of the fit to the
-    # cohort) or "validation" (held-out samples; stops earlier, as F starts to fit the training
-    # samples' noise, at some cost in accuracy on the cohort itself).
-    stop_on: str = "train"
-    seed: int = 42
-    device: str = "auto"
-    threads: int | None = None
-    # Loss implementation: "fused" (numba kernel, CPU), "torch" (any device; what CUDA uses), or
-    # "auto" (fused on CPU, torch elsewhere).
-    backend: str = "auto"
-    warm_start_steps: int = 1500
-    # "pckmeans+als": PCK-Means centroids refined by low-rank ALS (default); "pckmeans": the
-    # paper's Algorithm 1 alone.
-    init: str = "pckmeans+als"
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -314,7 +281,9 @@ def train(
         file=sys.stderr,
         dynamic_ncols=True,
     )
-    batch = max(1, min(config.batch_size, len(training_rows)))
+    # Small cohorts get smaller batches (at least 8 optimiser steps per epoch, batches of 16 or
+    # more): an epoch costs one pass over the genotypes whatever the batch size.
+    batch = max(1, min(config.batch_size, len(training_rows), max(16, len(training_rows) // 8)))
     epoch = 0
     for epoch in epoch_bar:
         tick = time.perf_counter()
@@ -397,7 +366,3 @@ def predict(model: NeuralAdmixture, inputs: torch.Tensor, ks: list[int]) -> dict
         q = np.concatenate(parts[h])
         result[k] = q / q.sum(axis=1, keepdims=True)
     return result
-
-
-def config_dict(config: TrainConfig) -> dict:
-    return asdict(config) | {"version": __version__}

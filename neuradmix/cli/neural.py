@@ -7,7 +7,6 @@ from pathlib import Path
 
 from ..errors import InputError, atomic_outputs
 from ..io import read_bed, read_labels, read_p, read_q, write_p, write_q
-from ..kernels import log_likelihood, set_threads
 from .common import add_threads_seed_device, run_name
 
 
@@ -23,7 +22,7 @@ def register(subparsers) -> None:
 
 
 def _register_train(subparsers) -> None:
-    from ..train import TrainConfig
+    from ..hyperparameters import TrainConfig
 
     defaults = TrainConfig(ks=[2])
     parser = subparsers.add_parser(
@@ -148,6 +147,7 @@ def _ks(args) -> list[int]:
 
 def _train(args) -> int:
     from ..infer import save_model
+    from ..kernels import log_likelihood, set_threads
     from ..train import TrainConfig, train
 
     set_threads(args.threads)
@@ -254,6 +254,7 @@ def _register_infer(subparsers) -> None:
 
 def _infer(args) -> int:
     from ..infer import infer, load_model
+    from ..kernels import set_threads
 
     loaded = load_model(args.model)
     if args.export_snps:
@@ -297,7 +298,7 @@ def _register_recover(subparsers) -> None:
 
 
 def _recover(args) -> int:
-    from ..kernels import weighted_allele_frequencies
+    from ..kernels import set_threads, weighted_allele_frequencies
     from ..pca import allele_frequencies
 
     set_threads(args.threads)
@@ -333,6 +334,7 @@ def _register_evaluate(subparsers) -> None:
 
 
 def _evaluate(args) -> int:
+    from ..kernels import set_threads
     from ..metrics import METRIC_COLUMNS, evaluate, format_row
 
     set_threads(args.threads)
