@@ -114,8 +114,10 @@ def _warm_start_encoder(model, inputs, targets, steps, seed) -> None:
     optimiser = torch.optim.Adam(
         [p for n, p in model.named_parameters() if not n.startswith("decoders")], lr=1e-2
     )
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps, eta_min=1e-5)
     batch = min(256, inputs.shape[0])
+    # About 150 passes over the samples, capped: small cohorts need far fewer steps.
+    steps = min(steps, max(300, 150 * math.ceil(inputs.shape[0] / batch)))
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps, eta_min=1e-5)
     model.train()
     for _ in range(steps):
         rows = torch.randint(0, inputs.shape[0], (batch,), generator=generator)
