@@ -691,7 +691,7 @@ def _neural_fit(genotypes: Genotypes, k: int, seed: int, device, epochs):
     options = {"ks": [k], "seed": seed, "device": device or "auto"}
     if epochs is not None:
         options["epochs"] = epochs
-    result = train(genotypes, TrainConfig(**options), labels=None, init_p=None)
+    result = train(genotypes, TrainConfig(**options), labels=None, init_p=None, progress=False)
     return np.asarray(result.q[k], dtype=np.float64), np.asarray(result.p[k], dtype=np.float64)
 
 
