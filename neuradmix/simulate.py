@@ -183,6 +183,20 @@ class FounderPanel:
     def population_names(self) -> list[str]:
         return sorted(set(self.populations.tolist()))
 
+    def restrict(self, names: list[str], labels_file: str = "the label file") -> FounderPanel:
+        """Keep only founders of the populations ``names`` (the simulation's sources).
+
+        Useful when a population is itself admixed: as a source it would get a truth-Q column
+        that no clustering can separate from the populations it descends from.
+        """
+        unknown = sorted(set(names) - set(self.population_names))
+        if unknown:
+            raise InputError(
+                f"{labels_file}: no founders of population(s) {', '.join(unknown)}; the "
+                f"populations are {', '.join(self.population_names)}."
+            )
+        return self.subset(np.flatnonzero(np.isin(self.populations, list(names))))
+
     def subset(self, index) -> FounderPanel:
         index = np.asarray(index)
         rows = np.stack([2 * index, 2 * index + 1], axis=1).ravel()

@@ -279,3 +279,16 @@ def test_cli_simulate_split(tmp_path):
     assert all(s.startswith("val_") for s in val.sample_ids)
     assert read_q(f"{prefix}.val.truth.Q").shape == (6, 3)
     assert not Path(f"{prefix}.train.vcf.gz").exists()
+
+
+def test_cli_populations_restricts_the_sources(tmp_path, capsys):
+    vcf, labels, genetic_map = _write_inputs(tmp_path, _panel())
+    prefix = tmp_path / "out" / "sim"
+    args = ["simulate", "--vcf", str(vcf), "--labels", str(labels), "--map", str(genetic_map)]
+    args += ["--n-per-ancestry", "3", "--generations", "3", "--out", str(prefix)]
+    sources = ",".join(POPULATIONS[:2])
+    assert main([*args, "--populations", sources]) == 0
+    assert Path(f"{prefix}.truth.Q.columns").read_text().split() == POPULATIONS[:2]
+    assert read_q(f"{prefix}.truth.Q").shape == (6, 2)
+    assert main([*args, "--populations", "nowhere," + POPULATIONS[0]]) == 2
+    assert "no founders of population(s) nowhere" in capsys.readouterr().err

@@ -122,6 +122,12 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
         metavar="POPS",
         help="founder populations: SAMPLE<TAB>POPULATION per line (every VCF sample needed)",
     )
+    parser.add_argument(
+        "--populations",
+        metavar="POP,POP",
+        help="source populations to simulate from (comma-separated; default: all labelled). "
+        "Leave out populations that are themselves admixed",
+    )
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument(
         "--map",
@@ -180,7 +186,11 @@ def _load(args: argparse.Namespace):
     if args.no_vcf and not args.bed:
         raise InputError("--no-vcf without --bed would write no genotypes; add --bed.")
     set_threads(args.threads)
-    return load_founders(args.vcf, args.labels, args.map, args.cm_per_mb)
+    panel = load_founders(args.vcf, args.labels, args.map, args.cm_per_mb)
+    if args.populations:
+        names = [name.strip() for name in args.populations.split(",") if name.strip()]
+        panel = panel.restrict(names, args.labels)
+    return panel
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
@@ -214,6 +224,9 @@ def _run_split(args: argparse.Namespace) -> int:
     val_samples = _read_sample_list(args.val_samples) if args.val_samples else None
     panel = _load(args)
     if val_samples is not None:
+        if args.populations:
+            # Validation founders of populations left out as sources are simply not used.
+            val_samples = [s for s in val_samples if s in set(panel.samples)] or val_samples
         unknown = sorted(set(val_samples) - set(panel.samples))
         if unknown:
             raise InputError(

@@ -71,11 +71,16 @@ rule simulate:
         n_val_single=SIM["n_val_single_per_population"],
         generations=SIM["generations"],
         alpha=SIM["alpha"],
+        populations=(
+            f"--populations {','.join(SIM['populations'])}"
+            if SIM["populations"]
+            else ""
+        ),
         seed=SEED,
     shell:
         "neuradmix simulate-split --vcf {input.vcf} --labels {input.labels} {params.rate}"
         " --val-samples {input.val} --n-per-ancestry {params.n_train}"
         " --n-val-per-ancestry {params.n_val} --n-single-per-ancestry {params.n_single}"
         " --n-val-single-per-ancestry {params.n_val_single} --generations {params.generations}"
-        " --alpha {params.alpha} --seed {params.seed} --threads {threads}"
+        " --alpha {params.alpha} {params.populations} --seed {params.seed} --threads {threads}"
         " --bed --no-vcf --out {params.prefix} 2> {log}"
