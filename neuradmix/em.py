@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 from . import em_kernels
+from .devices import select_device
 from .errors import InputError
 from .io import MISSING, Genotypes
 
@@ -163,20 +164,8 @@ class _TorchEngine:
 
 
 def resolve_device(device: str | None) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; otherwise the named torch device."""
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise InputError(
-            f"--device {device!r}: not a torch device; use auto, cpu or cuda."
-        ) from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"--device {device}: no CUDA device is available; use --device cpu.")
-    if resolved.type not in ("cpu", "cuda"):
-        raise InputError(f"--device {device}: the EM runs on cpu or cuda only.")
-    return resolved
+    """``auto`` -> cuda when available, else cpu; the EM needs float64, so never mps."""
+    return select_device(device, allow_mps=False)
 
 
 def _make_engine(calls: np.ndarray, k: int, device: str | None, engine: str):

@@ -18,11 +18,12 @@ import pandas as pd
 import torch
 
 from . import __version__
+from .devices import select_device
 from .errors import InputError
 from .io import Genotypes
 from .model import NeuralAdmixture
 from .pca import GenotypePCA
-from .train import TrainResult, predict, select_device
+from .train import TrainResult, predict
 
 FORMAT = "neuradmix-model"
 FORMAT_VERSION = 1

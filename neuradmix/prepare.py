@@ -19,6 +19,7 @@ import pandas as pd
 
 from .errors import InputError, atomic_outputs
 from .io import MISSING, Genotypes, plink_prefix, read_bed, read_labels, write_bed_parts
+from .metrics import METRIC_COLUMNS
 
 UNKNOWN = "-"
 
@@ -372,16 +373,7 @@ def parse_cv(text: str, source: str = "<cv output>") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["k", "cv_error"]).drop_duplicates("k", keep="last")
 
 
-EVALUATION_COLUMNS = [
-    "k",
-    "n_samples",
-    "n_snps",
-    "log_likelihood",
-    "l_n_lambda0",
-    "ami",
-    "delta",
-    "rmse_q",
-]
+EVALUATION_COLUMNS = METRIC_COLUMNS  # the columns `neuradmix evaluate` prints
 
 METRICS_COLUMNS = [
     "cohort",

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .devices import select_device
 from .errors import InputError
 from .hyperparameters import TrainConfig
 from .init import label_centroids, least_squares_q, low_rank_als, pckmeans
@@ -43,30 +44,6 @@ class TrainResult:
     seconds: float
     epochs_run: int
     best_epoch: int
-
-
-def select_device(requested: str = "auto") -> torch.device:
-    """cuda, then mps, then cpu for ``auto``; a clear error for a device that is not there."""
-    if requested in (None, "", "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(requested)
-    except RuntimeError:
-        raise InputError(
-            f"--device {requested}: not a torch device (use auto, cpu or cuda)."
-        ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(
-            f"--device {requested}: CUDA is not available on this machine (torch "
-            f"{torch.__version__}); use --device cpu or install a CUDA build of torch."
-        )
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise InputError(f"--device {requested}: MPS is not available; use --device cpu.")
-    return device
 
 
 def observed_per_sample(calls: np.ndarray) -> np.ndarray:
