@@ -23,10 +23,11 @@ import numpy as np
 
 from . import em
 from .errors import InputError, atomic_outputs
+from .hyperparameters import BASELINE_TOOLS
 from .io import Genotypes, plink_prefix, read_bed, read_p, read_q, write_p, write_q
 from .kernels import log_likelihood
 
-TOOLS = ("auto", "admixture", "fastmixture", "em")
+TOOLS = BASELINE_TOOLS
 INSTALL_HINTS = {
     "admixture": "install ADMIXTURE (`conda install -c bioconda admixture`) and put it on PATH",
     "fastmixture": "install fastmixture (`pip install fastmixture`)",

@@ -53,13 +53,12 @@ import torch
 from . import em_kernels
 from .devices import select_device
 from .errors import InputError
+from .hyperparameters import DEFAULT_MAX_ITER, DEFAULT_TOL
 from .io import MISSING, Genotypes
 
 F_MIN = 1e-5
 F_MAX = 1.0 - 1e-5
 Q_MIN = 1e-5
-DEFAULT_TOL = 1e-8
-DEFAULT_MAX_ITER = 1000
 # Cohorts with 4 x WARM_START_MIN_SNPS SNPs or more are first fitted on a random tenth of their
 # SNPs (at least WARM_START_MIN_SNPS), to a looser tolerance.
 WARM_START_MIN_SNPS = 5_000

@@ -1,4 +1,5 @@
-"""Training hyperparameters, kept free of heavy imports so the CLI can show their defaults."""
+"""Defaults of the neural training and the EM engine, kept free of heavy imports so the CLI can
+show them without loading torch."""
 
 from __future__ import annotations
 
@@ -36,3 +37,10 @@ class TrainConfig:
     # paper's Algorithm 1 alone.
     init: str = "pckmeans+als"
     extra: dict = field(default_factory=dict)
+
+
+# EM (neuradmix.em): stop when an accelerated iteration gains less than DEFAULT_TOL x |loglik|.
+DEFAULT_TOL = 1e-8
+DEFAULT_MAX_ITER = 1000
+# External and internal baselines (neuradmix.baselines).
+BASELINE_TOOLS = ("auto", "admixture", "fastmixture", "em")

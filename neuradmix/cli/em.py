@@ -7,10 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from .. import baselines, em
 from ..errors import InputError, atomic_outputs
+from ..hyperparameters import BASELINE_TOOLS, DEFAULT_MAX_ITER, DEFAULT_TOL
 from ..io import read_bed, read_labels, read_p, read_q, write_p, write_q
-from ..kernels import log_likelihood, set_threads
 from .common import add_threads_seed_device, run_name
 
 
@@ -38,17 +37,17 @@ def _add_convergence(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tol",
         type=float,
-        default=em.DEFAULT_TOL,
+        default=DEFAULT_TOL,
         help=(
             "stop when the log-likelihood rises by less than TOL x |log-likelihood| between "
-            f"iterations (ADMIXTURE's rule, made relative; default: {em.DEFAULT_TOL:g})"
+            f"iterations (ADMIXTURE's rule, made relative; default: {DEFAULT_TOL:g})"
         ),
     )
     parser.add_argument(
         "--max-iter",
         type=int,
-        default=em.DEFAULT_MAX_ITER,
-        help=f"most accelerated iterations, 3 EM passes each (default: {em.DEFAULT_MAX_ITER})",
+        default=DEFAULT_MAX_ITER,
+        help=f"most accelerated iterations, 3 EM passes each (default: {DEFAULT_MAX_ITER})",
     )
     parser.add_argument(
         "--engine",
@@ -63,6 +62,8 @@ def _device(args) -> str:
 
 
 def _prepare(args):
+    from ..kernels import set_threads
+
     set_threads(args.threads)
     return read_bed(args.bed)
 
@@ -165,7 +166,7 @@ def register(subparsers) -> None:
     )
     base.add_argument("bed", help="PLINK .bed")
     base.add_argument("--k", type=int, required=True, help="number of ancestral populations")
-    base.add_argument("--tool", default="auto", choices=baselines.TOOLS)
+    base.add_argument("--tool", default="auto", choices=BASELINE_TOOLS)
     base.add_argument("--out", required=True, metavar="DIR", help="output directory")
     base.add_argument("--name", help="output name (default: the .bed file's stem)")
     add_threads_seed_device(base)
@@ -182,6 +183,8 @@ def _write_fit(out: str, name: str, k: int, q, p=None) -> Path:
 
 
 def _run_em(args) -> int:
+    from .. import em
+
     genotypes = _prepare(args)
     labels = read_labels(args.labels, genotypes.sample_ids) if args.labels else None
     # Supervised: K defaults to the number of populations in the label file.
@@ -219,6 +222,8 @@ def _run_em(args) -> int:
 
 
 def _run_project(args) -> int:
+    from .. import baselines
+
     genotypes = _prepare(args)
     p = read_p(args.p, genotypes.n_snps)
     result = baselines.project_baseline(
@@ -238,6 +243,9 @@ def _run_project(args) -> int:
 
 
 def _run_polish(args) -> int:
+    from .. import em
+    from ..kernels import log_likelihood
+
     genotypes = _prepare(args)
     q = read_q(args.q, genotypes.n_samples)
     p = read_p(args.p, genotypes.n_snps)
@@ -267,6 +275,8 @@ def _run_polish(args) -> int:
 
 
 def _run_cv(args) -> int:
+    from .. import em
+
     ks = _ks(args)
     genotypes = _prepare(args)
     rows = []
@@ -297,6 +307,9 @@ def _run_cv(args) -> int:
 
 
 def _run_baseline(args) -> int:
+    from .. import baselines
+    from ..kernels import set_threads
+
     set_threads(args.threads)
     threads = args.threads or os.cpu_count() or 1
     result = baselines.run_baseline(
