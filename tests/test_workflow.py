@@ -228,6 +228,15 @@ def _shell_of(output: str, log: str) -> str:
             lambda c: c["downsample"].update(target_snps=100),
             "exactly one of 'every' or 'target_snps'",
         ),
+        (
+            lambda c: c["simulate"].update(populations=["pop1", "elsewhere"]),
+            "simulate.populations: elsewhere not among the labels of cohort 'tiny'",
+        ),
+        (
+            lambda c: c["simulate"].update(populations=["pop1", "pop2"]),
+            "neural.runs.sup is supervised with k=3, but the simulated cohort 'tiny_sim' "
+            "descends from 2 populations",
+        ),
     ],
 )
 def test_config_errors_fail_at_validation(tiny, tmp_path, change, message):

@@ -168,6 +168,24 @@ for _run, _spec in RUNS.items():
                 f"neural.runs.{_run}: a {_mode} run takes k (not min_k/max_k)."
             )
 
+_SOURCES = config["simulate"]["populations"]
+for _cohort, _entry in COHORTS.items():
+    if _entry.get("simulate") and _SOURCES:
+        _unknown = sorted(set(_SOURCES) - POPULATIONS[_cohort])
+        if _unknown:
+            config_error(
+                f"simulate.populations: {', '.join(_unknown)} not among the labels of cohort "
+                f"'{_cohort}' ({', '.join(sorted(POPULATIONS[_cohort]))})."
+            )
+        for _run, _spec in RUNS.items():
+            if _spec["mode"] == "supervised" and _spec["k"] != len(_SOURCES):
+                config_error(
+                    f"neural.runs.{_run} is supervised with k={_spec['k']}, but the simulated "
+                    f"cohort '{_cohort}{SIM_SUFFIX}' descends from {len(_SOURCES)} populations "
+                    "(simulate.populations); a run has one K for every cohort, so drop "
+                    "simulate.populations or the supervised run."
+                )
+
 ALL_KS = sorted({k for run in RUNS for k in run_ks(run)})
 CV_KS = (
     list(range(config["cv"]["min_k"], config["cv"]["max_k"] + 1))
