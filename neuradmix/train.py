@@ -250,7 +250,7 @@ def train(
         return values / max(observed[rows].sum(), 1.0)
 
     history = []
-    best = (math.inf, copy.deepcopy(model.state_dict()), 0)
+    best = (math.inf, copy.deepcopy(model.state_dict()), 0)  # (loss, state to restore, epoch)
     stale = 0
     epoch_bar = tqdm(
         range(1, config.epochs + 1),
@@ -264,6 +264,7 @@ def train(
     # more): an epoch costs one pass over the genotypes whatever the batch size.
     batch = max(1, min(config.batch_size, len(training_rows), max(16, len(training_rows) // 8)))
     epoch = 0
+    use_validation = config.stop_on == "validation" and n_validation > 0
     for epoch in epoch_bar:
         tick = time.perf_counter()
         model.train()
@@ -281,7 +282,6 @@ def train(
             train_sums += np.array(per_head) * observed[rows].sum()
         train_loss = train_sums / max(observed[training_rows].sum(), 1.0)
         validation_loss = evaluate(validation_rows) if n_validation else train_loss
-        use_validation = config.stop_on == "validation" and n_validation
         monitored = float(validation_loss.sum() if use_validation else train_loss.sum())
         scheduler.step(monitored)
         seconds = time.perf_counter() - tick
@@ -302,7 +302,7 @@ def train(
             on_epoch(row, model, inputs)
         epoch_bar.set_postfix(loss=f"{row['train_loss']:.5f}", val=f"{row['val_loss']:.5f}")
         if monitored < best[0] * (1.0 - config.tolerance):
-            best = (monitored, copy.deepcopy(model.state_dict()), epoch)
+            best = (monitored, copy.deepcopy(model.state_dict()) if use_validation else None, epoch)
             stale = 0
         else:
             stale += 1
@@ -310,7 +310,14 @@ def train(
                 log(f"early stop at epoch {epoch}: no improvement for {stale} epochs")
                 break
     epoch_bar.close()
-    model.load_state_dict(best[1])
+    if use_validation:
+        # Classic early stopping: go back to the state that generalised best.
+        model.load_state_dict(best[1])
+    else:
+        # Converged on the training loss: the last state, reached with the smallest learning rate,
+        # is kept. The epoch minimum of a running training loss is within its noise and picking it
+        # measured worse (RMSE(Q) 0.0093 at the minimum, 0.0085 at the end, 2000 x 100k).
+        best = (best[0], None, epoch)
     model.eval()
     q = predict(model, inputs, config.ks)
     p = {
