@@ -107,6 +107,7 @@ def main() -> None:
         "rmse_q": rmse_q(q, q_true),
     }
     if args.paper_encoder:
+        torch.set_num_threads(args.threads)  # a dense torch layer: give it every thread
         summary["paper_encoder_input_layer_seconds_per_epoch"] = paper_encoder_epoch(calls)
     json.dump(summary, sys.stdout, indent=2)
     print()
