@@ -8,6 +8,8 @@ that are summed at the end.
 
 from __future__ import annotations
 
+import sys
+
 import numba
 import numpy as np
 
@@ -66,9 +68,9 @@ def set_threads(threads: int | None) -> None:
     workers spin-wait against the numba kernels when both are busy (measured here: a 1024-sample
     encoder step went from 5 ms to over 200 ms on 2 cores shared with another job).
     """
-    import torch
-
-    torch.set_num_threads(1)
+    torch = sys.modules.get("torch")  # only configure torch where a command has loaded it
+    if torch is not None:
+        torch.set_num_threads(1)
     if threads:
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
