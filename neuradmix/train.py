@@ -21,10 +21,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .devices import select_device
+from .em_kernels import observed_per_sample
 from .errors import InputError
 from .hyperparameters import TrainConfig
 from .init import label_centroids, least_squares_q, low_rank_als, pckmeans
-from .io import MISSING, Genotypes
+from .io import Genotypes
 from .kernels import set_threads
 from .model import NeuralAdmixture
 from .objective import reconstruction_loss
@@ -44,13 +45,6 @@ class TrainResult:
     seconds: float
     epochs_run: int
     best_epoch: int
-
-
-def observed_per_sample(calls: np.ndarray) -> np.ndarray:
-    counts = np.empty(calls.shape[0], dtype=np.float64)
-    for start in range(0, calls.shape[0], 512):
-        counts[start : start + 512] = np.count_nonzero(calls[start : start + 512] != MISSING, 1)
-    return counts
 
 
 def _check_inputs(genotypes: Genotypes, config: TrainConfig, labels, init_p) -> None:

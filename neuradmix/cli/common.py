@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import InputError
+
 
 def add_threads_seed_device(parser: argparse.ArgumentParser, device: bool = True) -> None:
     parser.add_argument(
@@ -28,3 +30,18 @@ def run_name(bed: str, name: str | None) -> str:
         return name
     path = Path(bed)
     return path.name[: -len(path.suffix)] if path.suffix in (".bed", ".bim", ".fam") else path.name
+
+
+def requested_ks(args, default: int | None = None) -> list[int]:
+    """The K values of ``--k`` or ``--min-k``/``--max-k``; ``default`` when neither is given."""
+    if args.k is None and args.min_k is None and args.max_k is None and default is not None:
+        return [default]
+    if args.k is not None:
+        if args.min_k is not None or args.max_k is not None:
+            raise InputError("give either --k or --min-k/--max-k, not both.")
+        return [args.k]
+    if args.min_k is None or args.max_k is None:
+        raise InputError("give --k K, or both --min-k and --max-k.")
+    if args.min_k < 1 or args.max_k < args.min_k:
+        raise InputError(f"--min-k {args.min_k} --max-k {args.max_k}: need 1 <= min-k <= max-k.")
+    return list(range(args.min_k, args.max_k + 1))

@@ -10,27 +10,13 @@ from pathlib import Path
 from ..errors import InputError, atomic_outputs
 from ..hyperparameters import BASELINE_TOOLS, DEFAULT_MAX_ITER, DEFAULT_TOL
 from ..io import read_bed, read_labels, read_p, read_q, write_p, write_q
-from .common import add_threads_seed_device, run_name
+from .common import add_threads_seed_device, requested_ks, run_name
 
 
 def _add_k_range(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, help="number of ancestral populations")
     parser.add_argument("--min-k", type=int, help="smallest K of a range (with --max-k)")
     parser.add_argument("--max-k", type=int, help="largest K of a range (with --min-k)")
-
-
-def _ks(args, default: int | None = None) -> list[int]:
-    if args.k is None and args.min_k is None and args.max_k is None and default is not None:
-        return [default]
-    if args.k is not None:
-        if args.min_k is not None or args.max_k is not None:
-            raise InputError("give either --k or --min-k/--max-k, not both.")
-        return [args.k]
-    if args.min_k is None or args.max_k is None:
-        raise InputError("give --k K, or both --min-k and --max-k.")
-    if args.min_k < 1 or args.max_k < args.min_k:
-        raise InputError(f"--min-k {args.min_k} --max-k {args.max_k}: need 1 <= min-k <= max-k.")
-    return list(range(args.min_k, args.max_k + 1))
 
 
 def _add_convergence(parser: argparse.ArgumentParser) -> None:
@@ -188,7 +174,7 @@ def _run_em(args) -> int:
     genotypes = _prepare(args)
     labels = read_labels(args.labels, genotypes.sample_ids) if args.labels else None
     # Supervised: K defaults to the number of populations in the label file.
-    ks = _ks(args, len(em.supervised_components(labels)) if labels is not None else None)
+    ks = requested_ks(args, len(em.supervised_components(labels)) if labels is not None else None)
     if (args.init_q or args.init_p) and len(ks) > 1:
         raise InputError("--init-q/--init-p fit one K; use --k instead of a K range.")
     name = run_name(args.bed, args.name)
@@ -277,7 +263,7 @@ def _run_polish(args) -> int:
 def _run_cv(args) -> int:
     from .. import em
 
-    ks = _ks(args)
+    ks = requested_ks(args)
     genotypes = _prepare(args)
     rows = []
     for k in ks:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError, atomic_outputs
 from ..io import read_bed, read_labels, read_p, read_q, write_p, write_q
-from .common import add_threads_seed_device, run_name
+from .common import add_threads_seed_device, requested_ks, run_name
 
 
 def _log(message: str) -> None:
@@ -133,18 +133,6 @@ def _register_train(subparsers) -> None:
     parser.set_defaults(func=_train)
 
 
-def _ks(args) -> list[int]:
-    if args.k is not None and (args.min_k is not None or args.max_k is not None):
-        raise InputError("give either --k or --min-k/--max-k, not both.")
-    if args.k is not None:
-        return [args.k]
-    if args.min_k is not None and args.max_k is not None:
-        if args.min_k > args.max_k:
-            raise InputError(f"--min-k {args.min_k} is larger than --max-k {args.max_k}.")
-        return list(range(args.min_k, args.max_k + 1))
-    return []
-
-
 def _train(args) -> int:
     from ..infer import save_model
     from ..kernels import log_likelihood, set_threads
@@ -154,14 +142,12 @@ def _train(args) -> int:
     genotypes = read_bed(args.bed)
     labels = read_labels(args.labels, genotypes.sample_ids) if args.labels else None
     init_p = read_p(args.init_p, genotypes.n_snps) if args.init_p else None
-    ks = _ks(args)
-    if not ks:
-        if labels is not None:
-            ks = [len({x for x in labels if x})]
-        elif init_p is not None:
-            ks = [init_p.shape[1]]
-        else:
-            raise InputError("give the number of clusters: --k K, or --min-k and --max-k.")
+    # Without --k, a supervised run takes K from its labels and a pretrained one from its .P.
+    if labels is not None:
+        default = len({x for x in labels if x})
+    else:
+        default = init_p.shape[1] if init_p is not None else None
+    ks = requested_ks(args, default)
     if init_p is not None and ks != [init_p.shape[1]]:
         raise InputError(f"{args.init_p}: has {init_p.shape[1]} columns but --k is {ks[0]}.")
     config = TrainConfig(
