@@ -79,9 +79,6 @@ class Genotypes:
             self.source,
         )
 
-    def missing_fraction(self) -> float:
-        return float(np.count_nonzero(self.calls == MISSING)) / max(self.calls.size, 1)
-
 
 def plink_prefix(path: str | os.PathLike) -> Path:
     """``data.bed``, ``data.bim``, ``data.fam`` or ``data`` all name the fileset ``data``."""

@@ -149,6 +149,9 @@ def test_decoder_projection_keeps_f_in_unit_interval():
     model.project_decoders()
     weight = model.decoders[0].detach()
     assert float(weight.min()) == 0.0 and float(weight.max()) == 1.0
+    # The decoder is the bias-free linear map Q -> Q F.
+    q = torch.tensor([[0.25, 0.75]])
+    torch.testing.assert_close(model.reconstruct(q, 0).detach(), q @ weight)
 
 
 def test_torch_backend_trains_like_the_fused_kernel(cohort, fitted):
