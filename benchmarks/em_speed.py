@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from neuradmix import baselines, em
-from neuradmix.io import write_bed
-from neuradmix.kernels import log_likelihood, set_threads
-from neuradmix.synthetic import simulate_psd
+from neuradmix.classic import em
+from neuradmix.classic import tools as baselines
+from neuradmix.classic.likelihood import log_likelihood
+from neuradmix.data import write_bed
+from neuradmix.runtime import set_threads
+from neuradmix.simulation.psd import simulate_psd
 
 
 def _pass_seconds(genotypes, k: int, repeats: int = 3) -> float:
@@ -94,7 +96,8 @@ def main(argv=None) -> int:
             "seconds_to_within_1e-5_of_final": near_final})  # fmt: skip
 
     if args.with_neural:
-        from neuradmix.train import TrainConfig, train
+        from neuradmix.neural.config import TrainConfig
+        from neuradmix.neural.train import train
 
         options = {"ks": [args.k], "seed": args.seed, "device": "cpu"}
         if args.neural_epochs:

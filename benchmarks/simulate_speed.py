@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neuradmix.io import write_bed
-from neuradmix.simulate import FounderPanel, simulate
-from neuradmix.vcf import write_vcf
+from neuradmix.data import write_bed
+from neuradmix.data.vcf import write_vcf
+from neuradmix.simulation.descendants import FounderPanel, simulate
 
 
 def synthetic_panel(n_founders: int, n_snps: int, n_pops: int, seed: int) -> FounderPanel:

@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neuradmix.io import make_genotypes
-from neuradmix.kernels import log_likelihood, set_threads
-from neuradmix.metrics import rmse_q
-from neuradmix.synthetic import simulate_psd
-from neuradmix.train import TrainConfig, train
+from neuradmix.classic.likelihood import log_likelihood
+from neuradmix.data import make_genotypes
+from neuradmix.neural.config import TrainConfig
+from neuradmix.neural.train import train
+from neuradmix.runtime import set_threads
+from neuradmix.simulation.psd import simulate_psd
+from neuradmix.stats.metrics import rmse_q
 
 OUT = Path(__file__).resolve().parent / "out"
 

@@ -1,54 +1,11 @@
-"""One exception type for every problem a user can fix, and safe output writing.
+"""One exception type for every problem a user can fix.
 
-The CLI turns a :class:`InputError` into a single line on stderr and a non-zero exit, so every
+The CLI turns an :class:`InputError` into a single line on stderr and a non-zero exit, so every
 message should name the file at fault and say what to do about it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from pathlib import Path
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
 
 class InputError(Exception):
     """Bad input or configuration that the user can fix; the message says how."""
-
-
-@contextlib.contextmanager
-def atomic_outputs():
-    """Collect output files and move them into place only if the whole block succeeds.
-
-    Usage::
-
-        with atomic_outputs() as staged:
-            write_q(staged("out/run.5.Q"), q)
-            write_p(staged("out/run.5.P"), p)
-
-    ``staged(path)`` returns a temporary path beside ``path``; on success every temporary file is
-    renamed onto its final name, on any exception they are all removed, so a failed command never
-    leaves half of its outputs behind.
-    """
-    pending: list[tuple[Path, Path]] = []
-
-    def staged(path: str | os.PathLike) -> Path:
-        final = Path(path)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-        os.close(handle)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        pending.append((Path(tmp), final))
-        return Path(tmp)
-
-    try:
-        yield staged
-    except BaseException:
-        for tmp, _ in pending:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, final in pending:
-        os.replace(tmp, final)

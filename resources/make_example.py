@@ -24,7 +24,7 @@ import pandas as pd
 import stdpopsim
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from neuradmix.vcf import write_vcf  # noqa: E402
+from neuradmix.data.vcf import write_vcf  # noqa: E402
 
 MODEL = "AmericanAdmixture_4B18"
 POPULATIONS = ["AFR", "EUR", "ASIA", "ADMIX"]

@@ -14,7 +14,7 @@ from .. import __version__
 from ..errors import InputError
 
 # One module per group of subcommands; add a name here to add a group.
-COMMAND_MODULES: list[str] = ["neural", "em", "simulate", "workflow", "report"]
+COMMAND_MODULES: list[str] = ["neural", "classic", "simulate", "steps", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,3 +45,14 @@ def requested_ks(args, default: int | None = None) -> list[int]:
     if args.min_k < 1 or args.max_k < args.min_k:
         raise InputError(f"--min-k {args.min_k} --max-k {args.max_k}: need 1 <= min-k <= max-k.")
     return list(range(args.min_k, args.max_k + 1))
+
+
+def parse_pairs(items, option: str, example: str = "NAME=PATH") -> dict[str, str]:
+    """``NAME=VALUE`` command-line pairs (repeatable options such as ``--data val=val.bed``)."""
+    pairs = {}
+    for item in items or []:
+        name, sep, value = str(item).partition("=")
+        if not sep or not name or not value:
+            raise InputError(f"{option} {item!r}: expected {example}, e.g. {option} {example}.")
+        pairs[name] = value
+    return pairs

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-from ..errors import InputError, atomic_outputs
-from ..io import read_bed, read_labels, read_p, read_q, write_p, write_q
+from ..errors import InputError
 from .common import add_threads_seed_device, requested_ks, run_name
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def register(subparsers) -> None:
@@ -22,7 +14,7 @@ def register(subparsers) -> None:
 
 
 def _register_train(subparsers) -> None:
-    from ..hyperparameters import TrainConfig
+    from ..neural.config import TrainConfig
 
     defaults = TrainConfig(ks=[2])
     parser = subparsers.add_parser(
@@ -134,24 +126,11 @@ def _register_train(subparsers) -> None:
 
 
 def _train(args) -> int:
-    from ..infer import save_model
-    from ..kernels import log_likelihood, set_threads
-    from ..train import TrainConfig, train
+    from ..neural.config import TrainConfig
+    from ..neural.run import TrainRequest, train_files
 
-    set_threads(args.threads)
-    genotypes = read_bed(args.bed)
-    labels = read_labels(args.labels, genotypes.sample_ids) if args.labels else None
-    init_p = read_p(args.init_p, genotypes.n_snps) if args.init_p else None
-    # Without --k, a supervised run takes K from its labels and a pretrained one from its .P.
-    if labels is not None:
-        default = len({x for x in labels if x})
-    else:
-        default = init_p.shape[1] if init_p is not None else None
-    ks = requested_ks(args, default)
-    if init_p is not None and ks != [init_p.shape[1]]:
-        raise InputError(f"{args.init_p}: has {init_p.shape[1]} columns but --k is {ks[0]}.")
     config = TrainConfig(
-        ks=ks,
+        ks=[],
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,
@@ -169,51 +148,17 @@ def _train(args) -> int:
         threads=args.threads,
         backend=args.backend,
     )
-    name = run_name(args.bed, args.name)
-    out = Path(args.out)
-    _log(
-        f"neuradmix train: {genotypes.n_samples} samples x {genotypes.n_snps} SNPs, "
-        f"K={','.join(map(str, ks))}, "
-        + (
-            "supervised"
-            if labels is not None
-            else "pretrained"
-            if init_p is not None
-            else "unsupervised"
-        )
+    request = TrainRequest(
+        bed=args.bed,
+        out=args.out,
+        name=run_name(args.bed, args.name),
+        config=config,
+        labels=args.labels,
+        init_p=args.init_p,
+        polish=args.polish,
+        progress=not args.quiet,
     )
-    result = train(
-        genotypes, config, labels=labels, init_p=init_p, progress=not args.quiet, log=_log
-    )
-    _log(
-        f"trained in {result.seconds:.1f} s: {result.epochs_run} epochs, best at epoch "
-        f"{result.best_epoch}"
-    )
-    q, p = dict(result.q), dict(result.p)
-    if args.polish:
-        from ..em import polish
-
-        for k in ks:
-            polished = polish(genotypes, q[k], p[k], device=args.device)
-            _log(
-                f"polish K={k}: {polished.iterations} EM iterations in {polished.seconds:.1f} s, "
-                f"log-likelihood {log_likelihood(genotypes.calls, q[k], p[k]):.1f} -> "
-                f"{polished.log_likelihood:.1f}"
-            )
-            q[k], p[k] = polished.q, polished.p
-    with atomic_outputs() as staged:
-        for k in ks:
-            write_q(staged(out / f"{name}.{k}.Q"), q[k])
-            write_p(staged(out / f"{name}.{k}.P"), p[k])
-            if result.populations is not None:
-                staged_columns = staged(out / f"{name}.{k}.Q.columns")
-                staged_columns.write_text("\n".join(result.populations) + "\n")
-        save_model(staged(out / f"{name}.model.pt"), result)
-        result.history.to_csv(staged(out / f"{name}.loss.tsv"), sep="\t", index=False)
-    for k in ks:
-        print(f"K={k}\tLoglikelihood: {log_likelihood(genotypes.calls, q[k], p[k]):.6f}")
-    _log(f"wrote {out}/{name}.{{{','.join(map(str, ks))}}}.Q/.P, {name}.model.pt, {name}.loss.tsv")
-    return 0
+    return train_files(request, lambda default: requested_ks(args, default))
 
 
 def _register_infer(subparsers) -> None:
@@ -239,31 +184,15 @@ def _register_infer(subparsers) -> None:
 
 
 def _infer(args) -> int:
-    from ..infer import infer, load_model
-    from ..kernels import set_threads
+    from ..neural.run import export_snps, infer_files
 
-    loaded = load_model(args.model)
     if args.export_snps:
-        with atomic_outputs() as staged:
-            target = staged(args.export_snps)
-            target.write_text("\n".join(loaded.snps["snp"].astype(str)) + "\n")
-        return 0
+        return export_snps(args.model, args.export_snps)
     if not args.bed or not args.out:
         raise InputError("give the BED to assign and --out (or --export-snps FILE).")
-    set_threads(args.threads)
-    data = read_bed(args.bed)
-    result = infer(loaded, data, device=args.device, model_path=args.model)
-    name = run_name(args.bed, args.name)
-    out = Path(args.out)
-    with atomic_outputs() as staged:
-        for k in loaded.ks:
-            write_q(staged(out / f"{name}.{k}.Q"), result.q[k])
-    note = " (SNPs reordered to the model's order)" if result.reordered else ""
-    _log(
-        f"assigned {data.n_samples} samples in {result.seconds:.2f} s{note}; wrote "
-        f"{out}/{name}.{{{','.join(map(str, loaded.ks))}}}.Q"
+    return infer_files(
+        args.bed, args.model, args.out, run_name(args.bed, args.name), args.device, args.threads
     )
-    return 0
 
 
 def _register_recover(subparsers) -> None:
@@ -284,18 +213,9 @@ def _register_recover(subparsers) -> None:
 
 
 def _recover(args) -> int:
-    from ..kernels import set_threads, weighted_allele_frequencies
-    from ..pca import allele_frequencies
+    from ..neural.run import recover_p_files
 
-    set_threads(args.threads)
-    genotypes = read_bed(args.bed)
-    q = read_q(args.q, genotypes.n_samples)
-    overall, _ = allele_frequencies(genotypes.calls)
-    p = weighted_allele_frequencies(genotypes.calls, q, fallback=overall)
-    with atomic_outputs() as staged:
-        write_p(staged(args.out), p)
-    _log(f"wrote {args.out}: {p.shape[0]} SNPs x {p.shape[1]} clusters")
-    return 0
+    return recover_p_files(args.bed, args.q, args.out, args.threads)
 
 
 def _register_evaluate(subparsers) -> None:
@@ -320,18 +240,11 @@ def _register_evaluate(subparsers) -> None:
 
 
 def _evaluate(args) -> int:
-    from ..kernels import set_threads
-    from ..metrics import METRIC_COLUMNS, evaluate, format_row
+    from ..runtime import set_threads
+    from ..steps.evaluate import METRIC_COLUMNS, evaluate_files, format_row
 
     set_threads(args.threads)
-    genotypes = read_bed(args.bed)
-    q = read_q(args.q, genotypes.n_samples)
-    p = read_p(args.p, genotypes.n_snps) if args.p else None
-    if p is not None and p.shape[1] != q.shape[1]:
-        raise InputError(f"{args.p}: {p.shape[1]} clusters but {args.q} has {q.shape[1]}.")
-    labels = read_labels(args.labels, genotypes.sample_ids) if args.labels else None
-    truth = read_q(args.truth_q, genotypes.n_samples) if args.truth_q else None
-    values = evaluate(genotypes.calls, q, p, labels, truth)
+    values = evaluate_files(args.bed, args.q, args.p, args.labels, args.truth_q)
     if not args.no_header:
         print("\t".join(METRIC_COLUMNS))
     print(format_row(values))

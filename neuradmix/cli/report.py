@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import InputError
+from .common import parse_pairs
 
 
 def register(subparsers) -> None:
@@ -107,19 +108,18 @@ def _check_positive(value: int, option: str) -> None:
 
 
 def _plots(args: argparse.Namespace) -> int:
-    from ..report.figures import RunFiles, build_figures, parse_assignment
+    from ..report.figures import RunFiles, build_figures
 
     _check_positive(args.max_samples, "--max-samples")
     _check_positive(args.max_pca_samples, "--max-pca-samples")
-    runs = []
-    for text in args.run:
-        name, directory = parse_assignment(text, "--run")
-        runs.append(RunFiles(name, Path(directory), args.train_name, args.val_name))
-    loss = dict(parse_assignment(text, "--loss") for text in args.loss)
-    lambdas = {}
-    for text in args.lambda_run:
-        value, directory = parse_assignment(text, "--lambda-run")
-        lambdas[value] = RunFiles(f"λ={value}", Path(directory), args.train_name, args.val_name)
+    runs = [
+        RunFiles(name, Path(directory), args.train_name, args.val_name)
+        for name, directory in parse_pairs(args.run, "--run", "NAME=DIR").items()
+    ]
+    lambdas = {
+        value: RunFiles(f"λ={value}", Path(directory), args.train_name, args.val_name)
+        for value, directory in parse_pairs(args.lambda_run, "--lambda-run", "LAMBDA=DIR").items()
+    }
     entries = build_figures(
         args.out_dir,
         args.train_bed,
@@ -130,7 +130,7 @@ def _plots(args: argparse.Namespace) -> int:
         val_bed=args.val_bed,
         val_labels=args.val_labels,
         cv_files=args.cv,
-        loss_files=loss,
+        loss_files=parse_pairs(args.loss, "--loss", "NAME=FILE"),
         lambda_runs=lambdas,
         train_truth=args.train_truth,
         val_truth=args.val_truth,
@@ -143,16 +143,15 @@ def _plots(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ..report import build_report, parse_assignment
+    from ..report.html import build_report
 
-    filesets = [parse_assignment(text, "--fileset") for text in args.fileset]
+    filesets = list(parse_pairs(args.fileset, "--fileset", "STAGE=PREFIX").items())
     labels = {}
-    for text in args.labels:
-        partition, value = parse_assignment(text, "--labels")
+    for partition, value in parse_pairs(args.labels, "--labels", "PARTITION=LABELS:PREFIX").items():
         label_file, sep, prefix = value.rpartition(":")
         if not sep or not label_file or not prefix:
             raise InputError(
-                f"--labels {text!r}: expected PARTITION=LABELS:PREFIX, e.g. "
+                f"--labels {partition}={value}: expected PARTITION=LABELS:PREFIX, e.g. "
                 "train=results/c/prepare/train.labels:results/c/prepare/train."
             )
         labels[partition] = (label_file, prefix)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..errors import InputError
 
@@ -179,24 +178,21 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(args: argparse.Namespace):
-    from ..kernels import set_threads
-    from ..simulate import load_founders
+def _panel(args: argparse.Namespace):
+    from ..runtime import set_threads
+    from ..simulation.descendants import load_panel
 
     if args.no_vcf and not args.bed:
         raise InputError("--no-vcf without --bed would write no genotypes; add --bed.")
     set_threads(args.threads)
-    panel = load_founders(args.vcf, args.labels, args.map, args.cm_per_mb)
-    if args.populations:
-        names = [name.strip() for name in args.populations.split(",") if name.strip()]
-        panel = panel.restrict(names, args.labels)
-    return panel
+    names = [name.strip() for name in (args.populations or "").split(",") if name.strip()]
+    return load_panel(args.vcf, args.labels, args.map, args.cm_per_mb, names or None)
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
-    from ..simulate import simulate_to_files
+    from ..simulation.descendants import simulate_to_files
 
-    panel = _load(args)
+    panel = _panel(args)
     sim = simulate_to_files(
         panel,
         args.out,
@@ -219,20 +215,19 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
 
 def _run_split(args: argparse.Namespace) -> int:
-    from ..simulate import simulate_split_to_files
+    from ..simulation.descendants import (
+        read_sample_list,
+        simulate_split_to_files,
+        validation_founders,
+    )
 
-    val_samples = _read_sample_list(args.val_samples) if args.val_samples else None
-    panel = _load(args)
-    if val_samples is not None:
-        if args.populations:
-            # Validation founders of populations left out as sources are simply not used.
-            val_samples = [s for s in val_samples if s in set(panel.samples)] or val_samples
-        unknown = sorted(set(val_samples) - set(panel.samples))
-        if unknown:
-            raise InputError(
-                f"{args.val_samples}: {len(unknown)} sample(s) are not founders in {args.vcf} "
-                f"(e.g. {unknown[0]}); list only VCF sample IDs."
-            )
+    listed = read_sample_list(args.val_samples) if args.val_samples else None
+    panel = _panel(args)
+    val_samples = (
+        None
+        if listed is None
+        else validation_founders(panel, listed, args.val_samples, bool(args.populations))
+    )
     train, val, train_panel, val_panel = simulate_split_to_files(
         panel,
         args.out,
@@ -256,16 +251,3 @@ def _run_split(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def _read_sample_list(path: str) -> list[str]:
-    file = Path(path)
-    if not file.is_file():
-        raise InputError(f"{file}: sample list not found.")
-    rows = [line.split() for line in file.read_text().splitlines() if line.strip()]
-    column = 1 if file.suffix == ".fam" else 0
-    if not rows or any(len(row) <= column for row in rows):
-        raise InputError(
-            f"{file}: expected one sample ID per line (or a PLINK .fam with the IID in column 2)."
-        )
-    return [row[column] for row in rows]

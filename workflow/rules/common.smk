@@ -1,12 +1,25 @@
-"""Config validation beyond the schema, and the helpers every rule file uses."""
+"""Config validation beyond the schema, and the helpers every rule file uses.
 
-import gzip
+File formats are read with the package's own functions (neuradmix.data), so the config checks
+count samples and populations exactly as the jobs will.
+"""
+
 import re
 import shutil
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+
+from neuradmix.data import (
+    known_populations,
+    plink_prefix,
+    read_fam_ids,
+    read_labels,
+    require_fileset,
+)
+from neuradmix.data.vcf import vcf_sample_ids
+from neuradmix.errors import InputError
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -22,59 +35,37 @@ def config_error(message):
     raise WorkflowError(f"Invalid config: {message}")
 
 
-def _vcf_samples(path):
-    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
-    with opener(path, "rt") as handle:
-        for line in handle:
-            if line.startswith("#CHROM"):
-                return len(line.rstrip("\n").split("\t")) - 9
-            if not line.startswith("#"):
-                break
-    config_error(f"{path} has no '#CHROM' header line; it is not a VCF file.")
-
-
-def _bed_prefix(path):
-    path = Path(path)
-    return path.with_suffix("") if path.suffix in (".bed", ".bim", ".fam") else path
-
-
-def _count_samples(cohort, entry):
-    """Number of samples in a cohort's input; also checks that every input file exists."""
+def _sample_ids(cohort, entry):
+    """Sample IDs of a cohort's input; also checks that every input file exists."""
     if ("vcf" in entry) == ("bed" in entry):
         config_error(f"cohorts.{cohort}: give exactly one of 'vcf' or 'bed'.")
-    if "vcf" in entry:
-        path = Path(entry["vcf"])
-        if not path.is_file():
-            config_error(
-                f"cohorts.{cohort}.vcf: file {path} not found (paths are relative to the "
-                "directory snakemake runs in)."
-            )
-        return _vcf_samples(path)
-    prefix = _bed_prefix(entry["bed"])
-    for ext in (".bed", ".bim", ".fam"):
-        part = prefix.with_name(f"{prefix.name}{ext}")
-        if not part.is_file():
-            config_error(
-                f"cohorts.{cohort}.bed: file {part} not found; a PLINK fileset needs .bed, .bim "
-                "and .fam side by side."
-            )
-    with open(prefix.with_name(f"{prefix.name}.fam")) as handle:
-        return sum(1 for line in handle if line.strip())
+    try:
+        if "vcf" in entry:
+            path = Path(entry["vcf"])
+            if not path.is_file():
+                config_error(
+                    f"cohorts.{cohort}.vcf: file {path} not found (paths are relative to the "
+                    "directory snakemake runs in)."
+                )
+            return vcf_sample_ids(path)
+        require_fileset(entry["bed"])
+        return read_fam_ids(entry["bed"])
+    except InputError as error:
+        config_error(f"cohorts.{cohort}: {error}")
 
 
-def _label_populations(cohort, entry):
-    """Distinct known population labels of a cohort (empty set without a label file)."""
+def _label_populations(cohort, entry, sample_ids):
+    """Distinct known population labels of a cohort (empty without a label file), read as the
+    jobs read them."""
     if "labels" not in entry:
         return set()
     path = Path(entry["labels"])
     if not path.is_file():
         config_error(f"cohorts.{cohort}.labels: file {path} not found.")
-    populations = set()
-    for line in path.read_text().splitlines():
-        fields = line.split()
-        if fields:
-            populations.add(fields[-1])
-    return populations - {"-", "NA", "?", "nan", "population", "label", "pop"}
+    try:
+        return set(known_populations(read_labels(path, sample_ids)))
+    except InputError as error:
+        config_error(f"cohorts.{cohort}.labels: {error}")
 
 
 def run_ks(run):
@@ -95,8 +86,9 @@ def pretrained_source(run):
 SAMPLE_COUNTS = {}
 POPULATIONS = {}
 for _cohort, _entry in COHORTS.items():
-    SAMPLE_COUNTS[_cohort] = _count_samples(_cohort, _entry)
-    POPULATIONS[_cohort] = _label_populations(_cohort, _entry)
+    _ids = _sample_ids(_cohort, _entry)
+    SAMPLE_COUNTS[_cohort] = len(_ids)
+    POPULATIONS[_cohort] = _label_populations(_cohort, _entry, _ids)
     for _target, _path in _entry.get("targets", {}).items():
         if _path.endswith((".vcf", ".vcf.gz")):
             if not Path(_path).is_file():
@@ -104,13 +96,13 @@ for _cohort, _entry in COHORTS.items():
                     f"cohorts.{_cohort}.targets.{_target}: file {_path} not found."
                 )
         else:
-            _prefix = _bed_prefix(_path)
-            for _ext in (".bed", ".bim", ".fam"):
-                if not Path(f"{_prefix}{_ext}").is_file():
-                    config_error(
-                        f"cohorts.{_cohort}.targets.{_target}: file {_prefix}{_ext} not found; "
-                        "give a VCF (.vcf or .vcf.gz) or a PLINK .bed with .bim/.fam beside it."
-                    )
+            try:
+                require_fileset(_path)
+            except InputError as error:
+                config_error(
+                    f"cohorts.{_cohort}.targets.{_target}: {error} Give a VCF (.vcf or "
+                    ".vcf.gz) or a PLINK .bed with .bim/.fam beside it."
+                )
     if _entry.get("simulate"):
         if not _entry.get("phased"):
             config_error(
@@ -245,7 +237,7 @@ def target_source(wildcards):
     """Fileset of a target as given, or as converted from its VCF."""
     if target_is_vcf(wildcards.real, wildcards.target):
         return fileset(f"results/{wildcards.real}/targets/{wildcards.target}/raw")
-    return fileset(str(_bed_prefix(target_path(wildcards.real, wildcards.target))))
+    return fileset(str(plink_prefix(target_path(wildcards.real, wildcards.target))))
 
 
 def target_outputs():
@@ -328,7 +320,7 @@ def qc_input(wildcards):
     entry = COHORTS[wildcards.real]
     if "vcf" in entry:
         return fileset(f"results/{wildcards.real}/prepare/raw")
-    return fileset(str(_bed_prefix(entry["bed"])))
+    return fileset(str(plink_prefix(entry["bed"])))
 
 
 def split_labels(wildcards):
@@ -392,7 +384,7 @@ def _gpus(run):
 # ---------------------------------------------------------------------------------------------
 
 
-def _models():
+def fitted_models():
     """(method, model, K) for every fitted model of a cohort."""
     models = [("neural", run, k) for run in RUNS for k in run_ks(run)]
     models += [("baseline", BASELINE, k) for k in baseline_ks()]
@@ -445,7 +437,7 @@ def metrics_inputs(wildcards):
     base = f"results/{wildcards.cohort}"
     evaluations = [
         f"{base}/evaluate/{method}/{model}/{partition}.{k}.tsv"
-        for method, model, k in _models()
+        for method, model, k in fitted_models()
         for partition in ("train", "val")
     ]
     inputs = {"evaluations": evaluations}

@@ -1,6 +1,9 @@
-"""Helpers of workflow/rules/report.smk: which figures a cohort gets and their inputs."""
+"""Helpers of workflow/rules/report.smk: which figures a cohort gets (the package's catalogue,
+neuradmix.report.figures.FIGURES) and their inputs."""
 
 import json
+
+from neuradmix.report.figures import figure_specs
 
 REPORT_MAX_SAMPLES = 3000
 
@@ -52,8 +55,7 @@ def plots_inputs(wildcards):
     if has_labels(cohort):
         files["train_labels"] = f"{train}.labels"
         files["val_labels"] = f"{val}.labels"
-    models = [("neural", run, k) for run in RUNS for k in run_ks(run)]
-    models += [("baseline", BASELINE, k) for k in baseline_ks()]
+    models = fitted_models()
     files["q"] = [
         f"{base}/{method}/{model}/{partition}.{k}.Q"
         for method, model, k in models
@@ -95,27 +97,22 @@ def plots_options(wildcards, input):
     return " ".join(options)
 
 
-def _figure(name, category, caption):
-    return report(
-        f"results/{{cohort}}/figures/{name}.png",
-        caption=f"../report/{caption}.rst",
-        category="{cohort}",
-        subcategory=category,
-        labels={"figure": name},
-    )
+FIGURES = figure_specs(cv=bool(CV_KS), loss=bool(RUNS), lambda_sweep=bool(LAMBDA_RUNS))
 
 
 def plots_outputs():
+    """Every figure of the catalogue this config draws, offered to snakemake --report with its
+    caption (workflow/report/NAME.rst), plus the manifest."""
     outputs = {
-        "structure": _figure("structure", "Ancestry", "structure"),
-        "pca": _figure("pca", "Ancestry", "pca"),
-        "multik": _figure("multik", "Ancestry", "multik"),
-        "loss": _figure("loss", "Training", "loss"),
+        f"figure_{spec.name}": report(
+            f"results/{{cohort}}/figures/{spec.name}.png",
+            caption=f"../report/{spec.name}.rst",
+            category="{cohort}",
+            subcategory=spec.category,
+            labels={"figure": spec.name},
+        )
+        for spec in FIGURES
     }
-    if CV_KS:
-        outputs["cv"] = _figure("cv", "Choosing K", "cv")
-    if LAMBDA_RUNS:
-        outputs["lambda_effect"] = _figure("lambda", "Training", "lambda")
     outputs["manifest"] = "results/{cohort}/figures/figures.json"
     return outputs
 
@@ -130,7 +127,7 @@ def _report_stages(cohort):
     entry = COHORTS[cohort]
     base = f"results/{cohort}/prepare"
     stages = [
-        ("input", f"{base}/raw" if "vcf" in entry else str(_bed_prefix(entry["bed"])))
+        ("input", f"{base}/raw" if "vcf" in entry else str(plink_prefix(entry["bed"])))
     ]
     stages.append(("after QC", f"{base}/qc"))
     if DS["method"] != "none":

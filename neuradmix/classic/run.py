@@ -1,0 +1,176 @@
+"""The classic engine's commands from files to files: ``em``, ``project``, ``polish``, ``cv`` and
+``baseline``. The CLI parses arguments and calls one function here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ..data import (
+    atomic_outputs,
+    known_populations,
+    read_bed,
+    read_labels,
+    read_p,
+    read_q,
+    write_p,
+    write_q,
+)
+from ..errors import InputError
+from ..runtime import set_threads
+
+
+def _read(bed: str, threads: int | None):
+    set_threads(threads)
+    return read_bed(bed)
+
+
+def _write_fit(out: str, name: str, k: int, q, p=None) -> Path:
+    stem = Path(out) / f"{name}.{k}"
+    with atomic_outputs() as staged:
+        write_q(staged(f"{stem}.Q"), q)
+        if p is not None:
+            write_p(staged(f"{stem}.P"), p)
+    return stem
+
+
+def em_files(
+    bed: str,
+    out: str,
+    name: str,
+    ks_for: Callable[[int | None], list[int]],
+    *,
+    labels: str | None = None,
+    init_q: str | None = None,
+    init_p: str | None = None,
+    threads: int | None = None,
+    **options,
+) -> int:
+    """Fit every K and write ``OUT/NAME.K.Q/.P``; labelled samples make the fit supervised."""
+    from . import em
+
+    genotypes = _read(bed, threads)
+    label_values = read_labels(labels, genotypes.sample_ids) if labels else None
+    # Supervised: K defaults to the number of populations in the label file.
+    ks = ks_for(len(known_populations(label_values)) if label_values is not None else None)
+    if (init_q or init_p) and len(ks) > 1:
+        raise InputError("--init-q/--init-p fit one K; use --k instead of a K range.")
+    start_q = read_q(init_q, genotypes.n_samples) if init_q else None
+    start_p = read_p(init_p, genotypes.n_snps) if init_p else None
+    for k in ks:
+        for given, what in ((start_q, init_q), (start_p, init_p)):
+            if given is not None and given.shape[1] != k:
+                raise InputError(f"{what}: {given.shape[1]} columns, but --k is {k}.")
+        if label_values is not None:
+            result = em.fit_supervised(genotypes, label_values, k=k, init_p=start_p, **options)
+        else:
+            result = em.fit(genotypes, k, init_q=start_q, init_p=start_p, **options)
+        _write_fit(out, name, k, result.q, result.p)
+        status = "converged" if result.converged else "stopped at --max-iter"
+        print(
+            f"K={k}: {status} after {result.iterations} iterations "
+            f"({result.em_passes} EM passes, {result.seconds:.2f} s)"
+        )
+        print(f"Loglikelihood: {result.log_likelihood:.6f}")
+    return 0
+
+
+def project_files(
+    bed: str, p_path: str, out: str, name: str, tool: str, *, threads, seed, device
+) -> int:
+    """Q of new samples with F fixed to a ``.P`` (ADMIXTURE ``-P``), written to OUT/NAME.K.Q."""
+    import os
+
+    from . import tools
+
+    genotypes = _read(bed, threads)
+    p = read_p(p_path, genotypes.n_snps)
+    result = tools.project_baseline(
+        bed,
+        p,
+        tool,
+        threads=threads or os.cpu_count() or 1,
+        seed=seed,
+        device=device,
+        genotypes=genotypes,
+    )
+    stem = _write_fit(out, name, p.shape[1], result.q)
+    print(f"Projected {genotypes.n_samples} samples with {result.tool} -> {stem}.Q")
+    print(f"Loglikelihood: {result.log_likelihood:.6f}")
+    return 0
+
+
+def polish_files(
+    bed: str, q_path: str, p_path: str, out: str, name: str, *, threads, **options
+) -> int:
+    """Continue a fit (e.g. the neural one) with EM to the optimum; writes OUT/NAME.K.Q/.P."""
+    from . import em
+    from .likelihood import log_likelihood
+
+    genotypes = _read(bed, threads)
+    q = read_q(q_path, genotypes.n_samples)
+    p = read_p(p_path, genotypes.n_snps)
+    if q.shape[1] != p.shape[1]:
+        raise InputError(
+            f"{q_path} has {q.shape[1]} columns but {p_path} has {p.shape[1]}; give the .Q and "
+            ".P of the same fit."
+        )
+    before = log_likelihood(genotypes.calls, q, p)
+    result = em.polish(genotypes, q, p, **options)
+    stem = _write_fit(out, name, q.shape[1], result.q, result.p)
+    print(
+        f"Polish: {result.iterations} iterations ({result.em_passes} EM passes) in "
+        f"{result.seconds:.2f} s; log-likelihood {before:.6f} -> {result.log_likelihood:.6f}"
+    )
+    print(f"Wrote {stem}.Q and {stem}.P")
+    print(f"Loglikelihood: {result.log_likelihood:.6f}")
+    return 0
+
+
+def cv_files(
+    bed: str,
+    ks: list[int],
+    fold_fit_for: Callable,
+    *,
+    folds: int,
+    seed: int,
+    threads: int | None,
+    out: str | None = None,
+) -> int:
+    """Cross-validation error per K, printed as ADMIXTURE does; ``out`` also gets the table.
+
+    ``fold_fit_for(genotypes, k)`` returns the fold fit (:mod:`neuradmix.classic.cv`)."""
+    from .cv import cross_validate, format_cv, write_cv_table
+
+    genotypes = _read(bed, threads)
+    results = []
+    for k in ks:
+        if k > genotypes.n_samples:
+            raise InputError(
+                f"--k {k}: more ancestral populations than the {genotypes.n_samples} samples; "
+                "lower K."
+            )
+        result = cross_validate(genotypes, k, fold_fit_for(genotypes, k), folds=folds, seed=seed)
+        print(format_cv(result))
+        sys.stdout.flush()
+        results.append(result)
+    if out:
+        write_cv_table(out, results)
+    return 0
+
+
+def baseline_files(bed: str, k: int, tool: str, out: str, name: str, *, threads, seed, device):
+    """Fit K with a baseline tool; writes OUT/NAME.K.Q/.P and OUT/NAME.K.baseline.tsv."""
+    import os
+
+    from . import tools
+
+    set_threads(threads)
+    n_threads = threads or os.cpu_count() or 1
+    result = tools.run_baseline(bed, k, tool, threads=n_threads, seed=seed, device=device)
+    shape = (result.q.shape[0], result.p.shape[0] if result.p is not None else 0)
+    stem = tools.write_baseline(out, name, result, shape, n_threads, seed)
+    print(f"{result.tool}: K={k} in {result.wall_seconds:.2f} s -> {stem}.Q")
+    print(f"Loglikelihood: {result.log_likelihood:.6f}")
+    return 0

@@ -1,0 +1,319 @@
+"""Baselines: the external ADMIXTURE-style tools (the ``admixture`` binary, ``fastmixture``) and
+the package's own EM, behind one interface.
+
+Every runner returns a :class:`BaselineResult` in the package's own form (Q as N x K in ``.fam``
+order, P as M x K in ``.bim`` order, frequencies of the column-5 allele, which is what both tools
+count) together with the wall time of the run. The external tools are run in a private temporary
+directory holding symbolic links to the fileset, because ``admixture`` writes its outputs into
+the working directory; their outputs are read back and validated, never trusted blindly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data import (
+    Genotypes,
+    atomic_outputs,
+    read_bed,
+    read_p,
+    read_q,
+    require_fileset,
+    write_p,
+    write_q,
+)
+from ..errors import InputError
+from . import em
+from .defaults import BASELINE_TOOLS
+from .likelihood import log_likelihood
+
+TOOLS = BASELINE_TOOLS
+INSTALL_HINTS = {
+    "admixture": "install ADMIXTURE (`conda install -c bioconda admixture`) and put it on PATH",
+    "fastmixture": "install fastmixture (`pip install fastmixture`)",
+}
+_LOGLIK = {
+    "admixture": re.compile(r"^Loglikelihood:\s*(-?[0-9.eE+-]+)", re.MULTILINE),
+    "fastmixture": re.compile(r"Final log-likelihood:\s*(-?[0-9.eE+-]+)"),
+}
+
+
+@dataclass
+class BaselineResult:
+    tool: str
+    k: int
+    q: np.ndarray
+    p: np.ndarray | None
+    wall_seconds: float
+    log_likelihood: float
+    tool_log_likelihood: float | None
+    command: list[str]
+
+
+def find_executable(tool: str) -> str | None:
+    """Path of ``tool`` on PATH, or beside the running Python (a virtualenv's ``bin``)."""
+    found = shutil.which(tool)
+    if found:
+        return found
+    beside = Path(sys.executable).parent / tool
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
+
+
+def resolve_tool(tool: str) -> str:
+    """``auto``: the real ``admixture`` when installed, else ``fastmixture``, else our EM."""
+    if tool not in TOOLS:
+        raise InputError(f"--tool {tool!r}: choose one of {', '.join(TOOLS)}.")
+    if tool != "auto":
+        return tool
+    for candidate in ("admixture", "fastmixture"):
+        if find_executable(candidate):
+            return candidate
+    return "em"
+
+
+def _require(tool: str) -> str:
+    path = find_executable(tool)
+    if path is None:
+        raise InputError(f"{tool} not found on PATH; {INSTALL_HINTS[tool]}, or use --tool em.")
+    return path
+
+
+def _link_fileset(bed: str | os.PathLike, workdir: Path, name: str) -> Path:
+    for source in require_fileset(bed):
+        (workdir / (name + source.suffix)).symlink_to(source.resolve())
+    return workdir / name
+
+
+def _run(command: list[str], workdir: Path, tool: str, source) -> tuple[str, float]:
+    start = time.perf_counter()
+    completed = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    output = completed.stdout + completed.stderr
+    if completed.returncode != 0:
+        tail = " | ".join(line for line in output.strip().splitlines()[-3:])
+        raise InputError(
+            f"{source}: {tool} failed (exit {completed.returncode}): {tail or 'no output'}; "
+            "check the fileset (ADMIXTURE needs integer chromosome codes) and the options."
+        )
+    return output, seconds
+
+
+def _parse_loglik(tool: str, output: str) -> float | None:
+    matches = _LOGLIK[tool].findall(output)
+    return float(matches[-1]) if matches else None
+
+
+def _read_outputs(q_path: Path, p_path: Path | None, n: int, m: int, tool: str):
+    for path in (q_path, p_path):
+        if path is not None and not path.is_file():
+            raise InputError(f"{tool} finished but did not write {path.name}; see its output.")
+    q = read_q(q_path, n)
+    p = read_p(p_path, m) if p_path is not None else None
+    return q, p
+
+
+def run_admixture(
+    bed: str | os.PathLike,
+    k: int,
+    *,
+    threads: int = 1,
+    seed: int = 42,
+    projection_p: np.ndarray | None = None,
+    genotypes: Genotypes | None = None,
+) -> BaselineResult:
+    """Run the ``admixture`` binary (``-P`` projection when ``projection_p`` is given)."""
+    executable = _require("admixture")
+    genotypes = genotypes if genotypes is not None else read_bed(bed)
+    n, m = genotypes.n_samples, genotypes.n_snps
+    with tempfile.TemporaryDirectory(prefix="neuradmix-admixture-") as tmp:
+        workdir = Path(tmp)
+        name = "data"
+        _link_fileset(bed, workdir, name)
+        command = [executable, f"-j{max(1, threads)}", f"--seed={seed}"]
+        if projection_p is not None:
+            write_p(workdir / f"{name}.{k}.P.in", projection_p)
+            command.append("-P")
+        command += [f"{name}.bed", str(k)]
+        output, seconds = _run(command, workdir, "admixture", bed)
+        q, p = _read_outputs(
+            workdir / f"{name}.{k}.Q",
+            None if projection_p is not None else workdir / f"{name}.{k}.P",
+            n,
+            m,
+            "admixture",
+        )
+    p = projection_p if projection_p is not None else p
+    return _result(
+        "admixture", k, q, p, seconds, _parse_loglik("admixture", output), command, genotypes
+    )
+
+
+def run_fastmixture(
+    bed: str | os.PathLike,
+    k: int,
+    *,
+    threads: int = 1,
+    seed: int = 42,
+    genotypes: Genotypes | None = None,
+) -> BaselineResult:
+    """Run ``fastmixture`` (its default settings) and read its ``.Q``/``.P``."""
+    executable = _require("fastmixture")
+    genotypes = genotypes if genotypes is not None else read_bed(bed)
+    n, m = genotypes.n_samples, genotypes.n_snps
+    with tempfile.TemporaryDirectory(prefix="neuradmix-fastmixture-") as tmp:
+        workdir = Path(tmp)
+        prefix = _link_fileset(bed, workdir, "data")
+        out = workdir / "run"
+        command = [
+            executable,
+            "--bfile",
+            str(prefix),
+            "--K",
+            str(k),
+            "--threads",
+            str(max(1, threads)),
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+        ]
+        output, seconds = _run(command, workdir, "fastmixture", bed)
+        stem = f"run.K{k}.s{seed}"
+        q, p = _read_outputs(workdir / f"{stem}.Q", workdir / f"{stem}.P", n, m, "fastmixture")
+    return _result(
+        "fastmixture", k, q, p, seconds, _parse_loglik("fastmixture", output), command, genotypes
+    )
+
+
+def run_em(
+    genotypes: Genotypes, k: int, *, seed: int = 42, device: str | None = "cpu", **options
+) -> BaselineResult:
+    start = time.perf_counter()
+    fit = em.fit(genotypes, k, seed=seed, device=device, **options)
+    seconds = time.perf_counter() - start
+    return _result(
+        "em", k, fit.q, fit.p, seconds, fit.log_likelihood, ["neuradmix", "em"], genotypes
+    )
+
+
+def _result(tool, k, q, p, seconds, tool_loglik, command, genotypes) -> BaselineResult:
+    # Scored on the values as they are written (6 decimals), the same way for every tool.
+    q_written = np.round(q, 6)
+    q_written /= q_written.sum(axis=1, keepdims=True)
+    loglik = log_likelihood(genotypes.calls, q_written, np.round(p, 6)) if p is not None else np.nan
+    return BaselineResult(tool, k, q, p, seconds, float(loglik), tool_loglik, command)
+
+
+def run_baseline(
+    bed: str | os.PathLike,
+    k: int,
+    tool: str = "auto",
+    *,
+    threads: int = 1,
+    seed: int = 42,
+    device: str | None = "cpu",
+) -> BaselineResult:
+    tool = resolve_tool(tool)
+    genotypes = read_bed(bed)
+    if k < 1 or k > genotypes.n_samples:
+        raise InputError(f"--k {k}: must be between 1 and the {genotypes.n_samples} samples.")
+    if tool == "admixture":
+        return run_admixture(bed, k, threads=threads, seed=seed, genotypes=genotypes)
+    if tool == "fastmixture":
+        return run_fastmixture(bed, k, threads=threads, seed=seed, genotypes=genotypes)
+    return run_em(genotypes, k, seed=seed, device=device)
+
+
+def project_baseline(
+    bed: str | os.PathLike,
+    p: np.ndarray,
+    tool: str = "em",
+    *,
+    threads: int = 1,
+    seed: int = 42,
+    device: str | None = "cpu",
+    genotypes: Genotypes | None = None,
+) -> BaselineResult:
+    """Q of new samples for a fixed ``.P``: ``admixture -P`` (tool ``admixture``, or ``auto``
+    when it is installed) or our projection EM."""
+    if tool not in ("auto", "admixture", "em"):
+        raise InputError(f"--tool {tool!r}: projection runs with auto, admixture or em.")
+    if tool == "auto":
+        tool = "admixture" if find_executable("admixture") else "em"
+    genotypes = genotypes if genotypes is not None else read_bed(bed)
+    k = p.shape[1]
+    if tool == "admixture":
+        return run_admixture(
+            bed, k, threads=threads, seed=seed, projection_p=p, genotypes=genotypes
+        )
+    start = time.perf_counter()
+    fit = em.project(genotypes, p, seed=seed, device=device)
+    return _result(
+        "em",
+        k,
+        fit.q,
+        p,
+        time.perf_counter() - start,
+        fit.log_likelihood,
+        ["neuradmix", "project"],
+        genotypes,
+    )
+
+
+SUMMARY_COLUMNS = (
+    "tool",
+    "k",
+    "n_samples",
+    "n_snps",
+    "threads",
+    "seed",
+    "wall_seconds",
+    "log_likelihood",
+    "tool_log_likelihood",
+)
+
+
+def summary_row(result: BaselineResult, genotypes_shape, threads: int, seed: int) -> str:
+    def fmt(value):
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            return "NA"
+        return f"{value:.6f}" if isinstance(value, float) else str(value)
+
+    values = (
+        result.tool,
+        result.k,
+        genotypes_shape[0],
+        genotypes_shape[1],
+        threads,
+        seed,
+        float(result.wall_seconds),
+        float(result.log_likelihood),
+        result.tool_log_likelihood,
+    )
+    return "\t".join(fmt(v) for v in values)
+
+
+def write_baseline(out_dir, name: str, result: BaselineResult, shape, threads: int, seed: int):
+    """``DIR/NAME.K.Q``, ``DIR/NAME.K.P`` and ``DIR/NAME.K.baseline.tsv`` (one header, one row),
+    all or nothing."""
+    out_dir = Path(out_dir)
+    stem = out_dir / f"{name}.{result.k}"
+    with atomic_outputs() as staged:
+        write_q(staged(f"{stem}.Q"), result.q)
+        if result.p is not None:
+            write_p(staged(f"{stem}.P"), result.p)
+        summary = staged(f"{stem}.baseline.tsv")
+        summary.write_text(
+            "\t".join(SUMMARY_COLUMNS) + "\n" + summary_row(result, shape, threads, seed) + "\n"
+        )
+    return stem

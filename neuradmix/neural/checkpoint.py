@@ -1,0 +1,120 @@
+"""Saving and loading trained models (``NAME.model.pt``).
+
+A model file holds everything inference needs: the network weights, the K of each head, the
+hyperparameters, the package version, the PCA that turns genotypes into encoder inputs, and the
+SNPs (IDs, chromosome, position, alleles) it was trained on, so that data with another SNP set or
+allele coding is refused instead of silently giving wrong ancestry.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import __version__
+from ..errors import InputError
+from ..stats.pca import GenotypePCA
+from .model import NeuralAdmixture
+from .train import TrainResult
+
+FORMAT = "neuradmix-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class LoadedModel:
+    model: NeuralAdmixture
+    pca: GenotypePCA
+    ks: list[int]
+    snps: pd.DataFrame
+    config: dict
+    populations: list[str] | None
+    version: str
+
+
+def save_model(path: str | os.PathLike, result: TrainResult) -> None:
+    snps = result.snps
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "ks": list(result.config.ks),
+        "config": asdict(result.config),
+        "populations": result.populations,
+        "n_inputs": int(result.pca.n_components),
+        "n_snps": int(len(snps)),
+        "hidden": int(result.config.hidden),
+        "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
+        "pca": {
+            "centre": torch.from_numpy(result.pca.centre),
+            "scale": torch.from_numpy(result.pca.scale),
+            "loadings": torch.from_numpy(result.pca.loadings),
+            "singular_values": torch.from_numpy(result.pca.singular_values),
+        },
+        "snps": {
+            "chrom": [str(x) for x in snps["chrom"]],
+            "snp": [str(x) for x in snps["snp"]],
+            "pos": torch.from_numpy(snps["pos"].to_numpy(dtype=np.int64)),
+            "a1": [str(x) for x in snps["a1"]],
+            "a2": [str(x) for x in snps["a2"]],
+        },
+    }
+    with open(path, "wb") as handle:
+        torch.save(payload, handle)
+
+
+def load_model(path: str | os.PathLike) -> LoadedModel:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: model file not found; train one with `neuradmix train`.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a damaged or foreign file
+        raise InputError(
+            f"{path}: not a readable neuradmix model ({type(exc).__name__}); give the "
+            "NAME.model.pt written by `neuradmix train`."
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise InputError(f"{path}: not a neuradmix model file (written by `neuradmix train`).")
+    if payload["format_version"] > FORMAT_VERSION:
+        raise InputError(
+            f"{path}: written by neuradmix {payload['package_version']} in a newer format; "
+            f"upgrade neuradmix (this is {__version__})."
+        )
+    ks = [int(k) for k in payload["ks"]]
+    config = payload["config"]
+    model = NeuralAdmixture(
+        payload["n_inputs"],
+        payload["n_snps"],
+        ks,
+        hidden=payload["hidden"],
+    )
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    pca_part = payload["pca"]
+    loadings = pca_part["loadings"].numpy()
+    pca = GenotypePCA(
+        centre=pca_part["centre"].numpy(),
+        scale=pca_part["scale"].numpy(),
+        loadings=loadings,
+        scores=np.zeros((0, loadings.shape[1]), dtype=np.float32),
+        singular_values=pca_part["singular_values"].numpy(),
+    )
+    snp_part = payload["snps"]
+    snps = pd.DataFrame(
+        {
+            "chrom": snp_part["chrom"],
+            "snp": snp_part["snp"],
+            "pos": snp_part["pos"].numpy(),
+            "a1": snp_part["a1"],
+            "a2": snp_part["a2"],
+        }
+    )
+    return LoadedModel(
+        model, pca, ks, snps, config, payload.get("populations"), payload["package_version"]
+    )

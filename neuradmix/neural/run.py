@@ -1,0 +1,170 @@
+"""The neural engine's commands from files to files: ``train`` (optionally polished by the
+classic engine), ``infer``, ``recover-p``, and the fold fit of neural cross-validation.
+
+The CLI parses arguments and calls one function here; every function reads its inputs, checks
+them, computes, and writes its outputs all or nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..classic.likelihood import log_likelihood
+from ..data import atomic_outputs, read_bed, read_labels, read_p, read_q, write_p, write_q
+from ..errors import InputError
+from ..runtime import set_threads
+from .config import TrainConfig
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class TrainRequest:
+    """A ``neuradmix train`` invocation, already parsed."""
+
+    bed: str
+    out: str
+    name: str
+    config: TrainConfig
+    labels: str | None = None
+    init_p: str | None = None
+    polish: bool = False
+    progress: bool = True
+
+
+def default_k(labels, init_p) -> int | None:
+    """K a run takes without --k: the number of labelled populations, or the columns of --init-p."""
+    if labels is not None:
+        return len({x for x in labels if x})
+    return init_p.shape[1] if init_p is not None else None
+
+
+def train_files(request: TrainRequest, ks_for) -> int:
+    """Read the fileset, train, optionally polish, write ``OUT/NAME.K.Q/.P``, the model and the
+    loss table. ``ks_for(default)`` turns the K options into the list of K (it needs the default
+    taken from the labels or the ``.P``)."""
+    from .checkpoint import save_model
+    from .train import train
+
+    set_threads(request.config.threads)
+    genotypes = read_bed(request.bed)
+    labels = read_labels(request.labels, genotypes.sample_ids) if request.labels else None
+    init_p = read_p(request.init_p, genotypes.n_snps) if request.init_p else None
+    ks = ks_for(default_k(labels, init_p))
+    if init_p is not None and ks != [init_p.shape[1]]:
+        raise InputError(f"{request.init_p}: has {init_p.shape[1]} columns but --k is {ks[0]}.")
+    config = replace(request.config, ks=ks)
+    mode = "supervised" if labels is not None else "pretrained" if init_p is not None else None
+    _log(
+        f"neuradmix train: {genotypes.n_samples} samples x {genotypes.n_snps} SNPs, "
+        f"K={','.join(map(str, ks))}, {mode or 'unsupervised'}"
+    )
+    result = train(
+        genotypes, config, labels=labels, init_p=init_p, progress=request.progress, log=_log
+    )
+    _log(
+        f"trained in {result.seconds:.1f} s: {result.epochs_run} epochs, best at epoch "
+        f"{result.best_epoch}"
+    )
+    q, p = dict(result.q), dict(result.p)
+    if request.polish:
+        q, p = _polish(genotypes, q, p, config.device)
+    out = Path(request.out)
+    name = request.name
+    with atomic_outputs() as staged:
+        for k in ks:
+            write_q(staged(out / f"{name}.{k}.Q"), q[k])
+            write_p(staged(out / f"{name}.{k}.P"), p[k])
+            if result.populations is not None:
+                staged_columns = staged(out / f"{name}.{k}.Q.columns")
+                staged_columns.write_text("\n".join(result.populations) + "\n")
+        save_model(staged(out / f"{name}.model.pt"), result)
+        result.history.to_csv(staged(out / f"{name}.loss.tsv"), sep="\t", index=False)
+    for k in ks:
+        print(f"K={k}\tLoglikelihood: {log_likelihood(genotypes.calls, q[k], p[k]):.6f}")
+    _log(f"wrote {out}/{name}.{{{','.join(map(str, ks))}}}.Q/.P, {name}.model.pt, {name}.loss.tsv")
+    return 0
+
+
+def _polish(genotypes, q: dict, p: dict, device):
+    """Continue each head's fit with the classic engine to ADMIXTURE's optimum."""
+    from ..classic.em import polish
+
+    for k in list(q):
+        polished = polish(genotypes, q[k], p[k], device=device)
+        _log(
+            f"polish K={k}: {polished.iterations} EM iterations in {polished.seconds:.1f} s, "
+            f"log-likelihood {log_likelihood(genotypes.calls, q[k], p[k]):.1f} -> "
+            f"{polished.log_likelihood:.1f}"
+        )
+        q[k], p[k] = polished.q, polished.p
+    return q, p
+
+
+def export_snps(model_path: str, out: str) -> int:
+    """Write the model's SNP IDs, one per line (for ``plink2 --extract``)."""
+    from .checkpoint import load_model
+
+    loaded = load_model(model_path)
+    with atomic_outputs() as staged:
+        staged(out).write_text("\n".join(loaded.snps["snp"].astype(str)) + "\n")
+    return 0
+
+
+def infer_files(
+    bed: str, model_path: str, out: str, name: str, device: str, threads: int | None
+) -> int:
+    """``OUT/NAME.K.Q`` for every head of the model: one forward pass."""
+    from .checkpoint import load_model
+    from .inference import infer
+
+    loaded = load_model(model_path)
+    set_threads(threads)
+    data = read_bed(bed)
+    result = infer(loaded, data, device=device, model_path=model_path)
+    out_dir = Path(out)
+    with atomic_outputs() as staged:
+        for k in loaded.ks:
+            write_q(staged(out_dir / f"{name}.{k}.Q"), result.q[k])
+    note = " (SNPs reordered to the model's order)" if result.reordered else ""
+    _log(
+        f"assigned {data.n_samples} samples in {result.seconds:.2f} s{note}; wrote "
+        f"{out_dir}/{name}.{{{','.join(map(str, loaded.ks))}}}.Q"
+    )
+    return 0
+
+
+def recover_p_files(bed: str, q_path: str, out: str, threads: int | None) -> int:
+    """The paper's recovery of F for every SNP: the Q-weighted mean genotype."""
+    from ..stats.frequencies import allele_frequencies, weighted_allele_frequencies
+
+    set_threads(threads)
+    genotypes = read_bed(bed)
+    q = read_q(q_path, genotypes.n_samples)
+    overall, _ = allele_frequencies(genotypes.calls)
+    p = weighted_allele_frequencies(genotypes.calls, q, fallback=overall)
+    with atomic_outputs() as staged:
+        write_p(staged(out), p)
+    _log(f"wrote {out}: {p.shape[0]} SNPs x {p.shape[1]} clusters")
+    return 0
+
+
+def neural_fold_fit(seed: int, device: str | None, epochs: int | None):
+    """Fold fit for :func:`neuradmix.classic.cv.cross_validate`: a network trained from scratch
+    on each masked copy."""
+    from .train import train
+
+    def fit_fold(genotypes, k: int):
+        options = {"ks": [k], "seed": seed, "device": device or "auto"}
+        if epochs is not None:
+            options["epochs"] = epochs
+        result = train(genotypes, TrainConfig(**options), progress=False)
+        return np.asarray(result.q[k], dtype=np.float64), np.asarray(result.p[k], dtype=np.float64)
+
+    return fit_fold

@@ -1,0 +1,5 @@
+"""Statistics shared by both engines and the report: allele frequencies, the genotype PCA, and
+the agreement metrics of the paper (AMI, Delta, RMSE after matching clusters).
+
+Depends only on :mod:`neuradmix.data`.
+"""

@@ -1,0 +1,128 @@
+"""Scoring fitted models: ADMIXTURE's log-likelihood, L_N (lambda = 0), AMI and Delta against the
+labels, RMSE against a simulated truth; one row per model, K and partition.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..classic.likelihood import log_likelihood
+from ..data import atomic_outputs, read_bed, read_labels, read_p, read_q
+from ..errors import InputError
+from ..stats.metrics import ami, delta, l_n_lambda0, rmse_q
+
+METRIC_COLUMNS = [
+    "k",
+    "n_samples",
+    "n_snps",
+    "log_likelihood",
+    "l_n_lambda0",
+    "ami",
+    "delta",
+    "rmse_q",
+]
+
+
+def evaluate(calls, q, p=None, labels=None, truth_q=None) -> dict:
+    """All metrics that the inputs allow; missing ones are NaN."""
+    result = {
+        "k": q.shape[1],
+        "n_samples": calls.shape[0],
+        "n_snps": calls.shape[1],
+        "log_likelihood": float("nan"),
+        "l_n_lambda0": float("nan"),
+        "ami": float("nan"),
+        "delta": float("nan"),
+        "rmse_q": float("nan"),
+    }
+    if p is not None:
+        loglik = log_likelihood(calls, q, p)
+        result["log_likelihood"] = loglik
+        result["l_n_lambda0"] = l_n_lambda0(loglik)
+    if labels is not None:
+        result["ami"] = ami(q, labels)
+        result["delta"] = delta(q, labels)
+    if truth_q is not None:
+        result["rmse_q"] = rmse_q(q, truth_q)
+    return result
+
+
+def format_row(values: dict) -> str:
+    def fmt(value):
+        if isinstance(value, (int, np.integer)):
+            return str(int(value))
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return "NA"
+        return f"{value:.10g}"
+
+    return "\t".join(fmt(values[c]) for c in METRIC_COLUMNS)
+
+
+def header_and_row(values: dict) -> str:
+    """What ``neuradmix evaluate`` prints and ``evaluate-model`` writes: a header and one row."""
+    return "\t".join(METRIC_COLUMNS) + "\n" + format_row(values) + "\n"
+
+
+def evaluate_files(bed, q_path, p_path=None, labels=None, truth_q=None) -> dict:
+    """Metrics of one ``.Q`` (and ``.P``) of the fileset ``bed``."""
+    genotypes = read_bed(bed)
+    q = read_q(q_path, genotypes.n_samples)
+    p = read_p(p_path, genotypes.n_snps) if p_path else None
+    if p is not None and p.shape[1] != q.shape[1]:
+        raise InputError(f"{p_path}: {p.shape[1]} clusters but {q_path} has {q.shape[1]}.")
+    label_values = read_labels(labels, genotypes.sample_ids) if labels else None
+    truth = read_q(truth_q, genotypes.n_samples) if truth_q else None
+    return evaluate(genotypes.calls, q, p, label_values, truth)
+
+
+def evaluate_model(
+    model_dir: str | os.PathLike,
+    ks: Sequence[int],
+    partitions: dict[str, str | os.PathLike],
+    out_dir: str | os.PathLike,
+    labels: dict[str, str | os.PathLike] | None = None,
+    truth: dict[str, str | os.PathLike] | None = None,
+) -> list[Path]:
+    """Write ``OUT/{partition}.{K}.tsv`` for a model directory holding ``train.{K}.P`` and
+    ``{partition}.{K}.Q``, each file the header and row of ``neuradmix evaluate``.
+
+    ``partitions`` maps a partition name to its PLINK fileset. Each fileset is read once for all
+    K, which is what makes this cheaper than one ``neuradmix evaluate`` per file. The .P of the
+    training fit scores every partition (validation samples are scored with the frequencies
+    learnt on training, as in the paper). RMSE against ``truth`` is computed at the truth's own K
+    only and is NA elsewhere.
+    """
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    labels, truth = dict(labels or {}), dict(truth or {})
+    written = []
+    with atomic_outputs() as staged:
+        for partition, bed in partitions.items():
+            genotypes = read_bed(bed)
+            part_labels = (
+                read_labels(labels[partition], genotypes.sample_ids)
+                if partition in labels
+                else None
+            )
+            part_truth = (
+                read_q(truth[partition], genotypes.n_samples) if partition in truth else None
+            )
+            for k in ks:
+                q = read_q(model_dir / f"{partition}.{k}.Q", genotypes.n_samples)
+                p = read_p(model_dir / f"train.{k}.P", genotypes.n_snps)
+                if q.shape[1] != k or p.shape[1] != k:
+                    raise InputError(
+                        f"{model_dir}: {partition}.{k}.Q has {q.shape[1]} columns and "
+                        f"train.{k}.P {p.shape[1]}; both should have K={k}."
+                    )
+                matching_truth = (
+                    part_truth if part_truth is not None and part_truth.shape[1] == k else None
+                )
+                values = evaluate(genotypes.calls, q, p, part_labels, matching_truth)
+                out = out_dir / f"{partition}.{k}.tsv"
+                staged(out).write_text(header_and_row(values))
+                written.append(out)
+    return written

@@ -1,0 +1,40 @@
+"""Fixtures shared across the test layers (data, stats, classic, neural, simulation, steps,
+report, workflow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from neuradmix.data import write_bed, write_labels
+from neuradmix.simulation.psd import simulate_psd
+
+
+def _aligned(estimate: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Columns of ``estimate`` reordered to best match ``reference`` (label switching)."""
+    rows, cols = linear_sum_assignment(-(estimate.T @ reference))
+    order = np.empty(reference.shape[1], dtype=int)
+    order[cols] = rows
+    return estimate[:, order]
+
+
+@pytest.fixture(scope="session")
+def aligned():
+    """``aligned(estimate, reference)``: estimate's columns in the order matching reference."""
+    return _aligned
+
+
+@pytest.fixture(scope="session")
+def psd_fileset(tmp_path_factory):
+    """``psd_fileset(name, n, m, k, **options)``: a planted PSD cohort written as a PLINK fileset
+    (with its labels beside it); returns ``(prefix, cohort)``."""
+
+    def make(name: str, n_samples: int, n_snps: int, k: int, **options):
+        cohort = simulate_psd(n_samples, n_snps, k, **options)
+        prefix = tmp_path_factory.mktemp(name) / name
+        write_bed(prefix, cohort.genotypes)
+        write_labels(f"{prefix}.labels", cohort.genotypes.sample_ids, cohort.labels)
+        return prefix, cohort
+
+    return make

@@ -1,0 +1,106 @@
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neuradmix.report import plots
+from neuradmix.simulation.psd import simulate_psd
+from neuradmix.stats.pca import fit_pca
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return simulate_psd(120, 400, 3, fst=0.25, alpha=0.2, seed=3)
+
+
+def test_align_colours_undoes_a_permutation(cohort):
+    permutation = [2, 0, 1]
+    colours = plots.align_colours([cohort.q, cohort.q[:, permutation]])
+    np.testing.assert_array_equal(colours[0], [0, 1, 2])
+    # Column j of the permuted matrix is column permutation[j] of the original.
+    np.testing.assert_array_equal(colours[1], permutation)
+
+
+def test_align_colours_split_cluster_gets_new_colour_and_others_keep_theirs(cohort):
+    q = cohort.q
+    split = np.column_stack([q[:, 2] * 0.5, q[:, 1], q[:, 0], q[:, 2] * 0.5])
+    # Given with the larger K first: the visit order is by K, not by position.
+    colours = plots.align_colours([split, q])
+    np.testing.assert_array_equal(colours[1], [0, 1, 2])
+    assert list(colours[0][1:3]) == [1, 0]
+    assert sorted([colours[0][0], colours[0][3]]) == [2, 3]
+
+
+def test_align_colours_rejects_different_samples(cohort):
+    with pytest.raises(ValueError, match="same samples"):
+        plots.align_colours([cohort.q, cohort.q[:10]])
+
+
+def test_downsample_is_stratified_exact_and_deterministic():
+    labels = np.array(["a"] * 900 + ["b"] * 90 + ["c"] * 10, dtype=object)
+    keep = plots.downsample(labels, 100, seed=1)
+    assert keep.size == 100
+    assert np.all(np.diff(keep) > 0)
+    kept = pd.Series(labels[keep]).value_counts()
+    assert set(kept.index) == {"a", "b", "c"}
+    assert kept["a"] > kept["b"] > kept["c"] >= 1
+    np.testing.assert_array_equal(keep, plots.downsample(labels, 100, seed=1))
+    np.testing.assert_array_equal(plots.downsample(labels, 5000), np.arange(1000))
+
+
+def test_sample_order_groups_populations_and_sorts_by_dominant_component():
+    q = np.array([[0.2, 0.8], [0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.5, 0.5]])
+    labels = np.array(["y", "x", "x", "", "x"], dtype=object)
+    colours = np.array([0, 1])
+    populations = plots.population_order(q, colours, labels)
+    assert populations == ["x", "y", plots.UNLABELLED]
+    order, bounds = plots.sample_order(q, colours, labels, populations)
+    # x: 1 (0.9), 2 (0.6), 4 (0.5, ties go to column 0); then y; then unlabelled.
+    assert order.tolist() == [1, 2, 4, 0, 3]
+    assert bounds == [("x", 0, 3), ("y", 3, 4), (plots.UNLABELLED, 4, 5)]
+
+
+def test_plot_structure_downsamples_and_reports_counts(cohort):
+    colours = np.arange(3)
+    section = plots.BarplotSection(
+        "Training",
+        cohort.labels,
+        [plots.QPanel("neural", cohort.q, colours), plots.QPanel("em", cohort.q, colours)],
+    )
+    fig = plots.plot_structure([section], max_samples=50)
+    assert len(fig.axes) == 2
+    assert (section.shown, section.total) == (50, 120)
+    first_panel_labels = [t.get_text() for t in fig.axes[1].get_xticklabels()]
+    assert sorted(first_panel_labels) == sorted(set(cohort.labels))
+
+
+def test_save_png_is_byte_reproducible(cohort):
+    def render():
+        fig, _, _ = plots.plot_multik_grid(
+            {"neural": {3: (cohort.q, np.arange(3))}}, cohort.labels, max_samples=40
+        )
+        buffer = io.BytesIO()
+        plots.save_png(fig, buffer)
+        return buffer.getvalue()
+
+    first = render()
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    assert first == render()
+
+
+def test_pca_centre_figure_and_curves_have_one_panel_each(cohort):
+    pca = fit_pca(cohort.genotypes.calls, 2, method="exact")
+    centres = {
+        k: {"neural": (pca.project_frequencies(cohort.p[:, :k]), np.arange(k))} for k in (2, 3)
+    }
+    fig = plots.plot_pca_centres(pca, cohort.labels, centres)
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["K=2", "K=3"]
+    cv = pd.DataFrame({"method": ["em"] * 3, "k": [2, 3, 4], "cv_error": [0.6, 0.5, 0.55]})
+    assert len(plots.plot_cv_error(cv).axes) == 1
+    with pytest.raises(ValueError, match="cv_error"):
+        plots.plot_cv_error(cv.drop(columns="cv_error"))
+    loss = pd.DataFrame({"epoch": [1, 2], "train_loss": [2.0, 1.0], "val_loss": [2.1, 1.2]})
+    fig = plots.plot_loss_curves({"a": loss, "b": loss})
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    assert len(fig.axes[0].get_lines()) == 2
