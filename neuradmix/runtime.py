@@ -6,11 +6,16 @@ torch is imported only by :func:`select_device`, so commands that never touch a 
 
 from __future__ import annotations
 
+import os
+import platform
 import sys
+import time
 
 import numba
 
 from .errors import InputError
+
+_IMPORTED_AT = time.time()
 
 
 def set_threads(threads: int | None) -> None:
@@ -64,3 +69,46 @@ def select_device(requested: str | None = "auto", allow_mps: bool = True):
     if device.type not in ("cpu", "cuda", "mps"):
         raise InputError(f"--device {requested}: use auto, cpu, cuda, cuda:N or mps.")
     return device
+
+
+def process_seconds() -> float:
+    """Wall time since this process started, interpreter start-up included.
+
+    Linux: from the process start time in ``/proc/self/stat``; elsewhere from when the
+    ``neuradmix`` package was first imported (which then misses the interpreter's own start).
+    """
+    try:
+        with open("/proc/self/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        start_ticks = int(fields[19])  # field 22 of stat: starttime, in clock ticks after boot
+        with open("/proc/uptime") as handle:
+            uptime = float(handle.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.time() - _IMPORTED_AT
+
+
+def cpu_description() -> str:
+    """The CPU model, for the report's statement of the hardware."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def device_description(device=None) -> str:
+    """``cpu (MODEL)`` or ``cuda:0 (GPU NAME)``: where a fit ran."""
+    if device is None or str(device).startswith("cpu"):
+        return f"cpu ({cpu_description()})"
+    torch = sys.modules.get("torch")
+    if torch is not None and str(device).startswith("cuda") and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return str(device)
+
+
+def threads_in_use() -> int:
+    return int(numba.get_num_threads())

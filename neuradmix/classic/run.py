@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from ..data import (
     write_p,
     write_q,
 )
+from ..data.timing import Timing, timing_path, write_timing
 from ..errors import InputError
-from ..runtime import set_threads
+from ..runtime import device_description, process_seconds, set_threads, threads_in_use
 
 
 def _read(bed: str, threads: int | None):
@@ -26,13 +28,27 @@ def _read(bed: str, threads: int | None):
     return read_bed(bed)
 
 
-def _write_fit(out: str, name: str, k: int, q, p=None) -> Path:
+def _write_fit(out: str, name: str, k: int, q, p=None, timing: dict | None = None) -> Path:
+    """``OUT/NAME.K.Q`` (and ``.P``) with the timing sidecar, all or nothing; ``timing`` holds
+    command, tool, fit_seconds and device."""
     stem = Path(out) / f"{name}.{k}"
     with atomic_outputs() as staged:
         write_q(staged(f"{stem}.Q"), q)
         if p is not None:
             write_p(staged(f"{stem}.P"), p)
+        if timing is not None:
+            record = Timing(
+                ks=str(k),
+                process_seconds=process_seconds(),
+                threads=threads_in_use(),
+                **timing,
+            )
+            write_timing(staged(timing_path(out, name, k)), record)
     return stem
+
+
+def _device_name(device) -> str:
+    return device_description("cpu" if device in (None, "", "auto") else device)
 
 
 def em_files(
@@ -62,11 +78,18 @@ def em_files(
         for given, what in ((start_q, init_q), (start_p, init_p)):
             if given is not None and given.shape[1] != k:
                 raise InputError(f"{what}: {given.shape[1]} columns, but --k is {k}.")
+        started = time.perf_counter()
         if label_values is not None:
             result = em.fit_supervised(genotypes, label_values, k=k, init_p=start_p, **options)
         else:
             result = em.fit(genotypes, k, init_q=start_q, init_p=start_p, **options)
-        _write_fit(out, name, k, result.q, result.p)
+        timing = {
+            "command": "em",
+            "tool": "em",
+            "fit_seconds": time.perf_counter() - started,
+            "device": _device_name(options.get("device")),
+        }
+        _write_fit(out, name, k, result.q, result.p, timing)
         status = "converged" if result.converged else "stopped at --max-iter"
         print(
             f"K={k}: {status} after {result.iterations} iterations "
@@ -86,6 +109,7 @@ def project_files(
 
     genotypes = _read(bed, threads)
     p = read_p(p_path, genotypes.n_snps)
+    started = time.perf_counter()
     result = tools.project_baseline(
         bed,
         p,
@@ -95,7 +119,15 @@ def project_files(
         device=device,
         genotypes=genotypes,
     )
-    stem = _write_fit(out, name, p.shape[1], result.q)
+    timing = {
+        "command": "project",
+        "tool": result.tool,
+        "fit_seconds": result.wall_seconds
+        if result.tool != "em"
+        else time.perf_counter() - started,
+        "device": _device_name(device),
+    }
+    stem = _write_fit(out, name, p.shape[1], result.q, timing=timing)
     print(f"Projected {genotypes.n_samples} samples with {result.tool} -> {stem}.Q")
     print(f"Loglikelihood: {result.log_likelihood:.6f}")
     return 0
@@ -117,8 +149,15 @@ def polish_files(
             ".P of the same fit."
         )
     before = log_likelihood(genotypes.calls, q, p)
+    started = time.perf_counter()
     result = em.polish(genotypes, q, p, **options)
-    stem = _write_fit(out, name, q.shape[1], result.q, result.p)
+    timing = {
+        "command": "polish",
+        "tool": "em",
+        "fit_seconds": time.perf_counter() - started,
+        "device": _device_name(options.get("device")),
+    }
+    stem = _write_fit(out, name, q.shape[1], result.q, result.p, timing)
     print(
         f"Polish: {result.iterations} iterations ({result.em_passes} EM passes) in "
         f"{result.seconds:.2f} s; log-likelihood {before:.6f} -> {result.log_likelihood:.6f}"
@@ -137,8 +176,10 @@ def cv_files(
     seed: int,
     threads: int | None,
     out: str | None = None,
+    name: str = "cv",
 ) -> int:
-    """Cross-validation error per K, printed as ADMIXTURE does; ``out`` also gets the table.
+    """Cross-validation error per K, printed as ADMIXTURE does; with ``out``, also the table
+    ``OUT/NAME.cv.tsv``.
 
     ``fold_fit_for(genotypes, k)`` returns the fold fit (:mod:`neuradmix.classic.cv`)."""
     from .cv import cross_validate, format_cv, write_cv_table
@@ -156,7 +197,7 @@ def cv_files(
         sys.stdout.flush()
         results.append(result)
     if out:
-        write_cv_table(out, results)
+        write_cv_table(Path(out) / f"{name}.cv.tsv", results)
     return 0
 
 
@@ -170,7 +211,16 @@ def baseline_files(bed: str, k: int, tool: str, out: str, name: str, *, threads,
     n_threads = threads or os.cpu_count() or 1
     result = tools.run_baseline(bed, k, tool, threads=n_threads, seed=seed, device=device)
     shape = (result.q.shape[0], result.p.shape[0] if result.p is not None else 0)
-    stem = tools.write_baseline(out, name, result, shape, n_threads, seed)
+    timing = Timing(
+        command="baseline",
+        tool=result.tool,
+        ks=str(k),
+        fit_seconds=result.wall_seconds,
+        process_seconds=0.0,  # set when written
+        threads=n_threads,
+        device=_device_name(device if result.tool == "em" else "cpu"),
+    )
+    stem = tools.write_baseline(out, name, result, shape, n_threads, seed, timing)
     print(f"{result.tool}: K={k} in {result.wall_seconds:.2f} s -> {stem}.Q")
     print(f"Loglikelihood: {result.log_likelihood:.6f}")
     return 0

@@ -32,7 +32,9 @@ from ..data import (
     write_p,
     write_q,
 )
+from ..data.timing import timing_path, write_timing
 from ..errors import InputError
+from ..runtime import process_seconds
 from . import em
 from .defaults import BASELINE_TOOLS
 from .likelihood import log_likelihood
@@ -303,12 +305,17 @@ def summary_row(result: BaselineResult, genotypes_shape, threads: int, seed: int
     return "\t".join(fmt(v) for v in values)
 
 
-def write_baseline(out_dir, name: str, result: BaselineResult, shape, threads: int, seed: int):
-    """``DIR/NAME.K.Q``, ``DIR/NAME.K.P`` and ``DIR/NAME.K.baseline.tsv`` (one header, one row),
-    all or nothing."""
+def write_baseline(
+    out_dir, name: str, result: BaselineResult, shape, threads: int, seed: int, timing=None
+):
+    """``DIR/NAME.K.Q``, ``DIR/NAME.K.P``, ``DIR/NAME.K.baseline.tsv`` (one header, one row) and,
+    with ``timing``, ``DIR/NAME.K.timing.tsv``; all or nothing."""
     out_dir = Path(out_dir)
     stem = out_dir / f"{name}.{result.k}"
     with atomic_outputs() as staged:
+        if timing is not None:
+            timing.process_seconds = process_seconds()
+            write_timing(staged(timing_path(out_dir, name, result.k)), timing)
         write_q(staged(f"{stem}.Q"), result.q)
         if result.p is not None:
             write_p(staged(f"{stem}.P"), result.p)

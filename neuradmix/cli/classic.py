@@ -124,7 +124,12 @@ def register(subparsers) -> None:
         "--method", default="em", choices=("em", "neural"), help="model fitted per fold"
     )
     cv.add_argument("--epochs", type=int, help="training epochs for --method neural")
-    cv.add_argument("--out", metavar="FILE.tsv", help="also write k, cv_error, per-fold errors")
+    cv.add_argument(
+        "--out",
+        metavar="DIR",
+        help="also write DIR/NAME.cv.tsv: k, cv_error and the error of each fold",
+    )
+    cv.add_argument("--name", help="output name (default: the .bed file's stem)")
     _add_convergence(cv)
     add_threads_seed_device(cv)
     cv.set_defaults(func=_run_cv)
@@ -232,6 +237,7 @@ def _run_cv(args) -> int:
         seed=args.seed,
         threads=args.threads,
         out=args.out,
+        name=run_name(args.bed, args.name),
     )
 
 

@@ -207,7 +207,10 @@ def _register_recover(subparsers) -> None:
     )
     parser.add_argument("bed", help="PLINK .bed with all SNPs (same samples as the .Q)")
     parser.add_argument("--q", required=True, help=".Q file of these samples")
-    parser.add_argument("--out", required=True, help="output .P file")
+    parser.add_argument(
+        "--out", required=True, help="output directory: writes OUT/NAME.K.P (created if missing)"
+    )
+    parser.add_argument("--name", help="output file prefix (default: the BED file's stem)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     parser.set_defaults(func=_recover)
 
@@ -215,7 +218,7 @@ def _register_recover(subparsers) -> None:
 def _recover(args) -> int:
     from ..neural.run import recover_p_files
 
-    return recover_p_files(args.bed, args.q, args.out, args.threads)
+    return recover_p_files(args.bed, args.q, args.out, run_name(args.bed, args.name), args.threads)
 
 
 def _register_evaluate(subparsers) -> None:

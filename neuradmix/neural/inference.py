@@ -71,6 +71,7 @@ class Inference:
     q: dict[int, np.ndarray]
     seconds: float
     reordered: bool
+    device: str = "cpu"
 
 
 def infer(loaded: LoadedModel, data: Genotypes, device: str = "auto", model_path="model"):
@@ -83,4 +84,6 @@ def infer(loaded: LoadedModel, data: Genotypes, device: str = "auto", model_path
     target = select_device(device)
     model = loaded.model.to(target)
     q = predict(model, inputs.to(target), loaded.ks)
-    return Inference(q=q, seconds=time.perf_counter() - started, reordered=reordered)
+    return Inference(
+        q=q, seconds=time.perf_counter() - started, reordered=reordered, device=str(target)
+    )

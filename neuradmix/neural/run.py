@@ -8,6 +8,7 @@ them, computes, and writes its outputs all or nothing.
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import numpy as np
 
 from ..classic.likelihood import log_likelihood
 from ..data import atomic_outputs, read_bed, read_labels, read_p, read_q, write_p, write_q
+from ..data.timing import Timing, timing_path, write_timing
 from ..errors import InputError
-from ..runtime import set_threads
+from ..runtime import device_description, process_seconds, set_threads, threads_in_use
 from .config import TrainConfig
 
 
@@ -65,6 +67,7 @@ def train_files(request: TrainRequest, ks_for) -> int:
         f"neuradmix train: {genotypes.n_samples} samples x {genotypes.n_snps} SNPs, "
         f"K={','.join(map(str, ks))}, {mode or 'unsupervised'}"
     )
+    started = time.perf_counter()
     result = train(
         genotypes, config, labels=labels, init_p=init_p, progress=request.progress, log=_log
     )
@@ -75,9 +78,22 @@ def train_files(request: TrainRequest, ks_for) -> int:
     q, p = dict(result.q), dict(result.p)
     if request.polish:
         q, p = _polish(genotypes, q, p, config.device)
+    fit_seconds = time.perf_counter() - started
     out = Path(request.out)
     name = request.name
     with atomic_outputs() as staged:
+        write_timing(
+            staged(timing_path(out, name)),
+            Timing(
+                command="train",
+                tool="neural+polish" if request.polish else "neural",
+                ks=",".join(map(str, ks)),
+                fit_seconds=fit_seconds,
+                process_seconds=process_seconds(),
+                threads=threads_in_use(),
+                device=device_description(result.device),
+            ),
+        )
         for k in ks:
             write_q(staged(out / f"{name}.{k}.Q"), q[k])
             write_p(staged(out / f"{name}.{k}.P"), p[k])
@@ -132,6 +148,18 @@ def infer_files(
     with atomic_outputs() as staged:
         for k in loaded.ks:
             write_q(staged(out_dir / f"{name}.{k}.Q"), result.q[k])
+        write_timing(
+            staged(timing_path(out_dir, name)),
+            Timing(
+                command="infer",
+                tool="neural",
+                ks=",".join(map(str, loaded.ks)),
+                fit_seconds=result.seconds,
+                process_seconds=process_seconds(),
+                threads=threads_in_use(),
+                device=device_description(result.device),
+            ),
+        )
     note = " (SNPs reordered to the model's order)" if result.reordered else ""
     _log(
         f"assigned {data.n_samples} samples in {result.seconds:.2f} s{note}; wrote "
@@ -140,8 +168,9 @@ def infer_files(
     return 0
 
 
-def recover_p_files(bed: str, q_path: str, out: str, threads: int | None) -> int:
-    """The paper's recovery of F for every SNP: the Q-weighted mean genotype."""
+def recover_p_files(bed: str, q_path: str, out: str, name: str, threads: int | None) -> int:
+    """The paper's recovery of F for every SNP: the Q-weighted mean genotype, written to
+    ``OUT/NAME.K.P``."""
     from ..stats.frequencies import allele_frequencies, weighted_allele_frequencies
 
     set_threads(threads)
@@ -149,9 +178,10 @@ def recover_p_files(bed: str, q_path: str, out: str, threads: int | None) -> int
     q = read_q(q_path, genotypes.n_samples)
     overall, _ = allele_frequencies(genotypes.calls)
     p = weighted_allele_frequencies(genotypes.calls, q, fallback=overall)
+    path = Path(out) / f"{name}.{p.shape[1]}.P"
     with atomic_outputs() as staged:
-        write_p(staged(out), p)
-    _log(f"wrote {out}: {p.shape[0]} SNPs x {p.shape[1]} clusters")
+        write_p(staged(path), p)
+    _log(f"wrote {path}: {p.shape[0]} SNPs x {p.shape[1]} clusters")
     return 0
 
 

@@ -44,6 +44,7 @@ class TrainResult:
     seconds: float
     epochs_run: int
     best_epoch: int
+    device: str = "cpu"
 
 
 def check_inputs(genotypes: Genotypes, config: TrainConfig, labels, init_p) -> None:
@@ -344,6 +345,7 @@ def train(
         seconds=time.perf_counter() - started,
         epochs_run=epoch,
         best_epoch=best_epoch,
+        device=str(setup.device),
     )
 
 

@@ -50,7 +50,7 @@ def test_heldout_deviance_by_hand():
 def test_cli_cv_prints_admixture_lines(tmp_path, capsys):
     small = simulate_psd(60, 600, 2, fst=0.2, seed=2)
     write_bed(tmp_path / "small", small.genotypes)
-    table = tmp_path / "cv.tsv"
+    table = tmp_path / "em.cv.tsv"
     args = [
         "cv",
         str(tmp_path / "small.bed"),
@@ -63,7 +63,9 @@ def test_cli_cv_prints_admixture_lines(tmp_path, capsys):
         "--tol",
         "1e-2",
         "--out",
-        str(table),
+        str(tmp_path),
+        "--name",
+        "em",
     ]
     assert main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()

@@ -22,6 +22,7 @@ from neuradmix.data import (
     write_p,
     write_q,
 )
+from neuradmix.data.timing import read_timing
 from neuradmix.errors import InputError
 from neuradmix.simulation.psd import simulate_psd
 
@@ -178,6 +179,9 @@ def test_cli_em_project_polish(fileset, tmp_path, capsys):
     p = read_p(out / "toy.3.P", 2500)
     calls = read_bed(str(fileset) + ".bed").calls
     assert log_likelihood(calls, q, p) == pytest.approx(loglik, rel=1e-6)
+    timing = read_timing(out / "toy.3.timing.tsv")
+    assert (timing.command, timing.tool, timing.k_values) == ("em", "em", [3])
+    assert 0 < timing.fit_seconds < timing.process_seconds and timing.threads == 1
 
     assert (
         main(

@@ -81,7 +81,12 @@ def test_admixture_runs_in_a_private_directory(cohort_files, stub_admixture, tmp
     out = tmp_path / "out"
     assert main(["baseline", str(prefix) + ".bed", "--k", "3", "--tool", "admixture",
                  "--out", str(out), "--name", "ref", "--threads", "1"]) == 0  # fmt: skip
-    assert sorted(os.listdir(out)) == ["ref.3.P", "ref.3.Q", "ref.3.baseline.tsv"]
+    assert sorted(os.listdir(out)) == [
+        "ref.3.P",
+        "ref.3.Q",
+        "ref.3.baseline.tsv",
+        "ref.3.timing.tsv",
+    ]
     header, row = (out / "ref.3.baseline.tsv").read_text().splitlines()
     record = dict(zip(header.split("\t"), row.split("\t"), strict=True))
     assert record["tool"] == "admixture" and record["k"] == "3" and record["threads"] == "1"
@@ -156,5 +161,10 @@ def test_em_baseline_writes_the_same_files(cohort_files, tmp_path):
     out = tmp_path / "em"
     assert main(["baseline", str(prefix) + ".bed", "--k", "2", "--tool", "em",
                  "--out", str(out)]) == 0  # fmt: skip
-    assert sorted(os.listdir(out)) == ["cohort.2.P", "cohort.2.Q", "cohort.2.baseline.tsv"]
+    assert sorted(os.listdir(out)) == [
+        "cohort.2.P",
+        "cohort.2.Q",
+        "cohort.2.baseline.tsv",
+        "cohort.2.timing.tsv",
+    ]
     assert read_p(out / "cohort.2.P", genotypes.n_snps).shape == (genotypes.n_snps, 2)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from neuradmix.data import read_p, read_q, write_bed, write_labels, write_q
+from neuradmix.data.timing import read_timing
 from neuradmix.simulation.psd import simulate_psd
 
 
@@ -53,6 +54,10 @@ def test_train_infer_recover_evaluate(data):
     assert read_q(out / "toy.3.Q", 120).shape == (120, 3)
     assert read_p(out / "toy.3.P", 1500).shape == (1500, 3)
     assert (out / "toy.loss.tsv").read_text().startswith("epoch\ttrain_loss\tval_loss")
+    timing = read_timing(out / "toy.timing.tsv")
+    assert (timing.command, timing.tool, timing.k_values) == ("train", "neural", [2, 3])
+    # The fit excludes the interpreter start-up and file reading that the process includes.
+    assert 0 < timing.fit_seconds < timing.process_seconds
 
     run(
         "infer",
@@ -67,9 +72,11 @@ def test_train_infer_recover_evaluate(data):
     np.testing.assert_allclose(
         read_q(folder / "inf" / "again.3.Q"), read_q(out / "toy.3.Q"), atol=2e-6
     )
+    timing = read_timing(folder / "inf" / "again.timing.tsv")
+    assert timing.command == "infer" and 0 < timing.fit_seconds < timing.process_seconds
 
-    run("recover-p", folder / "toy.bed", "--q", out / "toy.3.Q", "--out", folder / "full.P")
-    assert read_p(folder / "full.P", 1500).shape == (1500, 3)
+    run("recover-p", folder / "toy.bed", "--q", out / "toy.3.Q", "--out", folder, "--name", "full")
+    assert read_p(folder / "full.3.P", 1500).shape == (1500, 3)
 
     table = run(
         "evaluate",

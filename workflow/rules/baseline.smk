@@ -72,7 +72,9 @@ rule cv:
         folds=config["cv"]["folds"],
         epochs=config["neural"]["epochs"],
         seed=SEED,
+        outdir=subpath(output[0], parent=True),
     shell:
         "neuradmix cv {input.bed} --min-k {params.min_k} --max-k {params.max_k}"
         " --folds {params.folds} --method {wildcards.cv_method} --epochs {params.epochs}"
-        " --seed {params.seed} --threads {threads} --out {output} > {log} 2>&1"
+        " --seed {params.seed} --threads {threads} --out {params.outdir}"
+        " --name {wildcards.cv_method} > {log} 2>&1"
