@@ -112,3 +112,41 @@ def device_description(device=None) -> str:
 
 def threads_in_use() -> int:
     return int(numba.get_num_threads())
+
+
+class ProgressLog:
+    """Progress of an iterative fit on stderr (or ``stream``): one line per iteration (stage,
+    iteration, log-likelihood, its change, seconds), as ADMIXTURE and fastmixture print them, so
+    a Snakemake log or a SLURM output file reads well; on a terminal a single updating status
+    line instead."""
+
+    def __init__(self, stream=None, terminal: bool | None = None):
+        self._stream = stream
+        self._terminal = terminal
+        self._last: dict[str, float] = {}
+
+    @property
+    def stream(self):
+        return self._stream if self._stream is not None else sys.stderr
+
+    @property
+    def terminal(self) -> bool:
+        if self._terminal is not None:
+            return self._terminal
+        return bool(hasattr(self.stream, "isatty") and self.stream.isatty())
+
+    def __call__(self, stage: str, iteration: int, log_likelihood: float, seconds: float):
+        previous = self._last.get(stage)
+        self._last[stage] = log_likelihood
+        delta = "" if previous is None else f"  delta {log_likelihood - previous:+.6g}"
+        text = f"{stage} {iteration:4d}  loglik {log_likelihood:.6f}{delta}  {seconds:.2f} s"
+        if self.terminal:
+            self.stream.write("\r\033[K" + text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.terminal:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,8 +1,8 @@
 """ADMIXTURE-style cross-validation: hold out genotype entries, refit, score the held-out ones.
 
-:func:`cross_validate` takes the fit to run on each masked copy as a function, so the classic
-engine (:func:`em_fold_fit`) and the neural one (``neuradmix.neural.run.neural_fold_fit``) share
-the folds, the scoring and the output. :func:`read_cv_table` is the one reader of CV results,
+:func:`cross_validate` takes the fit to run without each fold as a function, so the classic engine
+(:func:`classic_fold_fit`) and the neural one (``neuradmix.neural.run.neural_fold_fit``) share the
+folds, the scoring and the output. :func:`read_cv_table` is the one reader of CV results,
 whether a table written here or the ``CV error (K=k): x`` lines ADMIXTURE prints.
 """
 
@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data import MISSING, Genotypes, atomic_outputs
+from ..data import Genotypes, atomic_outputs
 from ..errors import InputError
-from . import em_kernels
+from . import kernels
 from .defaults import DEFAULT_MAX_ITER, DEFAULT_TOL
+from .likelihood import PROBABILITY_FLOOR
 
-# fit_fold(masked genotypes, K) -> (Q N x K, P M x K)
-FoldFit = Callable[[Genotypes, int], tuple[np.ndarray, np.ndarray]]
+# fit_fold(genotypes, K, holdout) -> (Q N x K, P M x K), fitted without the calls of the held-out
+# fold; holdout = (seed, folds, fold).
+FoldFit = Callable[[Genotypes, int, tuple[int, int, int]], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -34,51 +36,58 @@ class CVResult:
     heldout_entries: int
 
 
-def fold_assignment(calls: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """A fold number (0..folds-1) for every genotype entry, uniformly at random.
+def heldout_error(
+    genotypes: Genotypes, holdout: tuple[int, int, int], q: np.ndarray, p: np.ndarray
+) -> tuple[float, int]:
+    """Total binomial deviance of the observed calls of the held-out fold, and their number.
 
-    Missing entries get a fold too but are never scored, so each fold holds about 1/folds of the
-    observed entries, as in ADMIXTURE's ``--cv``.
-    """
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, folds, size=calls.shape, dtype=np.uint8)
-
-
-def heldout_error(calls: np.ndarray, folds: np.ndarray, fold: int, q, p) -> tuple[float, int]:
-    """Total binomial deviance of the observed entries in ``fold`` and their number."""
-    total, count = em_kernels.heldout_deviance(
-        calls,
-        folds,
-        np.uint8(fold),
-        np.ascontiguousarray(q, dtype=np.float64),
+    The fold of call (i, j) is a hash of (seed, i, j) (:func:`kernels.fold_of`), so every call
+    falls in one of the folds uniformly at random and no fold matrix is stored; missing calls are
+    never scored, so each fold holds about 1/folds of the observed calls, as in ADMIXTURE's
+    ``--cv``."""
+    seed, folds, fold = holdout
+    groups = np.zeros((max(1, min(kernels.SNP_GROUPS, genotypes.n_snps)), 2))
+    kernels.heldout_deviance(
+        np.ascontiguousarray(genotypes.packed),
+        genotypes.n_samples,
+        np.ascontiguousarray(np.asarray(q, dtype=np.float64).T),
         np.ascontiguousarray(p, dtype=np.float64),
-        em_kernels.P_EPS,
+        seed,
+        folds,
+        fold,
+        PROBABILITY_FLOOR,
+        groups,
     )
+    total, count = groups.sum(axis=0)
     return float(total), int(count)
+
+
+def masked_genotypes(genotypes: Genotypes, holdout: tuple[int, int, int]) -> Genotypes:
+    """A copy with the calls of the held-out fold set missing (for fits that read decoded
+    genotypes, such as the neural engine's)."""
+    seed, folds, fold = holdout
+    calls = genotypes.calls.copy()
+    kernels.mask_calls(calls, seed, folds, fold)
+    return Genotypes.from_calls(calls, genotypes.samples, genotypes.variants, genotypes.source)
 
 
 def cross_validate(
     genotypes: Genotypes, k: int, fit_fold: FoldFit, *, folds: int = 5, seed: int = 42
 ) -> CVResult:
-    """ADMIXTURE-style ``--cv``: hold out each fold of genotype entries, fit without them with
+    """ADMIXTURE-style ``--cv``: hold out each fold of genotype calls, fit without them with
     ``fit_fold`` and score them by the binomial deviance
     ``g log(g/mu) + (2-g) log((2-g)/(2-mu))``, ``mu = 2 p``.
 
-    The CV error is the total deviance over all held-out entries divided by their number.
+    The CV error is the total deviance over all held-out calls divided by their number.
     """
     if folds < 2:
         raise InputError(f"--folds {folds}: cross-validation needs at least 2 folds.")
-    calls = genotypes.calls
-    assignment = fold_assignment(calls, folds, seed)
     fold_errors = []
     total, count = 0.0, 0
     for fold in range(folds):
-        masked = em_kernels.mask_entries(calls, assignment, np.uint8(fold), MISSING)
-        masked_genotypes = Genotypes.from_calls(
-            masked, genotypes.samples, genotypes.variants, genotypes.source
-        )
-        q, p = fit_fold(masked_genotypes, k)
-        fold_total, fold_count = heldout_error(calls, assignment, fold, q, p)
+        holdout = (seed, folds, fold)
+        q, p = fit_fold(genotypes, k, holdout)
+        fold_total, fold_count = heldout_error(genotypes, holdout, q, p)
         fold_errors.append(fold_total / max(fold_count, 1))
         total += fold_total
         count += fold_count
@@ -87,7 +96,7 @@ def cross_validate(
     return CVResult(k=k, error=total / count, fold_errors=fold_errors, heldout_entries=count)
 
 
-def em_fold_fit(
+def classic_fold_fit(
     genotypes: Genotypes,
     k: int,
     *,
@@ -95,16 +104,17 @@ def em_fold_fit(
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
     device: str | None = "cpu",
+    progress=None,
 ) -> FoldFit:
     """The classic engine's fold fit: each fold starts from the full-data fit, as ADMIXTURE
-    does."""
-    from . import em
+    does, and refits with the fold's calls treated as missing."""
+    from . import fit
 
-    options = {"seed": seed, "tol": tol, "max_iter": max_iter, "device": device}
-    full = em.fit(genotypes, k, **options)
+    options = {"tol": tol, "max_iter": max_iter, "device": device, "progress": progress}
+    full = fit.fit(genotypes, k, seed=seed, **options)
 
-    def fit_fold(masked: Genotypes, k: int):
-        result = em.fit(masked, k, init_q=full.q, init_p=full.p, **options)
+    def fit_fold(genotypes: Genotypes, k: int, holdout):
+        result = fit.fit(genotypes, k, init_q=full.q, init_p=full.p, holdout=holdout, **options)
         return result.q, result.p
 
     return fit_fold

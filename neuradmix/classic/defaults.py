@@ -1,7 +1,7 @@
 """Defaults of the classic engine, free of heavy imports so the CLI can show them quickly."""
 
-# Stop when an accelerated iteration gains less than DEFAULT_TOL x |loglik|.
-DEFAULT_TOL = 1e-8
+# Stop when an iteration gains less than DEFAULT_TOL x |loglik|.
+DEFAULT_TOL = 1e-9
 DEFAULT_MAX_ITER = 1000
 # External and internal baselines (neuradmix.classic.tools).
-BASELINE_TOOLS = ("auto", "admixture", "fastmixture", "em")
+BASELINE_TOOLS = ("auto", "admixture", "fastmixture2", "fastmixture", "em")

@@ -53,6 +53,33 @@ def log_likelihood_per_sample(calls: np.ndarray, q: np.ndarray, p: np.ndarray) -
     )
 
 
-def log_likelihood(calls: np.ndarray, q: np.ndarray, p: np.ndarray) -> float:
-    """ADMIXTURE log-likelihood sum_ij g log(p) + (2 - g) log(1 - p) over observed calls."""
-    return float(log_likelihood_per_sample(calls, q, p).sum())
+def log_likelihood(source, q: np.ndarray, p: np.ndarray) -> float:
+    """ADMIXTURE log-likelihood sum_ij g log(p) + (2 - g) log(1 - p) over observed calls.
+
+    ``source`` is a :class:`neuradmix.data.Genotypes` (read from its packed bytes, in one pass) or
+    an N x M matrix of counts."""
+    from ..data import Genotypes
+
+    if isinstance(source, Genotypes):
+        from .kernels import SNP_GROUPS, frequency_pass
+
+        q = np.ascontiguousarray(np.asarray(q, dtype=np.float64).T)
+        p = np.ascontiguousarray(p, dtype=np.float64)
+        groups = np.zeros(max(1, min(SNP_GROUPS, source.n_snps)))
+        frequency_pass(
+            np.ascontiguousarray(source.packed),
+            source.n_samples,
+            q,
+            p,
+            p,
+            0,
+            0.0,
+            1.0,
+            np.zeros(0),
+            0,
+            0,
+            0,
+            groups,
+        )
+        return float(groups.sum())
+    return float(log_likelihood_per_sample(source, q, p).sum())

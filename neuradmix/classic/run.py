@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from ..data import (
     atomic_outputs,
     known_populations,
@@ -15,6 +17,7 @@ from ..data import (
     read_labels,
     read_p,
     read_q,
+    write_matrix,
     write_p,
     write_q,
 )
@@ -28,14 +31,26 @@ def _read(bed: str, threads: int | None):
     return read_bed(bed)
 
 
-def _write_fit(out: str, name: str, k: int, q, p=None, timing: dict | None = None) -> Path:
-    """``OUT/NAME.K.Q`` (and ``.P``) with the timing sidecar, all or nothing; ``timing`` holds
-    command, tool, fit_seconds and device."""
+def check_output_dir(out: str) -> None:
+    """``--out`` must be a directory (created when missing), checked before any work."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise InputError(
+            f"--out {out}: is an existing file, but --out names a directory that receives "
+            "NAME.K.Q and its companions; give a directory."
+        )
+
+
+def _write_fit(out: str, name: str, k: int, q, p=None, timing: dict | None = None, se=None) -> Path:
+    """``OUT/NAME.K.Q`` (``.P``, ``.Q_se``) with the timing sidecar, all or nothing; ``timing``
+    holds command, tool, fit_seconds and device."""
     stem = Path(out) / f"{name}.{k}"
     with atomic_outputs() as staged:
         write_q(staged(f"{stem}.Q"), q)
         if p is not None:
             write_p(staged(f"{stem}.P"), p)
+        if se is not None:
+            write_matrix(staged(f"{stem}.Q_se"), se)
         if timing is not None:
             record = Timing(
                 ks=str(k),
@@ -61,11 +76,18 @@ def em_files(
     init_q: str | None = None,
     init_p: str | None = None,
     threads: int | None = None,
+    bootstrap: int = 0,
+    bootstrap_block: float = 5.0,
+    bootstrap_iter: int = 3,
+    progress=None,
     **options,
 ) -> int:
-    """Fit every K and write ``OUT/NAME.K.Q/.P``; labelled samples make the fit supervised."""
-    from . import em
+    """Fit every K and write ``OUT/NAME.K.Q/.P`` (and ``NAME.K.Q_se`` with ``bootstrap``
+    replicates); labelled samples make the fit supervised. Every input and option is checked
+    before the first fit starts."""
+    from . import fit
 
+    check_output_dir(out)
     genotypes = _read(bed, threads)
     label_values = read_labels(labels, genotypes.sample_ids) if labels else None
     # Supervised: K defaults to the number of populations in the label file.
@@ -75,25 +97,67 @@ def em_files(
     start_q = read_q(init_q, genotypes.n_samples) if init_q else None
     start_p = read_p(init_p, genotypes.n_snps) if init_p else None
     for k in ks:
+        fit.check_k(genotypes, k)
         for given, what in ((start_q, init_q), (start_p, init_p)):
             if given is not None and given.shape[1] != k:
                 raise InputError(f"{what}: {given.shape[1]} columns, but --k is {k}.")
+    if bootstrap:
+        from .bootstrap import snp_blocks
+
+        if bootstrap < 2:
+            raise InputError(f"--bootstrap {bootstrap}: at least 2 replicates are needed.")
+        if int(snp_blocks(genotypes.variants, bootstrap_block).max()) < 1:
+            raise InputError(
+                f"{bed}: all SNPs fall in one bootstrap block of {bootstrap_block} cM; use a "
+                "shorter --bootstrap-block."
+            )
+    log = progress or (lambda *args: None)
+    for k in ks:
         started = time.perf_counter()
         if label_values is not None:
-            result = em.fit_supervised(genotypes, label_values, k=k, init_p=start_p, **options)
+            result = fit.fit_supervised(
+                genotypes, label_values, k=k, init_p=start_p, progress=log, **options
+            )
         else:
-            result = em.fit(genotypes, k, init_q=start_q, init_p=start_p, **options)
+            result = fit.fit(genotypes, k, init_q=start_q, init_p=start_p, progress=log, **options)
+        for seed, ll in result.starts if len(result.starts) > 1 else ():
+            print(f"K={k}: start seed {seed}: log-likelihood {ll:.6f} on the start's SNPs")
+        fit_seconds = time.perf_counter() - started
+        se = None
+        if bootstrap:
+            from .bootstrap import bootstrap_se
+
+            fixed = None
+            if label_values is not None:
+                fixed = np.array([bool(x) for x in label_values], dtype=bool)
+            boot = bootstrap_se(
+                genotypes,
+                result.q,
+                result.p,
+                replicates=bootstrap,
+                block_cm=bootstrap_block,
+                iterations=bootstrap_iter,
+                seed=options.get("seed", 42),
+                device=options.get("device"),
+                fixed_rows=fixed,
+                progress=log,
+            )
+            se = boot.se
+            print(
+                f"K={k}: {boot.replicates} bootstrap replicates over {boot.blocks} blocks in "
+                f"{boot.seconds:.2f} s"
+            )
         timing = {
             "command": "em",
             "tool": "em",
-            "fit_seconds": time.perf_counter() - started,
+            "fit_seconds": fit_seconds,
             "device": _device_name(options.get("device")),
         }
-        _write_fit(out, name, k, result.q, result.p, timing)
+        _write_fit(out, name, k, result.q, result.p, timing, se)
         status = "converged" if result.converged else "stopped at --max-iter"
         print(
             f"K={k}: {status} after {result.iterations} iterations "
-            f"({result.em_passes} EM passes, {result.seconds:.2f} s)"
+            f"({result.passes} passes over the genotypes, {fit_seconds:.2f} s)"
         )
         print(f"Loglikelihood: {result.log_likelihood:.6f}")
     return 0
@@ -107,6 +171,7 @@ def project_files(
 
     from . import tools
 
+    check_output_dir(out)
     genotypes = _read(bed, threads)
     p = read_p(p_path, genotypes.n_snps)
     started = time.perf_counter()
@@ -134,12 +199,13 @@ def project_files(
 
 
 def polish_files(
-    bed: str, q_path: str, p_path: str, out: str, name: str, *, threads, **options
+    bed: str, q_path: str, p_path: str, out: str, name: str, *, threads, progress=None, **options
 ) -> int:
     """Continue a fit (e.g. the neural one) with EM to the optimum; writes OUT/NAME.K.Q/.P."""
-    from . import em
+    from . import fit
     from .likelihood import log_likelihood
 
+    check_output_dir(out)
     genotypes = _read(bed, threads)
     q = read_q(q_path, genotypes.n_samples)
     p = read_p(p_path, genotypes.n_snps)
@@ -148,9 +214,9 @@ def polish_files(
             f"{q_path} has {q.shape[1]} columns but {p_path} has {p.shape[1]}; give the .Q and "
             ".P of the same fit."
         )
-    before = log_likelihood(genotypes.calls, q, p)
+    before = log_likelihood(genotypes, q, p)
     started = time.perf_counter()
-    result = em.polish(genotypes, q, p, **options)
+    result = fit.polish(genotypes, q, p, progress=progress, **options)
     timing = {
         "command": "polish",
         "tool": "em",
@@ -159,7 +225,7 @@ def polish_files(
     }
     stem = _write_fit(out, name, q.shape[1], result.q, result.p, timing)
     print(
-        f"Polish: {result.iterations} iterations ({result.em_passes} EM passes) in "
+        f"Polish: {result.iterations} iterations ({result.passes} passes) in "
         f"{result.seconds:.2f} s; log-likelihood {before:.6f} -> {result.log_likelihood:.6f}"
     )
     print(f"Wrote {stem}.Q and {stem}.P")
@@ -184,14 +250,15 @@ def cv_files(
     ``fold_fit_for(genotypes, k)`` returns the fold fit (:mod:`neuradmix.classic.cv`)."""
     from .cv import cross_validate, format_cv, write_cv_table
 
+    if out:
+        check_output_dir(out)
     genotypes = _read(bed, threads)
     results = []
+    from .fit import check_k
+
     for k in ks:
-        if k > genotypes.n_samples:
-            raise InputError(
-                f"--k {k}: more ancestral populations than the {genotypes.n_samples} samples; "
-                "lower K."
-            )
+        check_k(genotypes, k)
+    for k in ks:
         result = cross_validate(genotypes, k, fold_fit_for(genotypes, k), folds=folds, seed=seed)
         print(format_cv(result))
         sys.stdout.flush()
@@ -207,6 +274,7 @@ def baseline_files(bed: str, k: int, tool: str, out: str, name: str, *, threads,
 
     from . import tools
 
+    check_output_dir(out)
     set_threads(threads)
     n_threads = threads or os.cpu_count() or 1
     result = tools.run_baseline(bed, k, tool, threads=n_threads, seed=seed, device=device)

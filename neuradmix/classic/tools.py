@@ -35,18 +35,22 @@ from ..data import (
 from ..data.timing import timing_path, write_timing
 from ..errors import InputError
 from ..runtime import process_seconds
-from . import em
+from . import fit as engine
 from .defaults import BASELINE_TOOLS
 from .likelihood import log_likelihood
 
 TOOLS = BASELINE_TOOLS
 INSTALL_HINTS = {
     "admixture": "install ADMIXTURE (`conda install -c bioconda admixture`) and put it on PATH",
+    "fastmixture2": "install fastmixture2 (`pip install fastmixture2`)",
     "fastmixture": "install fastmixture (`pip install fastmixture`)",
 }
+# Order in which `auto` looks for an external tool before falling back to our engine.
+AUTO_ORDER = ("admixture", "fastmixture2", "fastmixture")
 _LOGLIK = {
     "admixture": re.compile(r"^Loglikelihood:\s*(-?[0-9.eE+-]+)", re.MULTILINE),
     "fastmixture": re.compile(r"Final log-likelihood:\s*(-?[0-9.eE+-]+)"),
+    "fastmixture2": re.compile(r"Final log-likelihood:\s*(-?[0-9.eE+-]+)"),
 }
 
 
@@ -72,12 +76,13 @@ def find_executable(tool: str) -> str | None:
 
 
 def resolve_tool(tool: str) -> str:
-    """``auto``: the real ``admixture`` when installed, else ``fastmixture``, else our EM."""
+    """``auto``: the real ``admixture`` when installed, else ``fastmixture2``, else
+    ``fastmixture``, else the package's own engine (``em``)."""
     if tool not in TOOLS:
         raise InputError(f"--tool {tool!r}: choose one of {', '.join(TOOLS)}.")
     if tool != "auto":
         return tool
-    for candidate in ("admixture", "fastmixture"):
+    for candidate in AUTO_ORDER:
         if find_executable(candidate):
             return candidate
     return "em"
@@ -197,11 +202,52 @@ def run_fastmixture(
     )
 
 
+def run_fastmixture2(
+    bed: str | os.PathLike,
+    k: int,
+    *,
+    threads: int = 1,
+    seed: int = 42,
+    genotypes: Genotypes | None = None,
+) -> BaselineResult:
+    """Run ``fastmixture2`` (its default settings) and read its ``.Q``/``.P``.
+
+    fastmixture2 refuses monomorphic SNPs; filter them first (``plink2 --maf 1e-6``)."""
+    executable = _require("fastmixture2")
+    genotypes = genotypes if genotypes is not None else read_bed(bed)
+    n, m = genotypes.n_samples, genotypes.n_snps
+    with tempfile.TemporaryDirectory(prefix="neuradmix-fastmixture2-") as tmp:
+        workdir = Path(tmp)
+        prefix = _link_fileset(bed, workdir, "data")
+        out = workdir / "run"
+        command = [
+            executable,
+            "-b",
+            str(prefix),
+            "-k",
+            str(k),
+            "-t",
+            str(max(1, threads)),
+            "-s",
+            str(seed),
+            "-o",
+            str(out),
+        ]
+        output, seconds = _run(command, workdir, "fastmixture2", bed)
+        stem = f"run.K{k}.s{seed}"
+        log = workdir / f"{stem}.log"
+        text = output + (log.read_text() if log.is_file() else "")
+        q, p = _read_outputs(workdir / f"{stem}.Q", workdir / f"{stem}.P", n, m, "fastmixture2")
+    return _result(
+        "fastmixture2", k, q, p, seconds, _parse_loglik("fastmixture2", text), command, genotypes
+    )
+
+
 def run_em(
     genotypes: Genotypes, k: int, *, seed: int = 42, device: str | None = "cpu", **options
 ) -> BaselineResult:
     start = time.perf_counter()
-    fit = em.fit(genotypes, k, seed=seed, device=device, **options)
+    fit = engine.fit(genotypes, k, seed=seed, device=device, **options)
     seconds = time.perf_counter() - start
     return _result(
         "em", k, fit.q, fit.p, seconds, fit.log_likelihood, ["neuradmix", "em"], genotypes
@@ -212,7 +258,7 @@ def _result(tool, k, q, p, seconds, tool_loglik, command, genotypes) -> Baseline
     # Scored on the values as they are written (6 decimals), the same way for every tool.
     q_written = np.round(q, 6)
     q_written /= q_written.sum(axis=1, keepdims=True)
-    loglik = log_likelihood(genotypes.calls, q_written, np.round(p, 6)) if p is not None else np.nan
+    loglik = log_likelihood(genotypes, q_written, np.round(p, 6)) if p is not None else np.nan
     return BaselineResult(tool, k, q, p, seconds, float(loglik), tool_loglik, command)
 
 
@@ -231,6 +277,8 @@ def run_baseline(
         raise InputError(f"--k {k}: must be between 1 and the {genotypes.n_samples} samples.")
     if tool == "admixture":
         return run_admixture(bed, k, threads=threads, seed=seed, genotypes=genotypes)
+    if tool == "fastmixture2":
+        return run_fastmixture2(bed, k, threads=threads, seed=seed, genotypes=genotypes)
     if tool == "fastmixture":
         return run_fastmixture(bed, k, threads=threads, seed=seed, genotypes=genotypes)
     return run_em(genotypes, k, seed=seed, device=device)
@@ -259,7 +307,7 @@ def project_baseline(
             bed, k, threads=threads, seed=seed, projection_p=p, genotypes=genotypes
         )
     start = time.perf_counter()
-    fit = em.project(genotypes, p, seed=seed, device=device)
+    fit = engine.project(genotypes, p, seed=seed, device=device)
     return _result(
         "em",
         k,

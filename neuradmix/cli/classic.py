@@ -28,13 +28,16 @@ def _add_convergence(parser: argparse.ArgumentParser) -> None:
         "--max-iter",
         type=int,
         default=DEFAULT_MAX_ITER,
-        help=f"most accelerated iterations, 3 EM passes each (default: {DEFAULT_MAX_ITER})",
+        help=f"most iterations, 2 to 4 passes over the genotypes each ({DEFAULT_MAX_ITER})",
     )
     parser.add_argument(
         "--engine",
         default="auto",
         choices=("auto", "numba", "torch"),
-        help="numba: fused CPU kernel; torch: blocked tensors (used on cuda); default: auto",
+        help="numba: fused CPU kernels; torch: blocked tensors (used on cuda); default: auto",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress lines on stderr (one per iteration)"
     )
 
 
@@ -42,15 +45,24 @@ def _device(args) -> str:
     return "cpu" if args.device == "auto" and args.engine == "numba" else args.device
 
 
+def _progress(args):
+    from ..runtime import ProgressLog
+
+    return None if args.quiet else ProgressLog()
+
+
 def register(subparsers) -> None:
     fit = subparsers.add_parser(
         "em",
-        help="fit the ADMIXTURE model by accelerated EM (classic baseline)",
+        help="fit the ADMIXTURE model by maximum likelihood (the classic engine)",
         description=(
-            "Maximise the ADMIXTURE log-likelihood by EM with SQUAREM acceleration and write "
-            "DIR/NAME.K.Q and DIR/NAME.K.P; prints the final 'Loglikelihood:' per K. With "
+            "Maximise the ADMIXTURE log-likelihood by block relaxation with Newton steps "
+            "(accelerated) from an SVD/ALS start, and write DIR/NAME.K.Q and DIR/NAME.K.P; prints "
+            "the final 'Loglikelihood:' per K and a progress line per iteration on stderr. With "
             "--labels, labelled samples keep Q fixed to their population (ADMIXTURE "
-            "--supervised; components in sorted label order)."
+            "--supervised; components in sorted label order). --bootstrap B also writes "
+            "DIR/NAME.K.Q_se, standard errors of Q from B block-bootstrap replicates (ADMIXTURE's "
+            "-B)."
         ),
     )
     fit.add_argument("bed", help="PLINK .bed (with .bim/.fam beside it)")
@@ -58,7 +70,39 @@ def register(subparsers) -> None:
     fit.add_argument("--out", required=True, metavar="DIR", help="output directory")
     fit.add_argument("--name", help="output name (default: the .bed file's stem)")
     fit.add_argument(
-        "--init", default="random", choices=("random", "pckmeans"), help="starting point"
+        "--init",
+        default="svd",
+        choices=("svd", "pckmeans", "random"),
+        help="start: randomised SVD + PCK-Means + alternating least squares (svd, default), "
+        "PCK-Means clusters alone, or a random Q",
+    )
+    fit.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="starts (seeds SEED, SEED+1, ...) refined on a SNP subset; the best one is fitted "
+        "on all SNPs and each start's log-likelihood is printed (default: 1)",
+    )
+    fit.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="B",
+        help="also write NAME.K.Q_se: standard errors of Q from B block-bootstrap replicates",
+    )
+    fit.add_argument(
+        "--bootstrap-block",
+        type=float,
+        default=5.0,
+        metavar="CM",
+        help="bootstrap block length in cM of the .bim map (1 cM per Mb where a chromosome has "
+        "no map; default: 5)",
+    )
+    fit.add_argument(
+        "--bootstrap-iter",
+        type=int,
+        default=3,
+        help="iterations of each warm-started bootstrap refit (default: 3)",
     )
     fit.add_argument("--init-q", metavar="FILE.Q", help="starting Q (single K only)")
     fit.add_argument("--init-p", metavar="FILE.P", help="starting P (single K only)")
@@ -173,7 +217,12 @@ def _run_em(args) -> int:
         init_q=args.init_q,
         init_p=args.init_p,
         threads=args.threads,
+        bootstrap=args.bootstrap,
+        bootstrap_block=args.bootstrap_block,
+        bootstrap_iter=args.bootstrap_iter,
+        progress=_progress(args),
         seed=args.seed,
+        seeds=args.seeds,
         init=args.init,
         **_convergence(args),
     )
@@ -204,6 +253,7 @@ def _run_polish(args) -> int:
         args.out,
         run_name(args.bed, args.name),
         threads=args.threads,
+        progress=_progress(args),
         **_convergence(args),
     )
 
@@ -217,10 +267,10 @@ def _run_cv(args) -> int:
         def fold_fit_for(genotypes, k):
             return neural_fold_fit(args.seed, args.device, args.epochs)
     else:
-        from ..classic.cv import em_fold_fit
+        from ..classic.cv import classic_fold_fit
 
         def fold_fit_for(genotypes, k):
-            return em_fold_fit(
+            return classic_fold_fit(
                 genotypes,
                 k,
                 seed=args.seed,

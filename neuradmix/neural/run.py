@@ -103,20 +103,20 @@ def train_files(request: TrainRequest, ks_for) -> int:
         save_model(staged(out / f"{name}.model.pt"), result)
         result.history.to_csv(staged(out / f"{name}.loss.tsv"), sep="\t", index=False)
     for k in ks:
-        print(f"K={k}\tLoglikelihood: {log_likelihood(genotypes.calls, q[k], p[k]):.6f}")
+        print(f"K={k}\tLoglikelihood: {log_likelihood(genotypes, q[k], p[k]):.6f}")
     _log(f"wrote {out}/{name}.{{{','.join(map(str, ks))}}}.Q/.P, {name}.model.pt, {name}.loss.tsv")
     return 0
 
 
 def _polish(genotypes, q: dict, p: dict, device):
     """Continue each head's fit with the classic engine to ADMIXTURE's optimum."""
-    from ..classic.em import polish
+    from ..classic.fit import polish
 
     for k in list(q):
         polished = polish(genotypes, q[k], p[k], device=device)
         _log(
             f"polish K={k}: {polished.iterations} EM iterations in {polished.seconds:.1f} s, "
-            f"log-likelihood {log_likelihood(genotypes.calls, q[k], p[k]):.1f} -> "
+            f"log-likelihood {log_likelihood(genotypes, q[k], p[k]):.1f} -> "
             f"{polished.log_likelihood:.1f}"
         )
         q[k], p[k] = polished.q, polished.p
@@ -188,13 +188,15 @@ def recover_p_files(bed: str, q_path: str, out: str, name: str, threads: int | N
 def neural_fold_fit(seed: int, device: str | None, epochs: int | None):
     """Fold fit for :func:`neuradmix.classic.cv.cross_validate`: a network trained from scratch
     on each masked copy."""
+    from ..classic.cv import masked_genotypes
     from .train import train
 
-    def fit_fold(genotypes, k: int):
+    def fit_fold(genotypes, k: int, holdout):
         options = {"ks": [k], "seed": seed, "device": device or "auto"}
         if epochs is not None:
             options["epochs"] = epochs
-        result = train(genotypes, TrainConfig(**options), progress=False)
+        masked = masked_genotypes(genotypes, holdout)
+        result = train(masked, TrainConfig(**options), progress=False)
         return np.asarray(result.q[k], dtype=np.float64), np.asarray(result.p[k], dtype=np.float64)
 
     return fit_fold

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..classic.em_kernels import observed_per_sample
+from ..classic.kernels import observed_per_sample
 from ..data import Genotypes
 from ..errors import InputError
 from ..runtime import select_device, set_threads
@@ -165,7 +165,8 @@ class StoppingRule:
 class _Objective:
     """The minibatch objective and the full-cohort evaluation over the genotype matrix."""
 
-    def __init__(self, setup: _Setup, calls, config: TrainConfig):
+    def __init__(self, setup: _Setup, genotypes: Genotypes, config: TrainConfig):
+        calls = genotypes.calls
         self.setup = setup
         self.config = config
         device = setup.device
@@ -176,7 +177,7 @@ class _Objective:
         if self.fused and device.type != "cpu":
             raise InputError("the fused loss kernel runs on the CPU; use --device cpu with it.")
         self.calls = calls if self.fused else torch.from_numpy(calls).to(device)
-        self.observed = observed_per_sample(calls)
+        self.observed = observed_per_sample(genotypes.packed, genotypes.n_samples)
         self.penalty_scale = config.l2_penalty / max(self.observed[setup.training_rows].sum(), 1.0)
 
     def _rows(self, rows):
@@ -312,7 +313,7 @@ def train(
     check_inputs(genotypes, config, labels, init_p)
     set_threads(config.threads)
     setup = _initialise(genotypes, config, labels, init_p)
-    objective = _Objective(setup, genotypes.calls, config)
+    objective = _Objective(setup, genotypes, config)
     frozen = init_p is not None
     history, epoch, stopping = _run_epochs(
         setup, objective, config, frozen, progress, log, on_epoch

@@ -1,22 +1,33 @@
-"""Allele frequencies of the counted allele: overall, and weighted by cluster membership."""
+"""Allele frequencies of the counted allele: overall, and weighted by cluster membership.
+
+Each function takes either a :class:`neuradmix.data.Genotypes` (read from its packed bytes, SNP by
+SNP, without decoding the whole cohort) or an N x M matrix of counts.
+"""
 
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-from ..data import MISSING
+from ..data import MISSING, Genotypes
+from ..data.genotypes import CODE_TO_COUNT
+from ..data.packed import allele_counts, decode_row
 
 
-def allele_frequencies(calls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def allele_frequencies(source) -> tuple[np.ndarray, np.ndarray]:
     """Frequency of the counted allele per SNP (0.5 where nothing is observed) and call counts."""
-    sums = np.zeros(calls.shape[1])
-    observed = np.zeros(calls.shape[1])
-    for start in range(0, calls.shape[0], 256):
-        block = calls[start : start + 256]
-        mask = block != MISSING
-        sums += np.where(mask, block, 0).sum(axis=0, dtype=np.float64)
-        observed += mask.sum(axis=0)
+    if isinstance(source, Genotypes):
+        counts = allele_counts(source.packed, source.n_samples)
+        sums, observed = counts[:, 0], counts[:, 1]
+    else:
+        calls = source
+        sums = np.zeros(calls.shape[1])
+        observed = np.zeros(calls.shape[1])
+        for start in range(0, calls.shape[0], 256):
+            block = calls[start : start + 256]
+            mask = block != MISSING
+            sums += np.where(mask, block, 0).sum(axis=0, dtype=np.float64)
+            observed += mask.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         freq = np.where(observed > 0, sums / np.maximum(observed, 1) / 2.0, 0.5)
     return freq, observed
@@ -51,8 +62,35 @@ def _weighted_sums(calls, weights, chunk):
     return numerator, denominator
 
 
+@numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
+def _weighted_sums_packed(packed, n, weights_t):
+    m = packed.shape[0]
+    k = weights_t.shape[0]
+    numerator = np.zeros((k, m))
+    denominator = np.zeros((k, m))
+    for j in numba.prange(m):
+        calls = np.empty(n, dtype=np.uint8)
+        decode_row(packed[j], CODE_TO_COUNT, 0, n, calls)
+        counts = np.empty(n)
+        observed = np.empty(n)
+        for i in range(n):
+            g = calls[i]
+            counts[i] = g if g < 3 else 0.0
+            observed[i] = 1.0 if g < 3 else 0.0
+        for h in range(k):
+            row = weights_t[h]
+            top = 0.0
+            bottom = 0.0
+            for i in range(n):
+                top += row[i] * counts[i]
+                bottom += row[i] * observed[i]
+            numerator[h, j] = top
+            denominator[h, j] = bottom
+    return numerator, denominator
+
+
 def weighted_allele_frequencies(
-    calls: np.ndarray, weights: np.ndarray, fallback: np.ndarray | None = None
+    source, weights: np.ndarray, fallback: np.ndarray | None = None
 ) -> np.ndarray:
     """Allele frequency of each SNP in each component, weighting sample i by ``weights[i, k]``.
 
@@ -60,23 +98,31 @@ def weighted_allele_frequencies(
     recovery of F for SNPs the network never saw. Returns M x K (``.P`` orientation). Where a
     component has no observed call at a SNP, ``fallback`` (per-SNP frequency) is used.
     """
-    numerator, denominator = _weighted_sums(
-        np.ascontiguousarray(calls), np.ascontiguousarray(weights, dtype=np.float64), 512
-    )
+    weights = np.asarray(weights, dtype=np.float64)
+    if isinstance(source, Genotypes):
+        n_snps = source.n_snps
+        numerator, denominator = _weighted_sums_packed(
+            source.packed, source.n_samples, np.ascontiguousarray(weights.T)
+        )
+    else:
+        n_snps = source.shape[1]
+        numerator, denominator = _weighted_sums(
+            np.ascontiguousarray(source), np.ascontiguousarray(weights), 512
+        )
     with np.errstate(invalid="ignore", divide="ignore"):
         freq = numerator / (2.0 * denominator)
     empty = denominator <= 1e-12
     if empty.any():
         if fallback is None:
-            fallback = np.full(calls.shape[1], 0.5)
+            fallback = np.full(n_snps, 0.5)
         freq = np.where(empty, np.broadcast_to(fallback, freq.shape), freq)
     return np.clip(freq, 0.0, 1.0).T.copy()
 
 
-def centroid_frequencies(calls: np.ndarray, assignment: np.ndarray, k: int) -> np.ndarray:
+def centroid_frequencies(source, assignment: np.ndarray, k: int) -> np.ndarray:
     """Allele frequencies of each group of samples (M x K); ``assignment[i] = -1`` skips i."""
-    onehot = np.zeros((calls.shape[0], k))
+    onehot = np.zeros((len(assignment), k))
     known = assignment >= 0
     onehot[np.flatnonzero(known), assignment[known]] = 1.0
-    overall, _ = allele_frequencies(calls)
-    return weighted_allele_frequencies(calls, onehot, fallback=overall)
+    overall, _ = allele_frequencies(source)
+    return weighted_allele_frequencies(source, onehot, fallback=overall)

@@ -3,7 +3,9 @@
 Genotypes are standardised per SNP as in Patterson et al. (2006): ``(g - 2p) * scale`` with ``p``
 the observed frequency of the counted allele and ``scale = 1 / sqrt(2p(1-p))`` (0 for monomorphic
 SNPs, which therefore contribute nothing); missing calls become 0, the SNP mean. Standardised
-blocks of SNPs are made on the fly, so the float matrix of the cohort never exists.
+blocks of SNPs are made on the fly from a :class:`neuradmix.data.Genotypes` (decoded from its
+packed bytes) or from an N x M matrix of counts, so the float matrix of the cohort never exists.
+A PCA may use a subset of the SNPs (``snps``); it then projects new samples on that subset.
 
 Two solvers share that standardisation and :class:`GenotypePCA`:
 
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from ..data import Genotypes
+from ..data.packed import decode_snps
 from .frequencies import allele_frequencies
 
 _BLOCK = 4096
@@ -37,17 +41,34 @@ def _standardised_block(calls, rows, start, stop, centre, scale, out):
             target[t] = value if g != 3 else 0.0
 
 
+@numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
+def _standardised_decoded(decoded, rows, start, centre, scale, out):
+    """``decoded`` is SNPs x N (from the packed bytes); ``out`` rows x SNPs."""
+    width = decoded.shape[0]
+    for r in numba.prange(rows.shape[0]):
+        i = rows[r]
+        target = out[r]
+        for t in range(width):
+            g = decoded[t, i]
+            value = (g - centre[start + t]) * scale[start + t]
+            target[t] = value if g != 3 else 0.0
+
+
 @dataclass
 class GenotypePCA:
-    """A fitted PCA: per-SNP centring and scaling, SNP loadings and the samples' scores."""
+    """A fitted PCA: per-SNP centring and scaling, SNP loadings and the samples' scores.
 
-    centre: np.ndarray  # M, 2 x allele frequency
-    scale: np.ndarray  # M, 1 / sqrt(2p(1-p)); 0 for monomorphic SNPs
-    loadings: np.ndarray  # M x d: projection of a standardised sample onto the PCs
+    ``centre``, ``scale`` and ``loadings`` describe the SNPs ``snps`` (indices into the cohort's
+    SNPs; ``None`` for all of them)."""
+
+    centre: np.ndarray  # M', 2 x allele frequency
+    scale: np.ndarray  # M', 1 / sqrt(2p(1-p)); 0 for monomorphic SNPs
+    loadings: np.ndarray  # M' x d: projection of a standardised sample onto the PCs
     scores: np.ndarray  # N x d: the fitted samples' coordinates (X @ loadings)
     singular_values: np.ndarray
     # Sum of squares of the standardised matrix (exact solver only; NaN otherwise).
     total_variance: float = float("nan")
+    snps: np.ndarray | None = None
 
     @property
     def n_components(self) -> int:
@@ -60,10 +81,11 @@ class GenotypePCA:
             return np.zeros_like(self.singular_values)
         return self.singular_values**2 / self.total_variance
 
-    def transform(self, calls: np.ndarray) -> np.ndarray:
-        """Coordinates of samples (rows of ``calls``, same SNPs and order) on the PCs."""
-        rows = np.arange(calls.shape[0])
-        return _multiply(calls, rows, self.centre, self.scale, self.loadings)
+    def transform(self, source) -> np.ndarray:
+        """Coordinates of samples (a ``Genotypes`` or rows of a count matrix, with the fitted
+        cohort's SNPs in its order) on the PCs."""
+        data = _Source(source, None, self.snps)
+        return _multiply(data, self.centre, self.scale, self.loadings)
 
     def project_frequencies(self, p: np.ndarray) -> np.ndarray:
         """Coordinates of cluster centres given allele frequencies ``p`` (SNPs x K, .P layout).
@@ -71,6 +93,8 @@ class GenotypePCA:
         A centre is placed where an individual whose genotypes are ``2 p`` would be.
         """
         p = np.asarray(p, dtype=np.float64)
+        if self.snps is not None and p.shape[0] != self.loadings.shape[0]:
+            p = p[self.snps]
         if p.shape[0] != self.loadings.shape[0]:
             raise ValueError(
                 f"frequency matrix has {p.shape[0]} SNPs, the PCA was fitted on "
@@ -80,33 +104,77 @@ class GenotypePCA:
         return standard @ self.loadings.astype(np.float64)
 
 
-def _standardised_blocks(calls, rows, centre, scale, dtype, block=_BLOCK):
-    """``(start, stop, X[rows, start:stop] standardised)`` for consecutive SNP blocks."""
-    for start in range(0, calls.shape[1], block):
-        stop = min(start + block, calls.shape[1])
-        out = np.empty((rows.shape[0], stop - start), dtype=dtype)
-        _standardised_block(calls, rows, start, stop, centre, scale, out)
-        yield start, stop, out
+class _Source:
+    """Rows ``rows`` and SNPs ``snps`` of a ``Genotypes`` (packed) or of a count matrix."""
+
+    def __init__(self, source, rows, snps):
+        self.packed = isinstance(source, Genotypes)
+        if self.packed:
+            self.genotypes = source
+            n, m = source.n_samples, source.n_snps
+        else:
+            self.calls = np.asarray(source)
+            n, m = self.calls.shape
+        self.rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+        self.snps = np.arange(m) if snps is None else np.asarray(snps, dtype=np.int64)
+        if not self.packed and snps is not None:
+            self.calls = np.ascontiguousarray(self.calls[:, self.snps])
+
+    @property
+    def n_rows(self) -> int:
+        return self.rows.shape[0]
+
+    @property
+    def n_snps(self) -> int:
+        return self.snps.shape[0]
+
+    def frequencies(self) -> np.ndarray:
+        """Allele frequency of each chosen SNP among the chosen rows."""
+        if not self.packed:
+            rows_all = self.rows.shape[0] == self.calls.shape[0]
+            return allele_frequencies(self.calls if rows_all else self.calls[self.rows])[0]
+        if self.n_rows == self.genotypes.n_samples:
+            return allele_frequencies(self.genotypes)[0][self.snps]
+        freq = np.empty(self.n_snps)
+        for start in range(0, self.n_snps, _BLOCK):
+            chosen = self.snps[start : start + _BLOCK]
+            decoded = decode_snps(self.genotypes.packed, self.genotypes.n_samples, chosen)
+            freq[start : start + len(chosen)] = allele_frequencies(decoded[:, self.rows].T)[0]
+        return freq
+
+    def blocks(self, centre, scale, dtype, block=_BLOCK):
+        """``(start, stop, X)``: the standardised rows x SNPs[start:stop] block."""
+        for start in range(0, self.n_snps, block):
+            stop = min(start + block, self.n_snps)
+            out = np.empty((self.n_rows, stop - start), dtype=dtype)
+            if self.packed:
+                decoded = decode_snps(
+                    self.genotypes.packed, self.genotypes.n_samples, self.snps[start:stop]
+                )
+                _standardised_decoded(decoded, self.rows, start, centre, scale, out)
+            else:
+                _standardised_block(self.calls, self.rows, start, stop, centre, scale, out)
+            yield start, stop, out
 
 
-def _multiply(calls, rows, centre, scale, right):
-    """Standardised X[rows] @ right, with right M x l (computed in right's precision)."""
-    out = np.zeros((rows.shape[0], right.shape[1]), dtype=np.float64)
-    for start, stop, block in _standardised_blocks(calls, rows, centre, scale, right.dtype):
+def _multiply(data: _Source, centre, scale, right):
+    """Standardised X @ right, with right M' x l (computed in right's precision)."""
+    out = np.zeros((data.n_rows, right.shape[1]), dtype=np.float64)
+    for start, stop, block in data.blocks(centre, scale, right.dtype):
         out += block @ right[start:stop]
     return out.astype(right.dtype)
 
 
-def _multiply_transposed(calls, rows, centre, scale, left):
-    """Standardised X[rows]^T @ left, with left N x l; returns M x l in left's precision."""
-    out = np.empty((calls.shape[1], left.shape[1]), dtype=left.dtype)
-    for start, stop, block in _standardised_blocks(calls, rows, centre, scale, left.dtype):
+def _multiply_transposed(data: _Source, centre, scale, left):
+    """Standardised X^T @ left, with left N' x l; returns M' x l in left's precision."""
+    out = np.empty((data.n_snps, left.shape[1]), dtype=left.dtype)
+    for start, stop, block in data.blocks(centre, scale, left.dtype):
         out[start:stop] = block.T @ left
     return out
 
 
-def _standardisation(calls: np.ndarray, rows: np.ndarray):
-    freq, observed = allele_frequencies(calls if rows is None else calls[rows])
+def _standardisation(data: _Source):
+    freq = data.frequencies()
     centre = 2.0 * freq
     variance = 2.0 * freq * (1.0 - freq)
     scale = np.where(variance > 1e-12, 1.0 / np.sqrt(np.maximum(variance, 1e-12)), 0.0)
@@ -123,7 +191,7 @@ def _fix_signs(loadings: np.ndarray, scores: np.ndarray) -> None:
 
 
 def fit_pca(
-    calls: np.ndarray,
+    source,
     n_components: int,
     seed: int = 0,
     power_iterations: int = 2,
@@ -131,20 +199,23 @@ def fit_pca(
     rows: np.ndarray | None = None,
     method: str = "randomized",
     block: int = _BLOCK,
+    snps: np.ndarray | None = None,
 ) -> GenotypePCA:
-    """Top ``n_components`` principal components of the standardised genotypes of ``rows``.
+    """Top ``n_components`` principal components of the standardised genotypes of ``rows``
+    (default: all samples) on ``snps`` (default: all SNPs) of ``source`` (a ``Genotypes`` or an
+    N x M count matrix).
 
     ``method`` is ``randomized`` (float32, streamed) or ``exact`` (float64 Gram matrix).
     """
-    subset = None if rows is None else np.asarray(rows)
-    rows = np.arange(calls.shape[0]) if subset is None else subset
-    centre, scale = _standardisation(calls, subset)
-    n, m = len(rows), calls.shape[1]
+    data = _Source(source, rows, snps)
+    centre, scale = _standardisation(data)
+    n, m = data.n_rows, data.n_snps
     if n < 2 or m < 1:
         raise ValueError("PCA needs at least two samples and one SNP.")
     d = max(1, min(n_components, n - 1, m))
+    chosen = None if snps is None else data.snps
     if method == "exact":
-        return _exact(calls, rows, centre, scale, d, block)
+        return _exact(data, centre, scale, d, block, chosen)
     if method != "randomized":
         raise ValueError(f"unknown PCA method {method!r}")
     width = min(d + oversample, n, m)
@@ -152,12 +223,12 @@ def fit_pca(
     # Randomised range finder for X (N x M), orthonormalising only the small N-side basis: each
     # power iteration applies X X^T, and QR of an N x width matrix is cheap.
     gaussian = rng.standard_normal((m, width)).astype(np.float32)
-    basis, _ = np.linalg.qr(_multiply(calls, rows, centre, scale, gaussian).astype(np.float64))
+    basis, _ = np.linalg.qr(_multiply(data, centre, scale, gaussian).astype(np.float64))
     for _ in range(power_iterations):
-        snp_side = _multiply_transposed(calls, rows, centre, scale, basis.astype(np.float32))
-        basis, _ = np.linalg.qr(_multiply(calls, rows, centre, scale, snp_side).astype(np.float64))
+        snp_side = _multiply_transposed(data, centre, scale, basis.astype(np.float32))
+        basis, _ = np.linalg.qr(_multiply(data, centre, scale, snp_side).astype(np.float64))
     # X^T B = V S W^T: its right singular vectors come from the small Gram matrix W S^2 W^T.
-    small = _multiply_transposed(calls, rows, centre, scale, basis.astype(np.float32))
+    small = _multiply_transposed(data, centre, scale, basis.astype(np.float32))
     small = small.astype(np.float64)  # M x w
     eigenvalues, eigenvectors = np.linalg.eigh(small.T @ small)
     top = np.argsort(eigenvalues)[::-1][:d]
@@ -166,7 +237,7 @@ def fit_pca(
     loadings = vt[:d].T.astype(np.float32)  # M x d, unit columns
     # Scores are computed exactly as new samples will be projected (X @ loadings), so a model
     # assigns its own training samples the same Q at inference as at the end of training.
-    scores = _multiply(calls, rows, centre, scale, loadings)
+    scores = _multiply(data, centre, scale, loadings)
     _fix_signs(loadings, scores)
     return GenotypePCA(
         centre=centre.astype(np.float64),
@@ -174,14 +245,15 @@ def fit_pca(
         loadings=loadings,
         scores=scores,
         singular_values=singular.astype(np.float64),
+        snps=chosen,
     )
 
 
-def _exact(calls, rows, centre, scale, d, block) -> GenotypePCA:
+def _exact(data: _Source, centre, scale, d, block, chosen) -> GenotypePCA:
     """Eigendecomposition of the float64 Gram matrix, accumulated one SNP block at a time."""
-    n, m = rows.shape[0], calls.shape[1]
+    n, m = data.n_rows, data.n_snps
     gram = np.zeros((n, n))
-    for _, _, standard in _standardised_blocks(calls, rows, centre, scale, np.float64, block):
+    for _, _, standard in data.blocks(centre, scale, np.float64, block):
         gram += standard @ standard.T
     values, vectors = np.linalg.eigh(gram)
     top = np.argsort(values)[::-1][:d]
@@ -189,9 +261,7 @@ def _exact(calls, rows, centre, scale, d, block) -> GenotypePCA:
     vectors = vectors[:, top]
     singular = np.sqrt(values)
     loadings = np.zeros((m, d))
-    for start, stop, standard in _standardised_blocks(
-        calls, rows, centre, scale, np.float64, block
-    ):
+    for start, stop, standard in data.blocks(centre, scale, np.float64, block):
         loadings[start:stop] = standard.T @ vectors
     loadings /= np.where(singular > 0, singular, 1.0)
     scores = vectors * singular
@@ -203,4 +273,5 @@ def _exact(calls, rows, centre, scale, d, block) -> GenotypePCA:
         scores=scores,
         singular_values=singular,
         total_variance=float(np.trace(gram)),
+        snps=chosen,
     )

@@ -10,14 +10,16 @@ import pytest
 
 from neuradmix.classic.cv import (
     CVResult,
+    classic_fold_fit,
     cross_validate,
-    em_fold_fit,
     format_cv,
     heldout_error,
+    masked_genotypes,
     read_cv_table,
 )
+from neuradmix.classic.fit import NumbaEngine
 from neuradmix.cli import main
-from neuradmix.data import MISSING, write_bed
+from neuradmix.data import MISSING, make_genotypes, write_bed
 from neuradmix.errors import InputError
 from neuradmix.simulation.psd import simulate_psd
 
@@ -26,7 +28,11 @@ def test_cv_error_is_lowest_at_true_k():
     clean = simulate_psd(200, 2000, 3, fst=0.2, alpha=0.3, seed=4)
     errors = {
         k: cross_validate(
-            clean.genotypes, k, em_fold_fit(clean.genotypes, k, seed=1, tol=1e-5), folds=5, seed=1
+            clean.genotypes,
+            k,
+            classic_fold_fit(clean.genotypes, k, seed=1, tol=1e-5),
+            folds=5,
+            seed=1,
         ).error
         for k in (2, 3, 4)
     }
@@ -37,14 +43,30 @@ def test_cv_error_is_lowest_at_true_k():
 
 
 def test_heldout_deviance_by_hand():
-    calls = np.array([[0, 1, 2, MISSING]], dtype=np.uint8)
-    folds = np.zeros_like(calls)
+    genotypes = make_genotypes(np.array([[0, 1, 2, MISSING]], dtype=np.uint8))
     q = np.array([[1.0]])
     p = np.array([[0.25], [0.5], [0.8], [0.5]])
-    total, count = heldout_error(calls, folds, 0, q, p)
+    total, count = heldout_error(genotypes, (7, 1, 0), q, p)  # one fold: every call held out
     expected = 2 * np.log(1 / 0.75) + 0.0 + 2 * np.log(1 / 0.8)
     assert count == 3
     assert total == pytest.approx(expected, rel=1e-12)
+
+
+def test_folds_partition_the_observed_calls_and_the_fit_never_sees_its_fold():
+    cohort = simulate_psd(60, 400, 2, missing_rate=0.05, seed=3)
+    genotypes = cohort.genotypes
+    observed = int(np.count_nonzero(genotypes.calls <= 2))
+    q, p = cohort.q, np.clip(cohort.p, 1e-5, 1 - 1e-5)
+    counts = [heldout_error(genotypes, (11, 4, fold), q, p)[1] for fold in range(4)]
+    assert sum(counts) == observed  # every observed call is in exactly one fold
+    assert all(abs(c - observed / 4) < 0.05 * observed for c in counts)
+    # A fit with a held-out fold sees exactly the genotypes with that fold masked.
+    holdout = (11, 4, 2)
+    masked = masked_genotypes(genotypes, holdout)
+    assert np.count_nonzero(masked.calls <= 2) == observed - counts[2]
+    engine = NumbaEngine(genotypes, holdout=holdout)
+    reference = NumbaEngine(masked)
+    assert engine.log_likelihood(q, p) == pytest.approx(reference.log_likelihood(q, p), rel=1e-12)
 
 
 def test_cli_cv_prints_admixture_lines(tmp_path, capsys):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuradmix.classic import em
+from neuradmix.classic import fit
 from neuradmix.classic import tools as baselines
 from neuradmix.cli import main
 from neuradmix.data import read_bed, read_p, read_q, write_bed, write_p
@@ -146,7 +146,7 @@ def test_real_fastmixture_matches_our_em(cohort_files, tmp_path, aligned):
                  "--out", str(out), "--threads", "1", "--seed", "3"]) == 0  # fmt: skip
     q = read_q(out / "cohort.3.Q", 120)
     p = read_p(out / "cohort.3.P", genotypes.n_snps)
-    ours = em.fit(read_bed(str(prefix) + ".bed"), 3, seed=3)
+    ours = fit.fit(read_bed(str(prefix) + ".bed"), 3, seed=3)
     # Same model, same allele counted: matched Q and P columns agree closely.
     assert np.abs(aligned(q, ours.q) - ours.q).max() < 0.02
     assert np.corrcoef(aligned(p, ours.p).ravel(), ours.p.ravel())[0, 1] > 0.999

@@ -1,0 +1,705 @@
+"""Maximum likelihood for the ADMIXTURE model: block relaxation with exact Newton steps.
+
+Model
+-----
+Genotype ``g_ij ~ Binomial(2, p_ij)`` with ``p_ij = sum_k q_ik f_jk`` (Equation 1 of the paper);
+missing calls are skipped. As in ADMIXTURE, ``f`` lies in ``[F_MIN, F_MAX] = [1e-5, 1 - 1e-5]``
+and every row of ``Q`` on the simplex with ``q >= Q_MIN = 1e-5``.
+
+Updates (Alexander, Novembre & Lange 2009)
+------------------------------------------
+The log-likelihood is concave in F for fixed Q and in Q for fixed F, and both blocks split into
+small independent problems: one of size K per SNP, one per sample. One iteration is two passes
+over the packed genotypes (:mod:`neuradmix.classic.kernels`):
+
+1. for every SNP, the Newton step of ``f_j`` on its box (the exact solution of the K-dimensional
+   quadratic model with the bounds, by an active-set method), with the log-likelihood at the
+   start of the iteration computed in the same pass;
+2. for every sample, the Newton step of ``q_i`` on the simplex, at the new F.
+
+Quadratic convergence inside each block makes this converge in tens of passes where EM needs
+hundreds. When the Newton point of a block would lower the likelihood (far from the optimum),
+the iteration falls back to a damped step, so the log-likelihood at the start of every iteration
+never decreases.
+
+Acceleration and starts
+-----------------------
+The iteration map is accelerated by SQUAREM (Varadhan & Roland 2008) where that measures better;
+see :func:`fit`. The default start is a randomised SVD of the standardised genotypes of a SNP
+subset, PCK-Means on the leading axes and alternating least squares on the low-rank
+reconstruction (the approach of SCOPE and fastmixture), refined by this same iteration on the
+subset before the first pass over all SNPs. ``seeds`` starts compete on the subset; the best one
+is refined on all SNPs.
+
+Stopping rule: ADMIXTURE's (the log-likelihood rises by less than a tolerance between iterations)
+made relative, ``L_t - L_{t-1} < tol * |L_t|``; ``tol = 1e-9`` leaves the fit within about 1e-9
+relative of the optimum (a tenth of a unit on 100 million genotypes).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data import Genotypes, is_unknown, known_populations, make_genotypes
+from ..errors import InputError
+from . import kernels
+from .defaults import DEFAULT_MAX_ITER, DEFAULT_TOL
+
+F_MIN = 1e-5
+F_MAX = 1.0 - 1e-5
+Q_MIN = 1e-5
+# Starts are computed and refined on at most this many SNPs (evenly spread).
+START_SNPS = 20_000
+# The subset refinement stops at this relative tolerance (the full-data passes finish the job).
+SUBSET_TOL = 1e-7
+# Newton steps per SNP in the first pass over all SNPs (F given the start's Q, solved in cache).
+F_START_STEPS = 6
+# Secant pairs kept by the quasi-Newton acceleration.
+QN_SECANTS = 3
+# Largest SQUAREM step length, and the factor by which it grows when a step hits the bound.
+_STEP_MAX = 64.0
+_STEP_GROWTH = 4.0
+
+Progress = Callable[[str, int, float, float], None]
+
+
+@dataclass
+class FitResult:
+    """A fit: ``q`` (N x K), ``p`` (M x K, ``.P`` orientation) and how it got there."""
+
+    q: np.ndarray
+    p: np.ndarray
+    log_likelihood: float
+    iterations: int
+    passes: int
+    seconds: float
+    converged: bool
+    trace: list[float] = field(default_factory=list)
+    starts: list[tuple[int, float]] = field(default_factory=list)  # (seed, subset log-lik)
+    start_passes: float = 0.0  # passes over the start's SNP subset, in whole-cohort passes
+
+    @property
+    def k(self) -> int:
+        return self.q.shape[1]
+
+    @property
+    def em_passes(self) -> int:  # the CLI's historical name for passes over the genotypes
+        return self.passes
+
+
+# ------------------------------------------------------------------------------------------
+# The engine: passes over the packed genotypes
+# ------------------------------------------------------------------------------------------
+
+
+class NumbaEngine:
+    """The two passes on the CPU (numba), optionally with per-SNP weights (bootstrap) or a
+    held-out fold of calls (cross-validation)."""
+
+    def __init__(
+        self,
+        genotypes: Genotypes,
+        weights: np.ndarray | None = None,
+        holdout: tuple[int, int, int] | None = None,
+    ):
+        self.genotypes = genotypes
+        self.packed = np.ascontiguousarray(genotypes.packed)
+        self.n = genotypes.n_samples
+        self.weights = (
+            np.zeros(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        )
+        self.seed, self.folds, self.heldout = holdout if holdout is not None else (0, 0, 0)
+        groups = max(1, min(kernels.SNP_GROUPS, self.packed.shape[0]))
+        self._ll_groups = np.zeros(groups)
+        self.passes = 0
+
+    def frequencies(self, q: np.ndarray, f: np.ndarray, steps: int = 1):
+        """(F after ``steps`` Newton steps per SNP, log-likelihood at (Q, F)); F unchanged for
+        ``steps = 0``."""
+        qt = np.ascontiguousarray(q.T)
+        f = np.ascontiguousarray(f)
+        f_out = np.empty_like(f) if steps else f
+        kernels.frequency_pass(
+            self.packed,
+            self.n,
+            qt,
+            f,
+            f_out,
+            steps,
+            F_MIN,
+            F_MAX,
+            self.weights,
+            self.seed,
+            self.folds,
+            self.heldout,
+            self._ll_groups,
+        )
+        self.passes += 1
+        return f_out, float(self._ll_groups.sum())
+
+    def log_likelihood(self, q: np.ndarray, f: np.ndarray) -> float:
+        return self.frequencies(q, f, steps=0)[1]
+
+    def ancestry(self, q: np.ndarray, f: np.ndarray, fixed: np.ndarray | None) -> np.ndarray:
+        """Newton-updated Q at (Q, F); rows where ``fixed`` is True are kept."""
+        k = q.shape[1]
+        qt = np.ascontiguousarray(q.T)
+        stats = np.empty((k + k * (k + 1) // 2, self.n))
+        kernels.ancestry_pass(
+            self.packed,
+            self.n,
+            qt,
+            np.ascontiguousarray(f),
+            self.weights,
+            self.seed,
+            self.folds,
+            self.heldout,
+            stats,
+        )
+        q_out = np.empty_like(q)
+        fixed = np.zeros(0, dtype=np.bool_) if fixed is None else fixed
+        kernels.ancestry_newton(qt, stats, Q_MIN, fixed, q_out)
+        self.passes += 1
+        return q_out
+
+
+def make_engine(genotypes: Genotypes, device: str | None = "cpu", engine: str = "auto", **options):
+    """The numba engine on the CPU; the torch engine on CUDA (or when asked for, on any device)."""
+    if engine not in ("auto", "numba", "torch"):
+        raise InputError(f"--engine {engine!r}: choose auto, numba or torch.")
+    wants_gpu = device not in (None, "", "cpu", "auto")
+    if engine == "numba" and wants_gpu:
+        raise InputError("--engine numba runs on the CPU only; use --engine torch for cuda.")
+    if engine == "torch" or (wants_gpu or _cuda_auto(device)) and engine != "numba":
+        from .torch_engine import TorchEngine
+
+        return TorchEngine(genotypes, device=device, **options)
+    return NumbaEngine(genotypes, **options)
+
+
+def _cuda_auto(device) -> bool:
+    if device != "auto" or "torch" not in sys.modules:
+        return False
+    return bool(sys.modules["torch"].cuda.is_available())
+
+
+# ------------------------------------------------------------------------------------------
+# Constraints
+# ------------------------------------------------------------------------------------------
+
+
+def project_q(q: np.ndarray) -> np.ndarray:
+    """Rows onto ``{q >= Q_MIN, sum = 1}`` (Euclidean projection)."""
+    from .starts import project_to_simplex
+
+    k = q.shape[1]
+    shifted = project_to_simplex((np.asarray(q, dtype=np.float64) - Q_MIN) / (1.0 - k * Q_MIN))
+    return Q_MIN + (1.0 - k * Q_MIN) * shifted
+
+
+def project_f(f: np.ndarray) -> np.ndarray:
+    return np.clip(f, F_MIN, F_MAX)
+
+
+# ------------------------------------------------------------------------------------------
+# The iteration
+# ------------------------------------------------------------------------------------------
+
+
+class _Iteration:
+    """The block-relaxation map on (Q, F) for one engine, with fixed rows or a fixed F."""
+
+    def __init__(
+        self,
+        engine,
+        fixed_rows: np.ndarray | None,
+        fixed_q,
+        fix_f: bool,
+        f_steps: int = 1,
+        first_f_steps: int = 1,
+    ):
+        self.engine = engine
+        self.fixed_rows = fixed_rows
+        self.fixed_q = fixed_q
+        self.fix_f = fix_f
+        self.f_steps = f_steps
+        # Newton steps per SNP in the first pass: F that starts far from its optimum given Q
+        # (the Q-weighted frequencies after a start on a SNP subset) converges in cache.
+        self.first_f_steps = first_f_steps
+
+    def step(self, q, f):
+        """One iteration from (q, f): returns the new (q, f) and the log-likelihood at (q, f)."""
+        if self.fix_f:
+            ll = self.engine.log_likelihood(q, f)
+            f_new = f
+        else:
+            steps, self.first_f_steps = max(self.first_f_steps, self.f_steps), self.f_steps
+            f_new, ll = self.engine.frequencies(q, f, steps)
+        q_new = self.engine.ancestry(q, f_new, self.fixed_rows)
+        return q_new, f_new, ll
+
+    def constrain(self, q, f, reference_f):
+        q = project_q(q)
+        if self.fixed_rows is not None:
+            q[self.fixed_rows] = self.fixed_q
+        return q, (reference_f if self.fix_f else project_f(f))
+
+
+def _iterate(
+    iteration: _Iteration,
+    q,
+    f,
+    *,
+    tol: float,
+    max_iter: int,
+    accelerate: bool,
+    progress: Progress | None,
+    stage: str,
+):
+    """Iterate to convergence; returns (q, f, trace of log-likelihoods, iterations, converged).
+
+    The loop keeps an accepted point ``x`` with its log-likelihood and the map's image
+    ``x1 = G(x)``. Evaluating ``G(x1)`` yields the log-likelihood of ``x1``: when it is lower than
+    that of ``x`` (a Newton point overshot, far from the optimum) ``x1`` is moved half way back
+    towards ``x`` and evaluated again; otherwise ``x1`` is accepted. With SQUAREM (scheme S3)
+    the two evaluations also give the step ``r = x1 - x`` and its change ``v``; the extrapolated
+    point ``x - 2 a r + a^2 v`` (``a = -|r|/|v|``, bounded) is projected onto the constraints and
+    evaluated, and accepted when it beats ``x1``. The accepted log-likelihood never decreases.
+    """
+    tick = time.perf_counter()
+    x1_q, x1_f, ll = iteration.step(q, f)
+    _check_finite(ll)
+    trace = [ll]
+    if progress is not None:
+        progress(stage, 0, ll, time.perf_counter() - tick)
+    converged = False
+    step_max = 4.0
+    secants = _Secants(QN_SECANTS, iteration.fix_f)
+    iterations = 0
+    for iterations in range(1, max_iter + 1):
+        tick = time.perf_counter()
+        x2_q, x2_f, ll1 = iteration.step(x1_q, x1_f)
+        _check_finite(ll1)
+        damping = 0
+        while ll1 < ll and damping < 8:
+            x1_q, x1_f = iteration.constrain(0.5 * (q + x1_q), 0.5 * (f + x1_f), f)
+            x2_q, x2_f, ll1 = iteration.step(x1_q, x1_f)
+            damping += 1
+        if ll1 < ll:  # no ascent from x even with small steps: x is the optimum here
+            converged = True
+            break
+        accepted = (x1_q, x1_f, ll1, x2_q, x2_f)
+        if accelerate == "qn" and damping == 0:
+            secants.add(x1_q - q, x1_f - f, x2_q - x1_q, x2_f - x1_f)
+            jump = secants.step(x1_q - q, x1_f - f)
+            if jump is not None:
+                xq, xf = iteration.constrain(x1_q + jump[0], x1_f + jump[1], f)
+                x3_q, x3_f, ll_x = iteration.step(xq, xf)
+                if ll_x > ll1:
+                    accepted = (xq, xf, ll_x, x3_q, x3_f)
+        elif accelerate and damping == 0:
+            alpha_q = _step_length(x1_q - q, x2_q - 2.0 * x1_q + q, step_max)
+            if iteration.fix_f:
+                alpha_f = alpha_q
+            else:
+                alpha_f = _step_length(x1_f - f, x2_f - 2.0 * x1_f + f, step_max)
+            if min(alpha_q, alpha_f) <= -step_max:
+                step_max = min(step_max * _STEP_GROWTH, _STEP_MAX)
+            if alpha_q < -1.0 or alpha_f < -1.0:
+                xq, xf = iteration.constrain(
+                    _extrapolate(q, x1_q, x2_q, alpha_q), _extrapolate(f, x1_f, x2_f, alpha_f), f
+                )
+                x3_q, x3_f, ll_x = iteration.step(xq, xf)
+                if ll_x > ll1:
+                    accepted = (xq, xf, ll_x, x3_q, x3_f)
+                else:
+                    step_max = max(1.0, step_max / _STEP_GROWTH)
+        q, f, ll, x1_q, x1_f = accepted
+        trace.append(ll)
+        if progress is not None:
+            progress(stage, iterations, ll, time.perf_counter() - tick)
+        if trace[-1] - trace[-2] < tol * abs(trace[-1]):
+            converged = True
+            break
+    return q, f, trace, iterations, converged
+
+
+class _Secants:
+    """The quasi-Newton acceleration of Zhou, Alexander & Lange (2011) for the fixed point of the
+    iteration map G: from the last ``size`` secant pairs ``u = G(x) - x``, ``v = G(G(x)) - G(x)``
+    (columns of U and V), the fixed point of the secant model is
+    ``G(x) + V (U'U - U'V)^-1 U'u``."""
+
+    def __init__(self, size: int, fix_f: bool):
+        self.size = size
+        self.fix_f = fix_f
+        self.u: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+
+    def _flat(self, a, b):
+        return a.ravel().copy() if self.fix_f else np.concatenate([a.ravel(), b.ravel()])
+
+    def add(self, u_q, u_f, v_q, v_f) -> None:
+        self.u.append(self._flat(u_q, u_f))
+        self.v.append(self._flat(v_q, v_f))
+        if len(self.u) > self.size:
+            self.u.pop(0)
+            self.v.pop(0)
+
+    def step(self, u_q, u_f):
+        """The jump to add to G(x), split back into its Q and F parts (None if ill-posed)."""
+        u = np.stack(self.u, axis=1)
+        v = np.stack(self.v, axis=1)
+        system = u.T @ u - u.T @ v
+        latest = self._flat(u_q, u_f)
+        try:
+            coefficients = np.linalg.solve(system, u.T @ latest)
+        except np.linalg.LinAlgError:
+            return None
+        jump = v @ coefficients
+        if not np.all(np.isfinite(jump)):
+            return None
+        n_q = u_q.size
+        jump_q = jump[:n_q].reshape(u_q.shape)
+        jump_f = np.zeros_like(u_f) if self.fix_f else jump[n_q:].reshape(u_f.shape)
+        return jump_q, jump_f
+
+
+def _check_finite(ll: float) -> None:
+    if not math.isfinite(ll):
+        raise InputError(
+            "the log-likelihood is not finite; check that the genotypes hold only 0, 1, 2 "
+            "or missing calls and that the starting .Q/.P values are valid."
+        )
+
+
+def _step_length(r: np.ndarray, v: np.ndarray, step_max: float) -> float:
+    """SQUAREM S3 step length -|r|/|v|, within [-step_max, -1]."""
+    v_norm = float(np.vdot(v, v))
+    alpha = -math.sqrt(float(np.vdot(r, r)) / v_norm) if v_norm > 0 else -1.0
+    return min(-1.0, max(alpha, -step_max))
+
+
+def _extrapolate(x0, x1, x2, alpha: float):
+    """x0 - 2 alpha r + alpha^2 v with r = x1 - x0, v = x2 - 2 x1 + x0."""
+    return x0 - 2.0 * alpha * (x1 - x0) + alpha * alpha * (x2 - 2.0 * x1 + x0)
+
+
+# ------------------------------------------------------------------------------------------
+# Starts
+# ------------------------------------------------------------------------------------------
+
+
+def start_snps(n_snps: int, limit: int = START_SNPS) -> np.ndarray:
+    """Evenly spread SNP indices for the start (all SNPs when there are few)."""
+    if n_snps <= limit:
+        return np.arange(n_snps)
+    return np.floor((np.arange(limit) + 0.5) * n_snps / limit).astype(np.int64)
+
+
+def svd_start(genotypes: Genotypes, k: int, seed: int, snps: np.ndarray) -> np.ndarray:
+    """Q from a randomised SVD of the standardised genotypes on ``snps``, PCK-Means on the leading
+    K-1 axes and alternating least squares on the rank-(K-1) reconstruction."""
+    from ..stats.pca import fit_pca
+    from .starts import low_rank_als, pckmeans
+
+    subset = genotypes if len(snps) == genotypes.n_snps else genotypes.select_snps(snps)
+    components = max(1, min(k - 1, genotypes.n_samples - 1))
+    pca = fit_pca(subset, max(components, 2), seed=seed, power_iterations=4)
+    frequencies, _ = pckmeans(subset, k, pca, seed=seed)
+    q, _ = low_rank_als(pca, frequencies)
+    return project_q(q)
+
+
+def random_start(n_samples: int, k: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return project_q(rng.dirichlet(np.ones(k), size=n_samples))
+
+
+def frequencies_given_q(genotypes: Genotypes, q: np.ndarray) -> np.ndarray:
+    """The Q-weighted allele frequencies (one pass): the F every start begins from."""
+    from ..stats.frequencies import allele_frequencies, weighted_allele_frequencies
+
+    overall, _ = allele_frequencies(genotypes)
+    return project_f(weighted_allele_frequencies(genotypes, q, fallback=overall))
+
+
+# ------------------------------------------------------------------------------------------
+# Fits
+# ------------------------------------------------------------------------------------------
+
+
+def check_k(genotypes: Genotypes, k: int) -> None:
+    """K must be at least 1 and below the number of samples."""
+    n, m = genotypes.n_samples, genotypes.n_snps
+    if n < 1 or m < 1:
+        raise InputError("the genotype matrix is empty; the .bed needs samples and SNPs.")
+    if k < 1:
+        raise InputError(f"--k {k}: the number of ancestral populations must be at least 1.")
+    if k >= n and n > 1:
+        raise InputError(
+            f"--k {k}: as many ancestral populations as the {n} samples or more; each sample "
+            "would be its own population. Lower K below the number of samples."
+        )
+
+
+def _as_genotypes(genotypes) -> Genotypes:
+    if isinstance(genotypes, Genotypes):
+        return genotypes
+    return make_genotypes(np.asarray(genotypes))
+
+
+def fit(
+    genotypes: Genotypes | np.ndarray,
+    k: int,
+    *,
+    seed: int = 42,
+    seeds: int = 1,
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+    init: str = "svd",
+    init_q: np.ndarray | None = None,
+    init_p: np.ndarray | None = None,
+    fixed_rows: np.ndarray | None = None,
+    fix_p: bool = False,
+    device: str | None = "cpu",
+    engine: str = "auto",
+    accelerate: bool = True,
+    start_snps_limit: int = START_SNPS,
+    progress: Progress | None = None,
+    weights: np.ndarray | None = None,
+    holdout: tuple[int, int, int] | None = None,
+) -> FitResult:
+    """Maximise the ADMIXTURE log-likelihood.
+
+    ``init`` is ``svd`` (default: randomised SVD, PCK-Means and ALS on a SNP subset), ``pckmeans``
+    (PCK-Means centroids without ALS) or ``random`` (Q ~ Dirichlet(1)); ``init_q``/``init_p``
+    override the start. Without a given Q, ``seeds`` starts (seeds ``seed``, ``seed + 1``, ...)
+    are refined on a subset of at most ``start_snps_limit`` SNPs and the best continues on all
+    SNPs; ``starts`` of the result lists each start's subset log-likelihood. ``fixed_rows``
+    (bool, N) keeps those rows of ``init_q`` (supervised mode); ``fix_p`` keeps ``init_p`` and
+    fits only Q (projection). ``weights`` (per SNP) and ``holdout`` ((seed, folds, fold): calls
+    of that fold are treated as missing) serve the bootstrap and cross-validation.
+    """
+    genotypes = _as_genotypes(genotypes)
+    check_k(genotypes, k)
+    started = time.perf_counter()
+    n, m = genotypes.n_samples, genotypes.n_snps
+    if init not in ("svd", "pckmeans", "random"):
+        raise InputError(f"--init {init!r}: choose svd, pckmeans or random.")
+    if seeds < 1:
+        raise InputError(f"--seeds {seeds}: at least one start is needed.")
+    if init_q is not None and np.shape(init_q) != (n, k):
+        raise InputError(f"the starting Q has shape {np.shape(init_q)}, expected {n} x {k}.")
+    if init_p is not None and np.shape(init_p) != (m, k):
+        raise InputError(f"the starting P has shape {np.shape(init_p)}, expected {m} x {k}.")
+    if fix_p and init_p is None:
+        raise InputError("projection needs the .P to hold fixed.")
+    options = {"weights": weights, "holdout": holdout}
+    full = make_engine(genotypes, device, engine, **options)
+    fixed_q = None
+    if fixed_rows is not None:
+        fixed_rows = np.asarray(fixed_rows, dtype=np.bool_)
+        if not fixed_rows.any():
+            fixed_rows = None
+    starts: list[tuple[int, float]] = []
+    start_passes = 0.0
+
+    if init_q is not None:
+        q = project_q(np.asarray(init_q, dtype=np.float64))
+    elif init_p is not None:
+        q = np.full((n, k), 1.0 / k)
+    else:
+        q = None
+    if fixed_rows is not None:
+        fixed_q = np.asarray(init_q, dtype=np.float64)[fixed_rows]
+
+    if q is None:
+        # Starts, each refined on the SNP subset; the best one goes on.
+        snps = start_snps(m, start_snps_limit)
+        subset = genotypes if len(snps) == m else genotypes.select_snps(snps)
+        engine_subset = (
+            full
+            if len(snps) == m
+            else make_engine(subset, device, engine, **_subset_options(options, snps))
+        )
+        best = None
+        for s in range(seeds):
+            start_seed = seed + s
+            if init == "random":
+                q0 = random_start(n, k, start_seed)
+            elif init == "pckmeans":
+                q0 = _pckmeans_q(genotypes, k, start_seed, snps)
+            else:
+                q0 = svd_start(genotypes, k, start_seed, snps)
+            f0 = frequencies_given_q(subset, q0)
+            iteration = _Iteration(engine_subset, None, None, False)
+            tolerance = tol if len(snps) == m else max(tol, SUBSET_TOL)
+            q0, f0, trace, _, converged0 = _iterate(
+                iteration,
+                q0,
+                f0,
+                tol=tolerance,
+                max_iter=max_iter,
+                accelerate=accelerate,
+                progress=progress,
+                stage=f"start {start_seed}" if seeds > 1 else "start",
+            )
+            starts.append((start_seed, trace[-1]))
+            if best is None or trace[-1] > best[2]:
+                best = (q0, f0, trace[-1], trace, converged0)
+        start_passes = engine_subset.passes * len(snps) / m if engine_subset is not full else 0.0
+        q = best[0]
+        if len(snps) == m:
+            # The subset was the whole cohort: the start is the fit.
+            return FitResult(
+                q=q,
+                p=best[1],
+                log_likelihood=best[2],
+                iterations=len(best[3]),
+                passes=full.passes,
+                seconds=time.perf_counter() - started,
+                converged=best[4],
+                trace=best[3],
+                starts=starts,
+            )
+    if init_p is not None:
+        f = np.asarray(init_p, dtype=np.float64)
+        f = f if fix_p else project_f(f)
+    else:
+        f = frequencies_given_q(genotypes, q)
+    if fixed_rows is not None:
+        q[fixed_rows] = fixed_q
+    iteration = _Iteration(full, fixed_rows, fixed_q, fix_p, first_f_steps=F_START_STEPS)
+    q, f, trace, iterations, converged = _iterate(
+        iteration,
+        q,
+        np.ascontiguousarray(f),
+        tol=tol,
+        max_iter=max_iter,
+        accelerate=accelerate,
+        progress=progress,
+        stage="fit" if not fix_p else "projection",
+    )
+    return FitResult(
+        q=np.asarray(q),
+        p=np.asarray(f),
+        log_likelihood=trace[-1],
+        iterations=iterations,
+        passes=full.passes,
+        seconds=time.perf_counter() - started,
+        converged=converged,
+        trace=trace,
+        starts=starts,
+        start_passes=start_passes,
+    )
+
+
+def _subset_options(options: dict, snps: np.ndarray) -> dict:
+    weights = options.get("weights")
+    return {
+        "weights": None if weights is None else np.asarray(weights)[snps],
+        "holdout": options.get("holdout"),
+    }
+
+
+def _pckmeans_q(genotypes: Genotypes, k: int, seed: int, snps: np.ndarray) -> np.ndarray:
+    """The paper's Algorithm 1 alone: hard PCK-Means clusters as Q."""
+    from ..stats.pca import fit_pca
+    from .starts import pckmeans, pckmeans_components
+
+    subset = genotypes if len(snps) == genotypes.n_snps else genotypes.select_snps(snps)
+    pca = fit_pca(subset, pckmeans_components(k, genotypes.n_samples - 1), seed=seed)
+    _, assignment = pckmeans(subset, k, pca, seed=seed)
+    return project_q(np.eye(k)[assignment])
+
+
+def fit_supervised(
+    genotypes: Genotypes, labels: np.ndarray, k: int | None = None, **options
+) -> FitResult:
+    """ADMIXTURE ``--supervised``: samples with a label keep Q fixed to the one-hot of their
+    label; unlabelled samples and F are fitted.
+
+    Components are the distinct labels in sorted order (:func:`neuradmix.data.known_populations`);
+    ``k`` defaults to their number and may be larger (the extra components are free).
+    """
+    labels = np.asarray(labels, dtype=object)
+    known = np.array([not is_unknown(x) for x in labels], dtype=bool)
+    names = known_populations(labels)
+    if not names:
+        raise InputError("the label file gives no sample a population; supervised mode needs some.")
+    k = len(names) if k is None else k
+    if k < len(names):
+        raise InputError(
+            f"--k {k} is smaller than the {len(names)} populations in the label file; "
+            f"use --k {len(names)} or more."
+        )
+    if options.get("init_q") is not None:
+        raise InputError("supervised mode builds its own starting Q; drop --init-q.")
+    n = len(labels)
+    seed = options.pop("seed", 42)
+    q0 = project_q(np.full((n, k), 1.0 / k))
+    index = {name: c for c, name in enumerate(names)}
+    for i in np.flatnonzero(known):
+        q0[i] = Q_MIN
+        q0[i, index[str(labels[i])]] = 1.0 - (k - 1) * Q_MIN
+    if (~known).any() and options.get("init_p") is None:
+        # Unlabelled samples start from the least-squares fit to the labelled centroids.
+        genotypes = _as_genotypes(genotypes)
+        f0 = frequencies_given_q(genotypes, q0)
+        options["init_p"] = f0
+    return fit(genotypes, k, seed=seed, init_q=q0, fixed_rows=known, **options)
+
+
+def project(genotypes: Genotypes | np.ndarray, p: np.ndarray, **options) -> FitResult:
+    """ADMIXTURE ``-P``: F fixed to ``p`` (M x K, from a ``.P``), only Q fitted."""
+    genotypes = _as_genotypes(genotypes)
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] != genotypes.n_snps:
+        raise InputError(
+            f"the .P has {p.shape[0]} rows but the genotypes have {genotypes.n_snps} SNPs; "
+            "project with the .P of a fit on the same SNPs in the same order."
+        )
+    k = p.shape[1]
+    q0 = np.full((genotypes.n_samples, k), 1.0 / k)
+    return fit(genotypes, k, init_p=p, fix_p=True, init_q=q0, **options)
+
+
+def polish(
+    genotypes: Genotypes | np.ndarray,
+    q: np.ndarray,
+    p: np.ndarray,
+    *,
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+    device: str | None = "cpu",
+    engine: str = "auto",
+    progress: Progress | None = None,
+) -> FitResult:
+    """Continue a fit (e.g. the neural one) to the optimum of the ADMIXTURE likelihood."""
+    genotypes = _as_genotypes(genotypes)
+    q = np.asarray(q, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    n, m = genotypes.n_samples, genotypes.n_snps
+    if q.shape[0] != n or p.shape[0] != m or q.shape[1] != p.shape[1]:
+        raise InputError(
+            f"Q is {q.shape[0]} x {q.shape[1]} and P is {p.shape[0]} x {p.shape[1]}, but the "
+            f"genotypes are {n} samples x {m} SNPs; polish the .Q/.P written for this fileset."
+        )
+    return fit(
+        genotypes,
+        q.shape[1],
+        init_q=q,
+        init_p=p,
+        tol=tol,
+        max_iter=max_iter,
+        device=device,
+        engine=engine,
+        progress=progress,
+    )

@@ -1,0 +1,570 @@
+"""Fused numba kernels of the classic engine, reading the 2-bit packed genotypes of a ``.bed``.
+
+Notation: for an observed call ``g`` of sample ``i`` at SNP ``j`` with ``p = q_i . f_j`` (clamped
+to ``[PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR]``), the log-likelihood term is
+``g log p + (2 - g) log(1 - p)``; its first derivative in ``p`` is the score
+``s = g / p - (2 - g) / (1 - p)`` and minus its second derivative the weight
+``w = g / p^2 + (2 - g) / (1 - p)^2``.
+
+* :func:`frequency_pass` (parallel over SNPs): at the current (Q, F) it accumulates, per SNP, the
+  gradient ``sum_i s q_i`` and the Hessian ``-sum_i w q_i q_i^T`` in ``f_j``, takes the
+  constrained Newton step for ``f_j`` (a box QP of size K, solved exactly), and returns the
+  log-likelihood at the input point.
+* :func:`ancestry_pass` (parallel over blocks of samples): at (Q, F) it accumulates, per sample,
+  the gradient ``sum_j s f_j`` and Hessian ``-sum_j w f_j f_j^T`` in ``q_i``; the Newton step on
+  the simplex (a QP of size K) is :func:`ancestry_newton`.
+
+Both read each SNP's bytes and decode them on the fly, so the cohort stays at N x M / 4 bytes.
+Sums that are split over threads are split into groups fixed by the data size and added in a
+fixed order, so results do not depend on the number of threads.
+
+Optional per-SNP ``weights`` (bootstrap replicates count a SNP 0, 1, 2, ... times) scale every
+SNP's contribution; an optional held-out fold (cross-validation) treats the calls of that fold as
+missing, the fold of call (i, j) being a hash of (seed, i, j), so no fold matrix is stored.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..data.genotypes import CODE_TO_COUNT
+from ..data.packed import decode_row as _decode
+from .likelihood import PROBABILITY_FLOOR
+
+# Number of fixed groups the SNPs are split into for partial sums (independent of threads).
+SNP_GROUPS = 64
+# Samples per block of the ancestry pass (a multiple of 4: whole bytes).
+SAMPLE_BLOCK = 256
+_FASTMATH = {"reassoc", "contract", "arcp"}
+
+
+@numba.njit(inline="always")
+def _fold_of(seed, i, j, folds):
+    """Fold of call (i, j): splitmix64 of (seed, i, j) modulo ``folds``."""
+    z = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+    z ^= np.uint64(i) * np.uint64(0xBF58476D1CE4E5B9)
+    z ^= np.uint64(j) * np.uint64(0x94D049BB133111EB)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.int64(z % np.uint64(folds))
+
+
+@numba.njit(cache=True)
+def fold_of(seed, i, j, folds):
+    return _fold_of(seed, i, j, folds)
+
+
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_SQRT2 = 1.4142135623730951
+
+
+@numba.njit(inline="always", fastmath={"contract"})
+def _log_positive(values, bits, out, width):
+    """Natural log of the positive normal float64 ``values[:width]`` into ``out``, written with
+    plain arithmetic so that it vectorises (``bits`` is ``values`` viewed as int64 and is
+    overwritten). x = 2^e m with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m-1)/(m+1),
+    summed to s^21: within a few ulp of ``np.log``."""
+    for t in range(width):
+        b = bits[t]
+        out[t] = np.float64(((b >> 52) & 0x7FF) - 1023)
+        bits[t] = (b & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000
+    for t in range(width):
+        m = values[t]
+        e = out[t]
+        big = m > _SQRT2
+        m = m * 0.5 if big else m
+        e = e + 1.0 if big else e
+        s = (m - 1.0) / (m + 1.0)
+        z = s * s
+        poly = 1.0 + z * (
+            1.0 / 3
+            + z
+            * (
+                1.0 / 5
+                + z
+                * (
+                    1.0 / 7
+                    + z
+                    * (
+                        1.0 / 9
+                        + z
+                        * (
+                            1.0 / 11
+                            + z
+                            * (
+                                1.0 / 13
+                                + z * (1.0 / 15 + z * (1.0 / 17 + z * (1.0 / 19 + z * (1.0 / 21))))
+                            )
+                        )
+                    )
+                )
+            )
+        )
+        out[t] = e * _LN2_HI + (e * _LN2_LO + 2.0 * s * poly)
+
+
+@numba.njit(inline="always")
+def _sum_log(factor, n, logs):
+    """sum(log(factor[:n])) with one logarithm per 8 factors: the factors are multiplied in a
+    pairwise tree (each product of 8 factors >= floor^16 stays a normal double), then logged
+    together. ``factor`` is overwritten; ``logs`` is scratch of length >= n."""
+    width = n
+    # Pad to a multiple of 8 with ones.
+    padded = (width + 7) & ~7
+    for t in range(width, padded):
+        factor[t] = 1.0
+    half = padded
+    for _ in range(3):
+        half = half >> 1
+        for t in range(half):
+            factor[t] = factor[t] * factor[t + half]
+    bits = factor.view(np.int64)
+    _log_positive(factor, bits, logs, half)
+    total = 0.0
+    for t in range(half):
+        total += logs[t]
+    return total
+
+
+@numba.njit(inline="always")
+def _mask_fold(calls, start, n, j, seed, folds, heldout):
+    for t in range(n):
+        if calls[t] < 3 and _fold_of(seed, start + t, j, folds) == heldout:
+            calls[t] = 3
+
+
+# ------------------------------------------------------------------------------------------
+# Small dense QPs (K x K): maximise r.d - d'Ad/2 within bounds, optionally with sum(d) = 0
+# ------------------------------------------------------------------------------------------
+
+
+@numba.njit(inline="always")
+def _solve_in_place(a, b, n):
+    """Gaussian elimination with partial pivoting on the leading n x n block; b gets x."""
+    for c in range(n):
+        pivot = c
+        best = abs(a[c, c])
+        for r in range(c + 1, n):
+            if abs(a[r, c]) > best:
+                best = abs(a[r, c])
+                pivot = r
+        if best < 1e-300:
+            a[c, c] = 1e-300
+            pivot = c
+        if pivot != c:
+            for t in range(n):
+                a[c, t], a[pivot, t] = a[pivot, t], a[c, t]
+            b[c], b[pivot] = b[pivot], b[c]
+        for r in range(c + 1, n):
+            factor = a[r, c] / a[c, c]
+            if factor != 0.0:
+                for t in range(c, n):
+                    a[r, t] -= factor * a[c, t]
+                b[r] -= factor * b[c]
+    for c in range(n - 1, -1, -1):
+        total = b[c]
+        for t in range(c + 1, n):
+            total -= a[c, t] * b[t]
+        b[c] = total / a[c, c]
+
+
+@numba.njit
+def _bounded_qp(hess, grad, lo, hi, equality, d, work, rhs, free_index, state):
+    """Primal active-set method for ``max grad.d - d'(hess)d/2`` with ``lo <= d <= hi`` (and
+    ``sum(d) = 0`` when ``equality``), starting from the feasible ``d = 0``. ``hess`` is positive
+    (semi-)definite and gets a tiny ridge. ``state`` (int8, K): 0 free, -1 at lo, +1 at hi.
+    Scratch arrays: ``work`` (K+1 x K+1), ``rhs`` (K+1), ``free_index`` (K)."""
+    k = grad.shape[0]
+    ridge = 0.0
+    for t in range(k):
+        ridge += hess[t, t]
+    ridge = 1e-12 * ridge / k + 1e-300
+    for t in range(k):
+        d[t] = 0.0
+        state[t] = 0
+        # Start with the bounds that are already tight and push outwards held.
+        if lo[t] >= 0.0:
+            state[t] = -1
+        elif hi[t] <= 0.0:
+            state[t] = 1
+    for _ in range(4 * k + 4):
+        # Residual gradient at d.
+        n_free = 0
+        for t in range(k):
+            if state[t] == 0:
+                free_index[n_free] = t
+                n_free += 1
+        size = n_free + (1 if equality else 0)
+        step_is_zero = True
+        if n_free > 0:
+            for a in range(n_free):
+                ta = free_index[a]
+                r = grad[ta]
+                for t in range(k):
+                    r -= hess[ta, t] * d[t]
+                rhs[a] = r
+                for b in range(n_free):
+                    work[a, b] = hess[ta, free_index[b]]
+                work[a, a] += ridge
+            if equality:
+                for a in range(n_free):
+                    work[a, n_free] = 1.0
+                    work[n_free, a] = 1.0
+                work[n_free, n_free] = 0.0
+                rhs[n_free] = 0.0
+            _solve_in_place(work, rhs, size)
+            for a in range(n_free):
+                if abs(rhs[a]) > 1e-15:
+                    step_is_zero = False
+        if step_is_zero:
+            # Stationary on the working set: release a bound whose multiplier has the wrong sign.
+            nu = 0.0
+            if equality:
+                # sum over free coordinates of (r_t - nu) = 0 at the optimum of the free problem.
+                if n_free > 0:
+                    total = 0.0
+                    for a in range(n_free):
+                        ta = free_index[a]
+                        r = grad[ta]
+                        for t in range(k):
+                            r -= hess[ta, t] * d[t]
+                        total += r
+                    nu = total / n_free
+            worst = -1
+            worst_value = 1e-12
+            for t in range(k):
+                if state[t] == 0:
+                    continue
+                r = grad[t] - nu
+                for u in range(k):
+                    r -= hess[t, u] * d[u]
+                violation = r if state[t] == -1 else -r
+                if violation > worst_value:
+                    worst_value = violation
+                    worst = t
+            if worst < 0:
+                return
+            state[worst] = 0
+            continue
+        # Ratio test along the step.
+        alpha = 1.0
+        blocking = -1
+        blocking_state = 0
+        for a in range(n_free):
+            t = free_index[a]
+            step = rhs[a]
+            if step < 0.0:
+                room = (lo[t] - d[t]) / step
+                if room < alpha:
+                    alpha = max(room, 0.0)
+                    blocking = t
+                    blocking_state = -1
+            elif step > 0.0:
+                room = (hi[t] - d[t]) / step
+                if room < alpha:
+                    alpha = max(room, 0.0)
+                    blocking = t
+                    blocking_state = 1
+        for a in range(n_free):
+            d[free_index[a]] += alpha * rhs[a]
+        if blocking >= 0:
+            d[blocking] = lo[blocking] if blocking_state == -1 else hi[blocking]
+            state[blocking] = blocking_state
+
+
+# ------------------------------------------------------------------------------------------
+# The frequency pass: per-SNP Newton steps for F and the log-likelihood at the input
+# ------------------------------------------------------------------------------------------
+
+
+@numba.njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def frequency_pass(
+    packed, n, qt, f, f_out, steps, f_lo, f_hi, weights, seed, folds, heldout, ll_groups
+):
+    """Log-likelihood at (Q, F) per SNP group into ``ll_groups`` and, for ``steps > 0``, that
+    many Newton steps of every ``f_j`` (taken while the SNP's calls are in cache) into ``f_out``
+    (M x K). ``qt`` is Q transposed (K x N). ``weights`` has one entry per SNP (or is empty: all
+    1); ``folds > 0`` hides the calls of fold ``heldout``."""
+    m = packed.shape[0]
+    k = qt.shape[0]
+    n_groups = ll_groups.shape[0]
+    use_weights = weights.shape[0] == m
+    lut = CODE_TO_COUNT
+    eps = PROBABILITY_FLOOR
+    for grp in numba.prange(n_groups):
+        start_snp = grp * m // n_groups
+        stop_snp = (grp + 1) * m // n_groups
+        calls = np.empty(n, dtype=np.uint8)
+        p = np.empty(n)
+        s = np.empty(n)
+        w = np.empty(n)
+        factor = np.empty(n + 8)
+        logs = np.empty(n + 8)
+        fj = np.empty(k)
+        grad = np.empty(k)
+        hess = np.empty((k, k))
+        lo = np.empty(k)
+        hi = np.empty(k)
+        d = np.empty(k)
+        work = np.empty((k + 1, k + 1))
+        rhs = np.empty(k + 1)
+        free_index = np.empty(k, dtype=np.int64)
+        state = np.empty(k, dtype=np.int8)
+        ll = 0.0
+        for j in range(start_snp, stop_snp):
+            for c in range(k):
+                fj[c] = f[j, c]
+            weight = weights[j] if use_weights else 1.0
+            if weight == 0.0:
+                if steps > 0:
+                    for c in range(k):
+                        f_out[j, c] = fj[c]
+                continue
+            _decode(packed[j], lut, 0, n, calls)
+            if folds > 0:
+                _mask_fold(calls, 0, n, j, seed, folds, heldout)
+            for step in range(max(steps, 1)):
+                for i in range(n):
+                    p[i] = 0.0
+                for c in range(k):
+                    fc = fj[c]
+                    row = qt[c]
+                    for i in range(n):
+                        p[i] += row[i] * fc
+                if step == 0:
+                    for i in range(n):
+                        g = calls[i]
+                        x = min(max(p[i], eps), 1.0 - eps)
+                        first = x if g >= 1 else 1.0 - x
+                        second = x if g == 2 else 1.0 - x
+                        factor[i] = first * second if g < 3 else 1.0
+                    ll += weight * _sum_log(factor, n, logs)
+                if steps == 0:
+                    break
+                for i in range(n):
+                    g = calls[i]
+                    x = min(max(p[i], eps), 1.0 - eps)
+                    observed = g < 3
+                    a = np.float64(g) if observed else 0.0
+                    b = 2.0 - np.float64(g) if observed else 0.0
+                    # One division: 1/p = (1-p) r and 1/(1-p) = p r with r = 1 / (p (1-p)).
+                    r = 1.0 / (x * (1.0 - x))
+                    inv_p = (1.0 - x) * r
+                    inv_q = x * r
+                    s[i] = a * inv_p - b * inv_q
+                    w[i] = a * inv_p * inv_p + b * inv_q * inv_q
+                for c in range(k):
+                    row = qt[c]
+                    total = 0.0
+                    for i in range(n):
+                        total += s[i] * row[i]
+                    grad[c] = total
+                    for e in range(c + 1):
+                        other = qt[e]
+                        total = 0.0
+                        for i in range(n):
+                            total += w[i] * row[i] * other[i]
+                        hess[c, e] = total
+                        hess[e, c] = total
+                    lo[c] = f_lo - fj[c]
+                    hi[c] = f_hi - fj[c]
+                _bounded_qp(hess, grad, lo, hi, False, d, work, rhs, free_index, state)
+                largest = 0.0
+                for c in range(k):
+                    value = min(max(fj[c] + d[c], f_lo), f_hi)
+                    largest = max(largest, abs(value - fj[c]))
+                    fj[c] = value
+                if largest < 1e-10:
+                    break
+            if steps > 0:
+                for c in range(k):
+                    f_out[j, c] = fj[c]
+        ll_groups[grp] = ll
+
+
+# ------------------------------------------------------------------------------------------
+# The ancestry pass: per-sample gradient and Hessian in q_i, then the Newton step on the simplex
+# ------------------------------------------------------------------------------------------
+
+
+@numba.njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats):
+    """Per-sample gradient (``stats[0:K]``) and Hessian (``stats[K:]``, the K(K+1)/2 entries of
+    ``sum_j w f_j f_j^T`` in row-major lower-triangle order) at (Q, F); ``stats`` is S x N."""
+    m = packed.shape[0]
+    k = qt.shape[0]
+    use_weights = weights.shape[0] == m
+    lut = CODE_TO_COUNT
+    eps = PROBABILITY_FLOOR
+    n_blocks = (n + SAMPLE_BLOCK - 1) // SAMPLE_BLOCK
+    n_stats = stats.shape[0]
+    for blk in numba.prange(n_blocks):
+        start = blk * SAMPLE_BLOCK
+        stop = min(start + SAMPLE_BLOCK, n)
+        width = stop - start
+        calls = np.empty(width, dtype=np.uint8)
+        p = np.empty(width)
+        s = np.empty(width)
+        w = np.empty(width)
+        acc = np.zeros((n_stats, width))
+        for j in range(m):
+            weight = weights[j] if use_weights else 1.0
+            if weight == 0.0:
+                continue
+            _decode(packed[j], lut, start, stop, calls)
+            if folds > 0:
+                _mask_fold(calls, start, width, j, seed, folds, heldout)
+            for t in range(width):
+                p[t] = 0.0
+            for c in range(k):
+                fc = f[j, c]
+                # Row slices keep a contiguous array type, which lets LLVM vectorise.
+                q_row = qt[c, start:stop]
+                for t in range(width):
+                    p[t] += q_row[t] * fc
+            for t in range(width):
+                g = calls[t]
+                x = min(max(p[t], eps), 1.0 - eps)
+                observed = g < 3
+                a = np.float64(g) * weight if observed else 0.0
+                b = (2.0 - np.float64(g)) * weight if observed else 0.0
+                r = 1.0 / (x * (1.0 - x))
+                inv_p = (1.0 - x) * r
+                inv_q = x * r
+                s[t] = a * inv_p - b * inv_q
+                w[t] = a * inv_p * inv_p + b * inv_q * inv_q
+            row = k
+            for c in range(k):
+                fc = f[j, c]
+                target = acc[c]
+                for t in range(width):
+                    target[t] += s[t] * fc
+                for e in range(c + 1):
+                    fce = fc * f[j, e]
+                    target = acc[row]
+                    for t in range(width):
+                        target[t] += w[t] * fce
+                    row += 1
+        for r in range(n_stats):
+            for t in range(width):
+                stats[r, start + t] = acc[r, t]
+
+
+@numba.njit(parallel=True, cache=True)
+def ancestry_newton(qt, stats, q_lo, fixed, q_out):
+    """The Newton step of every free ``q_i`` on ``{q >= q_lo, sum(q) = 1}`` (an exact QP of size
+    K from the gradient and Hessian in ``stats``); rows with ``fixed[i]`` keep their value."""
+    k, n = qt.shape
+    for i in numba.prange(n):
+        if fixed.shape[0] == n and fixed[i]:
+            for c in range(k):
+                q_out[i, c] = qt[c, i]
+            continue
+        grad = np.empty(k)
+        hess = np.empty((k, k))
+        lo = np.empty(k)
+        hi = np.empty(k)
+        d = np.empty(k)
+        work = np.empty((k + 1, k + 1))
+        rhs = np.empty(k + 1)
+        free_index = np.empty(k, dtype=np.int64)
+        state = np.empty(k, dtype=np.int8)
+        row = k
+        for c in range(k):
+            grad[c] = stats[c, i]
+            for e in range(c + 1):
+                hess[c, e] = stats[row, i]
+                hess[e, c] = stats[row, i]
+                row += 1
+            lo[c] = q_lo - qt[c, i]
+            hi[c] = 1.0 - qt[c, i]
+        _bounded_qp(hess, grad, lo, hi, True, d, work, rhs, free_index, state)
+        total = 0.0
+        for c in range(k):
+            value = max(qt[c, i] + d[c], q_lo)
+            q_out[i, c] = value
+            total += value
+        for c in range(k):
+            q_out[i, c] /= total
+
+
+# ------------------------------------------------------------------------------------------
+# Counts, held-out deviance
+# ------------------------------------------------------------------------------------------
+
+
+@numba.njit(parallel=True, cache=True)
+def observed_per_sample(packed, n):
+    """Observed calls of every sample."""
+    m = packed.shape[0]
+    n_blocks = (n + SAMPLE_BLOCK - 1) // SAMPLE_BLOCK
+    out = np.zeros(n)
+    for blk in numba.prange(n_blocks):
+        start = blk * SAMPLE_BLOCK
+        stop = min(start + SAMPLE_BLOCK, n)
+        calls = np.empty(stop - start, dtype=np.uint8)
+        counts = np.zeros(stop - start)
+        for j in range(m):
+            _decode(packed[j], CODE_TO_COUNT, start, stop, calls)
+            for t in range(stop - start):
+                if calls[t] < 3:
+                    counts[t] += 1.0
+        for t in range(stop - start):
+            out[start + t] = counts[t]
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def heldout_deviance(packed, n, qt, f, seed, folds, heldout, eps, groups):
+    """Binomial deviance ``g log(g/mu) + (2-g) log((2-g)/(2-mu))`` (``mu = 2p``) summed over the
+    observed calls of fold ``heldout``, and their number, per SNP group (G x 2)."""
+    m = packed.shape[0]
+    k = qt.shape[0]
+    n_groups = groups.shape[0]
+    for grp in numba.prange(n_groups):
+        start_snp = grp * m // n_groups
+        stop_snp = (grp + 1) * m // n_groups
+        calls = np.empty(n, dtype=np.uint8)
+        total = 0.0
+        count = 0.0
+        for j in range(start_snp, stop_snp):
+            _decode(packed[j], CODE_TO_COUNT, 0, n, calls)
+            for i in range(n):
+                g = calls[i]
+                if g > 2 or _fold_of(seed, i, j, folds) != heldout:
+                    continue
+                p = 0.0
+                for c in range(k):
+                    p += qt[c, i] * f[j, c]
+                p = min(max(p, eps), 1.0 - eps)
+                if g == 0:
+                    total += 2.0 * np.log(1.0 / (1.0 - p))
+                elif g == 1:
+                    total += np.log(1.0 / (2.0 * p)) + np.log(1.0 / (2.0 - 2.0 * p))
+                else:
+                    total += 2.0 * np.log(1.0 / p)
+                count += 1.0
+        groups[grp, 0] = total
+        groups[grp, 1] = count
+
+
+@numba.njit(parallel=True, cache=True)
+def mask_calls(calls, seed, folds, heldout):
+    """Set the calls of fold ``heldout`` (N x M counts) to missing, in place."""
+    n, m = calls.shape
+    for i in numba.prange(n):
+        for j in range(m):
+            if calls[i, j] < 3 and _fold_of(seed, i, j, folds) == heldout:
+                calls[i, j] = 3
+
+
+@numba.njit(parallel=True, cache=True)
+def fold_mask(seed, folds, heldout, first_snp, out):
+    """``out[t, i]``: whether call (i, first_snp + t) is in fold ``heldout`` (SNPs x N)."""
+    width, n = out.shape
+    for t in numba.prange(width):
+        for i in range(n):
+            out[t, i] = _fold_of(seed, i, first_snp + t, folds) == heldout

@@ -1,0 +1,215 @@
+"""The classic engine's two passes with torch tensors, for CUDA (and runnable on the CPU).
+
+Same maths as :mod:`neuradmix.classic.kernels`: the packed genotypes are copied to the device once
+and decoded block by block of SNPs, so only a block of float intermediates exists beside them;
+the per-SNP and per-sample Newton steps are the same exact small QPs, solved in batches by a
+vectorised primal active-set method. Sums run in float64. torch is imported only here, so a fit
+on the CPU never loads it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data import Genotypes
+from ..data.genotypes import CODE_TO_COUNT
+from ..runtime import select_device
+from .likelihood import PROBABILITY_FLOOR
+
+# Float64 intermediates per block: about 64 MB.
+_BLOCK_ELEMENTS = 8_000_000
+
+
+class TorchEngine:
+    """The passes of :class:`neuradmix.classic.fit.NumbaEngine` on a torch device."""
+
+    def __init__(
+        self,
+        genotypes: Genotypes,
+        device: str | None = "auto",
+        weights: np.ndarray | None = None,
+        holdout: tuple[int, int, int] | None = None,
+    ):
+        self.device = select_device(device, allow_mps=False)
+        self.n = genotypes.n_samples
+        self.m = genotypes.n_snps
+        self.packed = torch.from_numpy(np.ascontiguousarray(genotypes.packed)).to(self.device)
+        self.lut = torch.from_numpy(CODE_TO_COUNT.astype(np.int64)).to(self.device)
+        self.shifts = torch.tensor([0, 2, 4, 6], dtype=torch.uint8, device=self.device)
+        self.weights = (
+            None
+            if weights is None
+            else torch.as_tensor(np.asarray(weights, dtype=np.float64), device=self.device)
+        )
+        self.holdout = holdout
+        self.block = max(1, min(self.m, _BLOCK_ELEMENTS // max(self.n * 8, 1)))
+        self.passes = 0
+
+    # -- decoding -------------------------------------------------------------------------
+
+    def _counts(self, start: int, stop: int) -> torch.Tensor:
+        """Counts of SNPs start..stop-1 as a (SNPs x N) float64 tensor, NaN where missing (or
+        held out)."""
+        codes = (self.packed[start:stop].unsqueeze(-1) >> self.shifts) & 3
+        counts = self.lut[codes.reshape(stop - start, -1)[:, : self.n].long()]
+        values = counts.to(torch.float64)
+        missing = counts == 3
+        if self.holdout is not None and self.holdout[1] > 0:
+            missing |= self._held_out(start, stop)
+        return torch.where(missing, torch.nan, values)
+
+    def _held_out(self, start: int, stop: int) -> torch.Tensor:
+        from .kernels import fold_mask
+
+        seed, folds, fold = self.holdout
+        mask = np.empty((stop - start, self.n), dtype=np.bool_)
+        fold_mask(seed, folds, fold, start, mask)
+        return torch.from_numpy(mask).to(self.device)
+
+    def _snp_weights(self, start: int, stop: int):
+        return None if self.weights is None else self.weights[start:stop]
+
+    # -- the passes -----------------------------------------------------------------------
+
+    def frequencies(self, q: np.ndarray, f: np.ndarray, steps: int = 1):
+        from .fit import F_MAX, F_MIN
+
+        qt = torch.as_tensor(q, dtype=torch.float64, device=self.device)  # N x K
+        f_all = torch.as_tensor(f, dtype=torch.float64, device=self.device)  # M x K
+        f_out = f_all.clone()
+        ll = torch.zeros((), dtype=torch.float64, device=self.device)
+        eps = PROBABILITY_FLOOR
+        for start in range(0, self.m, self.block):
+            stop = min(start + self.block, self.m)
+            g = self._counts(start, stop)  # w x N
+            observed = ~torch.isnan(g)
+            g0 = torch.nan_to_num(g, nan=0.0)
+            a = torch.where(observed, g0, 0.0)
+            b = torch.where(observed, 2.0 - g0, 0.0)
+            weight = self._snp_weights(start, stop)
+            fj = f_all[start:stop].clone()
+            for step in range(max(steps, 1)):
+                p = (fj @ qt.T).clamp(eps, 1.0 - eps)
+                if step == 0:
+                    terms = a * torch.log(p) + b * torch.log1p(-p)
+                    per_snp = terms.sum(dim=1)
+                    ll += (per_snp * weight).sum() if weight is not None else per_snp.sum()
+                if steps == 0:
+                    break
+                s = a / p - b / (1.0 - p)
+                w = a / (p * p) + b / ((1.0 - p) * (1.0 - p))
+                grad = s @ qt  # w x K
+                hess = torch.einsum("ji,ik,il->jkl", w, qt, qt)
+                d = bounded_qp(hess, grad, F_MIN - fj, F_MAX - fj, equality=False)
+                fj = (fj + d).clamp(F_MIN, F_MAX)
+            if steps > 0:
+                if weight is not None:
+                    fj = torch.where((weight == 0)[:, None], f_all[start:stop], fj)
+                f_out[start:stop] = fj
+        self.passes += 1
+        return f_out.cpu().numpy(), float(ll)
+
+    def log_likelihood(self, q: np.ndarray, f: np.ndarray) -> float:
+        return self.frequencies(q, f, steps=0)[1]
+
+    def ancestry(self, q: np.ndarray, f: np.ndarray, fixed: np.ndarray | None) -> np.ndarray:
+        from .fit import Q_MIN
+
+        qt = torch.as_tensor(q, dtype=torch.float64, device=self.device)  # N x K
+        f_all = torch.as_tensor(f, dtype=torch.float64, device=self.device)
+        k = qt.shape[1]
+        grad = torch.zeros((self.n, k), dtype=torch.float64, device=self.device)
+        hess = torch.zeros((self.n, k, k), dtype=torch.float64, device=self.device)
+        eps = PROBABILITY_FLOOR
+        for start in range(0, self.m, self.block):
+            stop = min(start + self.block, self.m)
+            g = self._counts(start, stop)
+            observed = ~torch.isnan(g)
+            g0 = torch.nan_to_num(g, nan=0.0)
+            weight = self._snp_weights(start, stop)
+            scale = 1.0 if weight is None else weight[:, None]
+            a = torch.where(observed, g0, 0.0) * scale
+            b = torch.where(observed, 2.0 - g0, 0.0) * scale
+            fj = f_all[start:stop]
+            p = (fj @ qt.T).clamp(eps, 1.0 - eps)
+            s = a / p - b / (1.0 - p)
+            w = a / (p * p) + b / ((1.0 - p) * (1.0 - p))
+            grad += s.T @ fj
+            hess += torch.einsum("ji,jk,jl->ikl", w, fj, fj)
+        d = bounded_qp(hess, grad, Q_MIN - qt, 1.0 - qt, equality=True)
+        q_new = (qt + d).clamp_min(Q_MIN)
+        q_new = q_new / q_new.sum(dim=1, keepdim=True)
+        result = q_new.cpu().numpy()
+        if fixed is not None and len(fixed) == self.n:
+            result[fixed] = q[fixed]
+        self.passes += 1
+        return result
+
+
+def bounded_qp(hess, grad, lo, hi, equality: bool):
+    """Batched primal active-set method: for each row b, maximise ``grad.d - d'Hd/2`` with
+    ``lo <= d <= hi`` (and ``sum(d) = 0``), from the feasible ``d = 0``; the batched twin of
+    ``kernels._bounded_qp``."""
+    batch, k = grad.shape
+    dtype, device = grad.dtype, grad.device
+    ridge = 1e-12 * torch.diagonal(hess, dim1=1, dim2=2).sum(dim=1) / k + 1e-300
+    hess = hess + ridge[:, None, None] * torch.eye(k, dtype=dtype, device=device)
+    d = torch.zeros_like(grad)
+    state = torch.zeros((batch, k), dtype=torch.int8, device=device)
+    state[lo >= 0] = -1
+    state[(hi <= 0) & (state == 0)] = 1
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
+    size = k + (1 if equality else 0)
+    for _ in range(4 * k + 4):
+        if bool(done.all()):
+            break
+        free = state == 0
+        residual = grad - (hess @ d.unsqueeze(-1)).squeeze(-1)
+        # KKT system on the free set; fixed coordinates get identity rows and a zero step.
+        system = torch.zeros((batch, size, size), dtype=dtype, device=device)
+        pair = free.unsqueeze(2) & free.unsqueeze(1)
+        system[:, :k, :k] = torch.where(pair, hess, 0.0)
+        system[:, :k, :k] += torch.diag_embed((~free).to(dtype))
+        rhs = torch.zeros((batch, size), dtype=dtype, device=device)
+        rhs[:, :k] = torch.where(free, residual, 0.0)
+        if equality:
+            system[:, :k, k] = free.to(dtype)
+            system[:, k, :k] = free.to(dtype)
+            no_free = ~free.any(dim=1)
+            system[:, k, k] = torch.where(no_free, 1.0, 0.0)
+        step = torch.linalg.solve(system, rhs.unsqueeze(-1)).squeeze(-1)[:, :k]
+        step = torch.where(free, step, 0.0)
+        moving = (step.abs() > 1e-15).any(dim=1) & ~done
+        stationary = ~moving & ~done
+        # Stationary problems: release the bound with the most wrongly signed multiplier.
+        if bool(stationary.any()):
+            nu = torch.zeros(batch, dtype=dtype, device=device)
+            if equality:
+                n_free = free.sum(dim=1).clamp_min(1).to(dtype)
+                nu = torch.where(free, residual, 0.0).sum(dim=1) / n_free
+            r = residual - nu[:, None]
+            violation = torch.where(state == -1, r, torch.where(state == 1, -r, -torch.inf))
+            worst_value, worst = violation.max(dim=1)
+            release = stationary & (worst_value > 1e-12)
+            finished = stationary & ~release
+            done |= finished
+            rows = torch.nonzero(release).squeeze(-1)
+            state[rows, worst[rows]] = 0
+        if not bool(moving.any()):
+            continue
+        # Ratio test for the moving problems.
+        ratio_lo = torch.where(free & (step < 0), (lo - d) / torch.where(step < 0, step, -1.0), 2.0)
+        ratio_hi = torch.where(free & (step > 0), (hi - d) / torch.where(step > 0, step, 1.0), 2.0)
+        ratio = torch.minimum(ratio_lo, ratio_hi).clamp_min(0.0)
+        alpha, blocking = ratio.min(dim=1)
+        alpha = torch.where(moving, alpha.clamp_max(1.0), 0.0)
+        d = d + alpha[:, None] * step
+        blocked = moving & (alpha < 1.0)
+        rows = torch.nonzero(blocked).squeeze(-1)
+        if rows.numel():
+            cols = blocking[rows]
+            at_lo = ratio_lo[rows, cols] <= ratio_hi[rows, cols]
+            d[rows, cols] = torch.where(at_lo, lo[rows, cols], hi[rows, cols])
+            state[rows, cols] = torch.where(at_lo, -1, 1).to(torch.int8)
+    return d

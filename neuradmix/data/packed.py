@@ -1,0 +1,69 @@
+"""Kernels that decode the 2-bit packed genotypes of a ``.bed`` on the fly.
+
+SNP ``j`` occupies one row of ``ceil(N / 4)`` bytes; sample ``i`` is in bits ``2 (i % 4)`` of byte
+``i // 4`` (see :mod:`neuradmix.data.genotypes`). Everything that streams over the cohort decodes
+a few SNPs at a time with these, so no N x M matrix is ever held.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .genotypes import CODE_TO_COUNT
+
+
+@numba.njit(inline="always")
+def decode_row(packed_row, lut, start, stop, out):
+    """Counts of samples ``start..stop-1`` (``start`` a multiple of 4) into ``out[:stop-start]``;
+    3 marks a missing call."""
+    n = stop - start
+    first = start >> 2
+    full = n >> 2
+    for b in range(full):
+        byte = packed_row[first + b]
+        base = 4 * b
+        out[base] = lut[byte & 3]
+        out[base + 1] = lut[(byte >> 2) & 3]
+        out[base + 2] = lut[(byte >> 4) & 3]
+        out[base + 3] = lut[(byte >> 6) & 3]
+    for s in range(n - 4 * full):
+        out[4 * full + s] = lut[(packed_row[first + full] >> (2 * s)) & 3]
+
+
+@numba.njit(parallel=True, cache=True)
+def _decode_snps(packed, n, snps, out):
+    lut = CODE_TO_COUNT
+    for t in numba.prange(snps.shape[0]):
+        decode_row(packed[snps[t]], lut, 0, n, out[t])
+
+
+def decode_snps(packed: np.ndarray, n_samples: int, snps) -> np.ndarray:
+    """Counts of the SNPs ``snps`` (indices) as a len(snps) x N uint8 matrix (3 = missing)."""
+    snps = np.ascontiguousarray(snps, dtype=np.int64)
+    out = np.empty((snps.shape[0], n_samples), dtype=np.uint8)
+    _decode_snps(packed, n_samples, snps, out)
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _allele_counts(packed, n, out):
+    lut = CODE_TO_COUNT
+    for j in numba.prange(packed.shape[0]):
+        calls = np.empty(n, dtype=np.uint8)
+        decode_row(packed[j], lut, 0, n, calls)
+        copies = 0.0
+        observed = 0.0
+        for i in range(n):
+            if calls[i] < 3:
+                copies += calls[i]
+                observed += 1.0
+        out[j, 0] = copies
+        out[j, 1] = observed
+
+
+def allele_counts(packed: np.ndarray, n_samples: int) -> np.ndarray:
+    """Per SNP: copies of the counted allele and observed calls (M x 2)."""
+    out = np.empty((packed.shape[0], 2))
+    _allele_counts(packed, n_samples, out)
+    return out

@@ -1,0 +1,325 @@
+"""The classic engine: kernels against hand-written maths, the exact block steps, convergence to
+the optimum from its starts, modes, determinism, engines, and the command line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import minimize
+
+from neuradmix.classic import fit
+from neuradmix.classic.likelihood import log_likelihood
+from neuradmix.classic.torch_engine import TorchEngine, bounded_qp
+from neuradmix.cli import main
+from neuradmix.data import (
+    MISSING,
+    known_populations,
+    make_genotypes,
+    read_bed,
+    read_p,
+    read_q,
+    write_bed,
+    write_p,
+)
+from neuradmix.data.timing import read_timing
+from neuradmix.errors import InputError
+from neuradmix.simulation.psd import simulate_psd
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return simulate_psd(240, 2500, 3, fst=0.15, alpha=0.5, missing_rate=0.02, seed=11)
+
+
+def _score_and_curvature(calls, q, f):
+    """Gradient and Hessian of the log-likelihood in each f_j and each q_i, written out."""
+    g = calls.astype(float)
+    observed = calls <= 2
+    a = np.where(observed, g, 0.0)
+    b = np.where(observed, 2.0 - g, 0.0)
+    p = q @ f.T
+    s = a / p - b / (1 - p)
+    w = a / p**2 + b / (1 - p) ** 2
+    grad_f = s.T @ q  # M x K
+    hess_f = -np.einsum("ij,ik,il->jkl", w, q, q)
+    grad_q = s @ f  # N x K
+    hess_q = -np.einsum("ij,jk,jl->ikl", w, f, f)
+    return grad_f, hess_f, grad_q, hess_q
+
+
+def _qp_optimum(grad, hess, lo, hi, equality):
+    """The small QP solved by a general-purpose solver (the reference)."""
+    k = grad.shape[0]
+    result = minimize(
+        lambda d: -(grad @ d) + 0.5 * d @ hess @ d,
+        np.zeros(k),
+        jac=lambda d: -grad + hess @ d,
+        method="SLSQP",
+        bounds=list(zip(lo, hi, strict=True)),
+        constraints=[{"type": "eq", "fun": np.sum}] if equality else [],
+        options={"ftol": 1e-14, "maxiter": 500},
+    )
+    return result.x
+
+
+def test_frequency_pass_is_the_exact_constrained_newton_step():
+    rng = np.random.default_rng(0)
+    calls = rng.integers(0, 3, size=(30, 12)).astype(np.uint8)
+    calls[3, 4] = MISSING
+    q = rng.dirichlet(np.ones(3), size=30)
+    f = rng.uniform(0.02, 0.98, size=(12, 3))
+    f[0] = [0.99999, 0.5, 0.3]  # a coordinate at its upper bound stays a bound case
+    genotypes = make_genotypes(calls)
+    engine = fit.NumbaEngine(genotypes)
+    f_new, ll = engine.frequencies(q, f)
+    assert ll == pytest.approx(log_likelihood(calls, q, f), rel=1e-12)
+    grad_f, hess_f, _, _ = _score_and_curvature(calls, q, f)
+    for j in range(12):
+        step = _qp_optimum(grad_f[j], -hess_f[j], fit.F_MIN - f[j], fit.F_MAX - f[j], False)
+        np.testing.assert_allclose(f_new[j], f[j] + step, atol=2e-6)
+
+
+def test_ancestry_pass_is_the_exact_newton_step_on_the_simplex():
+    rng = np.random.default_rng(1)
+    calls = rng.integers(0, 3, size=(8, 200)).astype(np.uint8)
+    calls[2, :50] = MISSING
+    q = rng.dirichlet(np.ones(3), size=8)
+    q[0] = [fit.Q_MIN, fit.Q_MIN, 1 - 2 * fit.Q_MIN]  # starts on the boundary
+    f = rng.uniform(0.05, 0.95, size=(200, 3))
+    q_new = fit.NumbaEngine(make_genotypes(calls)).ancestry(q, f, None)
+    _, _, grad_q, hess_q = _score_and_curvature(calls, q, f)
+    for i in range(8):
+        step = _qp_optimum(grad_q[i], -hess_q[i], fit.Q_MIN - q[i], 1.0 - q[i], True)
+        np.testing.assert_allclose(q_new[i], q[i] + step, atol=2e-6)
+        assert q_new[i].sum() == pytest.approx(1.0) and q_new[i].min() >= fit.Q_MIN
+
+
+def test_batched_qp_of_the_torch_engine_matches_the_reference():
+    rng = np.random.default_rng(2)
+    k = 4
+    grads, hessians, los, his = [], [], [], []
+    for _ in range(40):
+        a = rng.normal(size=(k, k))
+        hessians.append(a @ a.T + 0.1 * np.eye(k))
+        grads.append(rng.normal(size=k) * 5)
+        x = rng.dirichlet(np.ones(k))
+        los.append(fit.Q_MIN - x)
+        his.append(1.0 - x)
+    d = bounded_qp(
+        torch.tensor(np.array(hessians)),
+        torch.tensor(np.array(grads)),
+        torch.tensor(np.array(los)),
+        torch.tensor(np.array(his)),
+        equality=True,
+    ).numpy()
+    for t in range(40):
+        reference = _qp_optimum(grads[t], hessians[t], los[t], his[t], True)
+        np.testing.assert_allclose(d[t], reference, atol=1e-6)
+
+
+def test_numba_and_torch_engines_agree(cohort):
+    genotypes = cohort.genotypes
+    rng = np.random.default_rng(3)
+    q = rng.dirichlet(np.ones(3), size=genotypes.n_samples)
+    f = np.clip(cohort.p + rng.normal(0, 0.05, cohort.p.shape), fit.F_MIN, fit.F_MAX)
+    weights = rng.integers(0, 3, size=genotypes.n_snps).astype(float)
+    for options in ({}, {"weights": weights}, {"holdout": (5, 3, 1)}):
+        numba_engine = fit.NumbaEngine(genotypes, **options)
+        torch_engine = TorchEngine(genotypes, device="cpu", **options)
+        f_a, ll_a = numba_engine.frequencies(q, f, 2)
+        f_b, ll_b = torch_engine.frequencies(q, f, 2)
+        assert ll_a == pytest.approx(ll_b, rel=1e-12)
+        np.testing.assert_allclose(f_a, f_b, atol=1e-8)
+        np.testing.assert_allclose(
+            numba_engine.ancestry(q, f_a, None), torch_engine.ancestry(q, f_a, None), atol=1e-5
+        )
+    full = [fit.fit(genotypes, 3, seed=1, engine=name, tol=1e-10) for name in ("numba", "torch")]
+    assert full[0].log_likelihood == pytest.approx(full[1].log_likelihood, rel=1e-9)
+
+
+def test_reaches_the_optimum_recovers_the_truth_and_never_goes_down(cohort, aligned):
+    result = fit.fit(cohort.genotypes, 3, seed=3)
+    assert result.converged
+    assert np.all(np.diff(result.trace) >= 0)
+    rmse_q = np.sqrt(np.mean((aligned(result.q, cohort.q) - cohort.q) ** 2))
+    assert rmse_q < 0.03
+    truth = log_likelihood(cohort.genotypes, cohort.q, np.clip(cohort.p, fit.F_MIN, fit.F_MAX))
+    assert result.log_likelihood > truth
+    # The same optimum is reached from the planted truth with a tight tolerance.
+    reference = fit.fit(cohort.genotypes, 3, init_q=cohort.q, tol=1e-12)
+    assert result.log_likelihood == pytest.approx(reference.log_likelihood, rel=1e-8)
+    np.testing.assert_allclose(result.q.sum(axis=1), 1.0, atol=1e-12)
+    assert result.q.min() >= fit.Q_MIN * (1 - 1e-9)
+    assert result.p.min() >= fit.F_MIN and result.p.max() <= fit.F_MAX
+
+
+def test_a_far_start_still_climbs_monotonically(cohort):
+    """From a random Q the Newton points overshoot at first; the accepted likelihood never drops
+    and the fit still reaches the optimum."""
+    far = fit.fit(cohort.genotypes, 3, init="random", seed=4, accelerate=False)
+    assert np.all(np.diff(far.trace) >= 0)
+    reference = fit.fit(cohort.genotypes, 3, init_q=cohort.q, tol=1e-12)
+    assert far.log_likelihood == pytest.approx(reference.log_likelihood, rel=1e-7)
+
+
+def test_subset_start_then_all_snps(cohort):
+    """A start refined on a SNP subset continues on all SNPs and reaches the same optimum."""
+    subset = fit.fit(cohort.genotypes, 3, seed=3, start_snps_limit=500)
+    assert subset.start_passes > 0 and subset.passes > 0
+    whole = fit.fit(cohort.genotypes, 3, seed=3, start_snps_limit=10_000)
+    assert whole.start_passes == 0
+    assert subset.log_likelihood == pytest.approx(whole.log_likelihood, rel=1e-8)
+
+
+def test_several_starts_keep_the_best(cohort):
+    result = fit.fit(cohort.genotypes, 3, seed=7, seeds=3, init="random")
+    assert [seed for seed, _ in result.starts] == [7, 8, 9]
+    singles = [fit.fit(cohort.genotypes, 3, seed=s, init="random") for s in (7, 8, 9)]
+    assert result.log_likelihood >= max(r.log_likelihood for r in singles) - 1e-6 * abs(
+        result.log_likelihood
+    )
+
+
+def test_same_seed_same_result_for_any_thread_count(cohort):
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = fit.fit(cohort.genotypes, 3, seed=5, max_iter=6, init="random")
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = fit.fit(cohort.genotypes, 3, seed=5, max_iter=6, init="random")
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one.q, two.q)
+    np.testing.assert_array_equal(one.p, two.p)
+    other = fit.fit(cohort.genotypes, 3, seed=6, max_iter=6, init="random")
+    assert not np.array_equal(one.q, other.q)
+
+
+def test_projection_reproduces_q_of_the_fit(cohort):
+    fitted = fit.fit(cohort.genotypes, 3, seed=3, tol=1e-10)
+    projected = fit.project(cohort.genotypes, fitted.p, tol=1e-10)
+    np.testing.assert_array_equal(projected.p, fitted.p)
+    assert np.abs(projected.q - fitted.q).max() < 1e-4
+
+
+def test_projection_refuses_p_of_other_snps(cohort):
+    with pytest.raises(InputError, match="SNPs"):
+        fit.project(cohort.genotypes, np.full((10, 3), 0.5))
+
+
+def test_k_must_be_below_the_number_of_samples():
+    small = simulate_psd(5, 50, 2, seed=1)
+    with pytest.raises(InputError, match="as many ancestral populations as the 5 samples"):
+        fit.fit(small.genotypes, 5)
+
+
+def test_supervised_rows_stay_fixed(cohort):
+    labels = np.array(["", ""] * 120, dtype=object)
+    labels[:90] = cohort.labels[:90]
+    result = fit.fit_supervised(cohort.genotypes, labels, seed=2, tol=1e-7)
+    names = known_populations(labels)
+    assert result.q.shape == (240, len(names))
+    for i in range(90):
+        assert names[int(result.q[i].argmax())] == labels[i]
+        assert result.q[i].max() == pytest.approx(1 - (len(names) - 1) * fit.Q_MIN)
+    assert np.all(result.q[90:].max(axis=1) < 1.0)
+    with pytest.raises(InputError, match="smaller than"):
+        fit.fit_supervised(cohort.genotypes, labels, k=1)
+
+
+def test_polish_reaches_the_optimum_from_a_rough_start(cohort):
+    optimum = fit.fit(cohort.genotypes, 3, seed=3, tol=1e-10)
+    rough_q = 0.6 * cohort.q + 0.4 / 3
+    polished = fit.polish(cohort.genotypes, rough_q, cohort.p)
+    assert polished.converged and polished.iterations > 0 and polished.seconds > 0
+    assert polished.log_likelihood == pytest.approx(optimum.log_likelihood, rel=1e-8)
+    with pytest.raises(InputError, match="polish the .Q/.P"):
+        fit.polish(cohort.genotypes, rough_q[:10], cohort.p)
+
+
+def test_a_cpu_fit_loads_neither_torch_nor_the_decoded_matrix(tmp_path):
+    cohort = simulate_psd(60, 400, 2, seed=2)
+    write_bed(tmp_path / "x", cohort.genotypes)
+    code = (
+        "import sys; from neuradmix.data import read_bed; from neuradmix.classic import fit; "
+        f"g = read_bed({str(tmp_path / 'x.bed')!r}); r = fit.fit(g, 2); "
+        "assert 'torch' not in sys.modules, 'torch imported'; "
+        "assert g._calls is None, 'the N x M matrix was decoded'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------------------------------------------------------
+# Subcommands
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fileset(tmp_path_factory, cohort):
+    prefix = tmp_path_factory.mktemp("em") / "toy"
+    write_bed(prefix, cohort.genotypes)
+    return prefix
+
+
+def test_cli_em_project_polish(fileset, tmp_path, capsys):
+    out = tmp_path / "fit"
+    assert main(["em", str(fileset) + ".bed", "--k", "3", "--out", str(out), "--threads", "1"]) == 0
+    captured = capsys.readouterr()
+    loglik = float(re.search(r"^Loglikelihood: (-\d+\.\d+)$", captured.out, re.MULTILINE).group(1))
+    # One progress line per iteration on stderr: stage, iteration, log-likelihood, seconds.
+    lines = [line for line in captured.err.splitlines() if re.match(r"^(start|fit) +\d+ ", line)]
+    assert len(lines) >= 3 and all(re.search(r"loglik -\d+\.\d+ .* s$", x) for x in lines)
+    q = read_q(out / "toy.3.Q", 240)
+    p = read_p(out / "toy.3.P", 2500)
+    genotypes = read_bed(str(fileset) + ".bed")
+    assert log_likelihood(genotypes, q, p) == pytest.approx(loglik, rel=1e-6)
+    timing = read_timing(out / "toy.3.timing.tsv")
+    assert (timing.command, timing.tool, timing.k_values) == ("em", "em", [3])
+    assert 0 < timing.fit_seconds < timing.process_seconds and timing.threads == 1
+
+    assert main(["project", str(fileset) + ".bed", "--p", str(out / "toy.3.P"),
+                 "--out", str(tmp_path / "proj"), "--name", "val"]) == 0  # fmt: skip
+    assert read_q(tmp_path / "proj" / "val.3.Q", 240).shape == (240, 3)
+
+    assert main(["polish", str(fileset) + ".bed", "--q", str(out / "toy.3.Q"),
+                 "--p", str(out / "toy.3.P"), "--out", str(tmp_path / "pol")]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert re.search(r"Polish: \d+ iterations \(\d+ passes\) in [0-9.]+ s", printed)
+    assert (tmp_path / "pol" / "toy.3.Q").is_file() and (tmp_path / "pol" / "toy.3.P").is_file()
+
+
+def test_cli_seeds_report_each_start(fileset, tmp_path, capsys):
+    args = ["em", str(fileset) + ".bed", "--k", "2", "--out", str(tmp_path), "--seeds", "3",
+            "--init", "random", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    starts = re.findall(r"start seed (\d+): log-likelihood", captured.out)
+    assert starts == ["42", "43", "44"]
+    assert captured.err == ""  # --quiet: no progress lines
+
+
+def test_cli_checks_before_fitting(fileset, tmp_path, capsys):
+    taken = tmp_path / "afile"
+    taken.write_text("not a directory")
+    assert main(["em", str(fileset) + ".bed", "--k", "2", "--out", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "existing file" in err and len(err.strip().splitlines()) == 1
+    assert main(["em", str(fileset) + ".bed", "--k", "240", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "240 samples" in err and not (tmp_path / "o").exists()
+
+
+def test_cli_project_refuses_mismatched_p(fileset, tmp_path, capsys):
+    bad = tmp_path / "ref.3.P"
+    write_p(bad, np.full((100, 3), 0.5))
+    out = tmp_path / "proj"
+    assert main(["project", str(fileset) + ".bed", "--p", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "100 rows" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())
