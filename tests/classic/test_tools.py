@@ -13,6 +13,7 @@ from neuradmix.classic import fit
 from neuradmix.classic import tools as baselines
 from neuradmix.cli import main
 from neuradmix.data import read_bed, read_p, read_q, write_bed, write_p
+from neuradmix.data.timing import read_timing
 from neuradmix.errors import InputError
 from neuradmix.simulation.psd import simulate_psd
 
@@ -127,7 +128,7 @@ def test_missing_tool_names_what_to_install(cohort_files, tmp_path, monkeypatch)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(InputError, match="bioconda admixture|-c bioconda admixture"):
         baselines.run_baseline(str(prefix) + ".bed", 3, "admixture")
-    assert baselines.resolve_tool("auto") in ("fastmixture", "em")
+    assert baselines.resolve_tool("auto") in ("fastmixture2", "fastmixture", "em")
     with pytest.raises(InputError, match="choose one of"):
         baselines.resolve_tool("structure")
 
@@ -154,6 +155,40 @@ def test_real_fastmixture_matches_our_em(cohort_files, tmp_path, aligned):
     record = dict(zip(header.split("\t"), row.split("\t"), strict=True))
     assert record["tool"] == "fastmixture"
     assert float(record["log_likelihood"]) == pytest.approx(ours.log_likelihood, rel=1e-5)
+
+
+@pytest.mark.skipif(
+    baselines.find_executable("fastmixture2") is None, reason="fastmixture2 not installed"
+)
+def test_real_fastmixture2_reaches_our_optimum(cohort_files, tmp_path, aligned):
+    """fastmixture2 (a baseline and the peer) and our engine fit the same likelihood: the same
+    optimum, the same counted allele."""
+    prefix, genotypes = cohort_files
+    out = tmp_path / "fm2"
+    assert main(["baseline", str(prefix) + ".bed", "--k", "3", "--tool", "fastmixture2",
+                 "--out", str(out), "--threads", "1", "--seed", "3"]) == 0  # fmt: skip
+    q = read_q(out / "cohort.3.Q", 120)
+    ours = fit.fit(read_bed(str(prefix) + ".bed"), 3, seed=3)
+    assert np.abs(aligned(q, ours.q) - ours.q).max() < 1e-3
+    header, row = (out / "cohort.3.baseline.tsv").read_text().splitlines()
+    record = dict(zip(header.split("\t"), row.split("\t"), strict=True))
+    assert record["tool"] == "fastmixture2"
+    # Its own report and our scoring of its files agree (6 decimals written), and so do the fits.
+    assert float(record["tool_log_likelihood"]) == pytest.approx(
+        float(record["log_likelihood"]), rel=1e-7
+    )
+    assert ours.log_likelihood == pytest.approx(float(record["tool_log_likelihood"]), rel=1e-8)
+    assert read_timing(out / "cohort.3.timing.tsv").tool == "fastmixture2"
+
+
+def test_auto_prefers_fastmixture2_to_our_engine(monkeypatch):
+    present = {"fastmixture2": "/usr/bin/fastmixture2"}
+    monkeypatch.setattr(baselines, "find_executable", lambda tool: present.get(tool))
+    assert baselines.resolve_tool("auto") == "fastmixture2"
+    present["admixture"] = "/usr/bin/admixture"
+    assert baselines.resolve_tool("auto") == "admixture"
+    present.clear()
+    assert baselines.resolve_tool("auto") == "em"
 
 
 def test_em_baseline_writes_the_same_files(cohort_files, tmp_path):
