@@ -59,7 +59,7 @@ START_SNPS = 20_000
 # The subset refinement stops at this relative tolerance (the full-data passes finish the job).
 SUBSET_TOL = 1e-7
 # Newton steps per SNP in the first pass over all SNPs (F given the start's Q, solved in cache).
-F_START_STEPS = 6
+F_START_STEPS = 3
 # Secant pairs kept by the quasi-Newton acceleration.
 QN_SECANTS = 3
 # Largest SQUAREM step length, and the factor by which it grows when a step hits the bound.

@@ -294,6 +294,15 @@ def frequency_pass(
     use_weights = weights.shape[0] == m
     lut = CODE_TO_COUNT
     eps = PROBABILITY_FLOOR
+    # q_ik q_il for every pair k >= l: the Hessian of every f_j is sum_i w_i (q_ik q_il).
+    qq = np.empty((k * (k + 1) // 2, n))
+    if steps > 0:
+        pair = 0
+        for c in range(k):
+            for e in range(c + 1):
+                for i in range(n):
+                    qq[pair, i] = qt[c, i] * qt[e, i]
+                pair += 1
     for grp in numba.prange(n_groups):
         start_snp = grp * m // n_groups
         stop_snp = (grp + 1) * m // n_groups
@@ -356,6 +365,7 @@ def frequency_pass(
                     inv_q = x * r
                     s[i] = a * inv_p - b * inv_q
                     w[i] = a * inv_p * inv_p + b * inv_q * inv_q
+                pair = 0
                 for c in range(k):
                     row = qt[c]
                     total = 0.0
@@ -363,12 +373,13 @@ def frequency_pass(
                         total += s[i] * row[i]
                     grad[c] = total
                     for e in range(c + 1):
-                        other = qt[e]
+                        products = qq[pair]
                         total = 0.0
                         for i in range(n):
-                            total += w[i] * row[i] * other[i]
+                            total += w[i] * products[i]
                         hess[c, e] = total
                         hess[e, c] = total
+                        pair += 1
                     lo[c] = f_lo - fj[c]
                     hi[c] = f_hi - fj[c]
                 _bounded_qp(hess, grad, lo, hi, False, d, work, rhs, free_index, state)

@@ -8,12 +8,11 @@ initialise its decoders. Frequencies are returned in the ``.P`` orientation (M x
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans
 
-from ..data import Genotypes
 from ..errors import InputError
+from ..stats.cluster import kmeans
 from ..stats.frequencies import centroid_frequencies
-from ..stats.pca import GenotypePCA, fit_pca
+from ..stats.pca import GenotypePCA
 
 
 def pckmeans_components(k: int, available: int) -> int:
@@ -21,9 +20,7 @@ def pckmeans_components(k: int, available: int) -> int:
     return int(min(max(2, k - 1), 6, available))
 
 
-def pckmeans(
-    calls: np.ndarray, k: int, pca: GenotypePCA, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
+def pckmeans(source, k: int, pca: GenotypePCA, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """PCK-Means: K-Means on the leading PCs, then each cluster's allele frequencies.
 
     Algorithm 1 returns the inverse PCA transform of the K-Means centroids, a rank-limited
@@ -34,17 +31,8 @@ def pckmeans(
     if k > n_samples:
         raise InputError(f"K={k} is larger than the number of samples ({n_samples}); lower K.")
     coords = pca.scores[:, : pckmeans_components(k, pca.n_components)].astype(np.float64)
-    kmeans = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(coords)
-    assignment = kmeans.labels_.astype(np.int64)
-    return centroid_frequencies(calls, assignment, k), assignment
-
-
-def pckmeans_frequencies(genotypes: Genotypes | np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """PCK-Means allele frequencies (M x K) straight from genotypes (its own small PCA)."""
-    calls = genotypes.calls if isinstance(genotypes, Genotypes) else genotypes
-    pca = fit_pca(calls, n_components=pckmeans_components(k, calls.shape[0] - 1), seed=seed)
-    frequencies, _ = pckmeans(calls, k, pca, seed)
-    return frequencies
+    assignment = kmeans(coords, k, seed=seed)
+    return centroid_frequencies(source, assignment, k), assignment
 
 
 def project_to_simplex(rows: np.ndarray) -> np.ndarray:
