@@ -26,7 +26,7 @@ from ..data import Genotypes
 from ..data.packed import decode_snps
 from .frequencies import allele_frequencies
 
-_BLOCK = 4096
+_BLOCK = 1024
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
