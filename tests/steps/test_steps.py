@@ -371,3 +371,61 @@ def test_pong_refuses_bad_run_ids_and_notes_missing_k(tmp_path, capsys):
     write_q(tmp_path / "short.2.Q", np.full((5, 2), 0.5))
     assert main([*base, "--q", f"a={tmp_path / 'short.2.Q'}"]) == 2
     assert "5 rows, but" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors before work: one line naming the problem, exit 2, nothing written
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_cohort(tmp_path):
+    _cohort(tmp_path, n=12, m=20)
+    (tmp_path / "a_file").write_text("not a directory\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["split", "{d}/data.fam", "--out", "{d}/a_file"], "--out {d}/a_file: is a file"),
+        (["split", "{d}/data.fam", "--out", "{d}/o", "--validation-fraction", "1.5"],
+         "--validation-fraction 1.5: must lie strictly between 0 and 1"),
+        (["split", "{d}/data.fam", "--out", "{d}/o", "--labels", "{d}/none.tsv"],
+         "none.tsv: label file not found"),
+        (["split", "{d}/nothing.fam", "--out", "{d}/o"], "nothing.fam: file not found"),
+        (["downsample", "{d}/data.bim", "--every", "0", "--out", "{d}/o"],
+         "--every must be a positive integer"),
+        (["downsample", "{d}/data.bim", "--target", "5", "--out", "{d}/o", "--name", "x/y"],
+         "--name 'x/y': give a plain file stem"),
+        (["evaluate-model", "--model-dir", "{d}/none", "--ks", "2", "--data", "train={d}/data",
+          "--out", "{d}/o"], "none/train.2.Q: file not found"),
+        (["evaluate-model", "--model-dir", "{d}", "--ks", "2", "--data", "train={d}/data",
+          "--labels", "val={d}/pops.tsv", "--out", "{d}/o"], "partition 'val', which has no"),
+        (["metrics-table", "--cohort", "c", "--evaluations", "{d}/none.tsv", "--out", "{d}/o"],
+         "none.tsv: input of the metrics table not found"),
+        (["match-snps", "{d}/data.bed", "--reference", "{d}/none.bim", "--out", "{d}/o"],
+         "none.bim: reference .bim not found"),
+        (["cv-table", "{d}/none.txt", "--out", "{d}/o"], "none.txt: CV table not found"),
+        (["pong", "--q", "a={d}/none.2.Q", "--fam", "{d}/data.fam", "--out", "{d}/o"],
+         "none.2.Q: file not found"),
+        (["simulate", "--vcf", "{d}/none.vcf.gz", "--labels", "{d}/pops.tsv", "--out", "{d}/o"],
+         "--vcf {d}/none.vcf.gz: file not found"),
+        (["simulate", "--vcf", "{d}/data.bed", "--labels", "{d}/pops.tsv", "--generations",
+          "0", "--out", "{d}/o"], "--generations 0: must be between 1 and 60"),
+        (["simulate-split", "--vcf", "{d}/data.bed", "--labels", "{d}/pops.tsv",
+          "--n-val-per-ancestry", "-1", "--out", "{d}/o"], "--n-val-per-ancestry -1: a number"),
+        (["simulate-split", "--vcf", "{d}/data.bed", "--labels", "{d}/pops.tsv",
+          "--val-fraction", "0", "--out", "{d}/o"], "--val-fraction 0.0: must lie strictly"),
+        (["simulate", "--vcf", "{d}/data.bed", "--labels", "{d}/pops.tsv", "--out",
+          "{d}/a_file"], "--out {d}/a_file: is a file"),
+        (["plots", "--train-bed", "{d}/data", "--run", "m={d}", "--k", "2", "--out",
+          "{d}/a_file"], "--out {d}/a_file: is a file"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_stop_before_any_work(small_cohort, capsys, args, message):
+    before = sorted(p.name for p in small_cohort.iterdir())
+    assert main([a.format(d=small_cohort) for a in args]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and message.format(d=small_cohort) in error, error
+    assert sorted(p.name for p in small_cohort.iterdir()) == before  # nothing written

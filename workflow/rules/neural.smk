@@ -31,10 +31,13 @@ rule train_neural:
         lam=lambda wc: run_setting(wc.run, "lambda"),
         device=lambda wc: run_device(wc.run),
         seed=SEED,
+    # --quiet: no progress bar (its carriage returns garble a log file); the loss of every
+    # epoch is in train.loss.tsv.
     shell:
         "python -m neuradmix train {input.bed} {params.options} --out {params.outdir}"
         " --name train --epochs {params.epochs} --lambda {params.lam}"
-        " --device {params.device} --seed {params.seed} --threads {threads} > {log} 2>&1"
+        " --device {params.device} --seed {params.seed} --threads {threads} --quiet"
+        " > {log} 2>&1"
 
 
 rule infer:
