@@ -356,7 +356,7 @@ def rule_resources(name, per_run=False):
 
 def plink_memory(wildcards, resources):
     """plink2 --memory (MiB): most of the job's memory, leaving room for plink2's own overhead."""
-    return max(256, int(resources.mem_mb * 0.8))
+    return max(640, int(resources.mem_mb * 0.8))  # plink2 refuses less than 640
 
 
 for _run in RUNS:
