@@ -10,7 +10,6 @@ rule baseline:
         q="results/{cohort}/baseline/{tool}/train.{k}.Q",
         p="results/{cohort}/baseline/{tool}/train.{k}.P",
         timing="results/{cohort}/baseline/{tool}/train.{k}.timing.tsv",
-        summary="results/{cohort}/baseline/{tool}/train.{k}.baseline.tsv",
     log:
         "results/{cohort}/logs/baseline/{tool}.{k}.log",
     benchmark:
