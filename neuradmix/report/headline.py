@@ -191,9 +191,7 @@ def hardware_sentence(metrics: pd.DataFrame, reference: str) -> str:
     described = TOOL_NAMES.get(tool, tool)
     projection = _one(base["infer_tool"])
     threads = _one(base["train_threads"].astype("Int64"))
-    projected = (
-        "the same engine" if projection == tool else TOOL_NAMES.get(projection, projection)
-    )
+    projected = "the same engine" if projection == tool else TOOL_NAMES.get(projection, projection)
     parts = [
         f"Baseline: {described}, fitted at each K with {threads} thread(s) on "
         f"{_one(base['train_device'])}; validation individuals projected with {projected}."
