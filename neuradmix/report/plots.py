@@ -557,8 +557,15 @@ def plot_loss_curves(tables: Mapping[str, pd.DataFrame]) -> Figure:
     """Training and validation loss per epoch, one panel per neural run."""
     if not tables:
         raise ValueError("plot_loss_curves needs at least one loss table.")
-    fig, axes = plt.subplots(1, len(tables), figsize=(4.8 * len(tables), 3.5), squeeze=False)
-    for ax, (run, table) in zip(axes[0], tables.items(), strict=True):
+    # At most three panels a row, so the figure keeps the report's width (11 in at 110 dpi).
+    n_cols = min(len(tables), 3)
+    n_rows = -(-len(tables) // n_cols)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(min(11.0, 3.7 * n_cols), 3.1 * n_rows), squeeze=False
+    )
+    for empty in range(len(tables), n_rows * n_cols):
+        axes[empty // n_cols, empty % n_cols].set_axis_off()
+    for ax, (run, table) in zip(axes.ravel(), tables.items(), strict=False):
         for column, style in (("train_loss", "-"), ("val_loss", "--")):
             if column in table.columns and table[column].notna().any():
                 ax.plot(
