@@ -80,6 +80,8 @@ rule pong:
         ind2pop="results/{cohort}/pong/{partition}.ind2pop",
     log:
         "results/{cohort}/logs/pong/{partition}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/pong/{partition}.tsv"
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("pong")
