@@ -296,7 +296,10 @@ def pca_figure(results: CohortResults):
                 results.colour_ids[(run.name, k)],
             )
     colours = plots.population_colours(
-        labels, results.q_train[results.main_key], results.colour_ids[results.main_key]
+        labels,
+        results.q_train[results.main_key],
+        results.colour_ids[results.main_key],
+        used=[int(i) for ids in results.colour_ids.values() for i in ids],
     )
     fig = plots.plot_pca_centres(pca, labels[pca_index], centres, colours)
     caption = (

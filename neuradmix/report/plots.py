@@ -46,14 +46,15 @@ def cluster_colour(colour_id: int) -> str:
 UNLABELLED_COLOUR = "#9a9a9a"
 
 
-def population_colours(labels, q: np.ndarray, colours: np.ndarray) -> dict[str, str]:
+def population_colours(labels, q: np.ndarray, colours: np.ndarray, used=()) -> dict[str, str]:
     """A colour per population label from the cluster palette, so that a population is drawn in
     the colour of the cluster that dominates it.
 
     Populations and the columns of ``q`` (whose colour ids are ``colours``) are matched one to one
     on the mean ancestry of each population (Hungarian method); a population left without a
-    cluster (more populations than K) takes a palette colour no cluster uses. Unlabelled
-    individuals are grey.
+    cluster (more populations than K) takes a palette colour that neither these clusters nor the
+    colour ids in ``used`` (those of the other models and K) take. Unlabelled individuals are
+    grey.
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -66,7 +67,7 @@ def population_colours(labels, q: np.ndarray, colours: np.ndarray) -> dict[str, 
     means = np.stack([q[labels == name].mean(axis=0) for name in names])
     rows, cols = linear_sum_assignment(-means)
     assigned = {names[r]: int(colours[c]) for r, c in zip(rows, cols, strict=True)}
-    next_id = int(np.max(colours)) + 1
+    next_id = int(max(np.max(colours), max(used, default=-1))) + 1
     for name in names:
         if name not in assigned:
             assigned[name] = next_id
@@ -298,13 +299,23 @@ def plot_structure(
     rows = sum(len(s.panels) for s in sections)
     if rows == 0:
         raise ValueError("plot_structure needs at least one panel.")
-    fig, axes = plt.subplots(rows, 1, figsize=(width, 1.05 * rows + 0.9 * len(sections)))
-    axes = np.atleast_1d(axes)
+    prepared = [_prepare_section(section, max_samples, seed) for section in sections]
+    # Rows: a title strip, one panel per model and the population names, per section, so the
+    # panels of a section sit close together instead of each leaving room for names.
+    heights = []
+    for section, (_, boundaries) in zip(sections, prepared, strict=True):
+        longest = max((len(name) for name, _, _ in boundaries), default=4)
+        heights += [0.25] + [0.62] * len(section.panels) + [0.065 * longest + 0.1]
+    fig = plt.figure(figsize=(width, sum(heights) + 0.2))
+    grid = fig.add_gridspec(
+        len(heights), 1, height_ratios=heights, hspace=0.3, left=0.13, right=0.99,
+        top=0.99, bottom=0.01,
+    )  # fmt: skip
     row = 0
-    for section in sections:
-        order, boundaries = _prepare_section(section, max_samples, seed)
+    for section, (order, boundaries) in zip(sections, prepared, strict=True):
+        row += 1  # the title strip
         for position, panel in enumerate(section.panels):
-            ax = axes[row]
+            ax = fig.add_subplot(grid[row, 0])
             last = position == len(section.panels) - 1
             draw_barplot(ax, panel.q[order], panel.colours, boundaries, show_populations=last)
             shown = (
@@ -316,7 +327,7 @@ def plot_structure(
             if position == 0:
                 ax.set_title(f"{section.title}{shown}", fontsize=9, loc="left")
             row += 1
-    fig.tight_layout()
+        row += 1  # the population names
     return fig
 
 
@@ -353,7 +364,7 @@ def plot_multik_grid(
     order = keep[order]
     n_cols = min(len(ks), max_columns)
     bands = [ks[i : i + n_cols] for i in range(0, len(ks), n_cols)]
-    label_space = 0.075 * max(len(name) for name, _, _ in boundaries) + 0.25
+    label_space = 0.065 * max(len(name) for name, _, _ in boundaries) + 0.1
     heights = []
     for _ in bands:
         heights += [0.3] + [0.62] * len(models) + [label_space]
@@ -362,7 +373,7 @@ def plot_multik_grid(
         len(heights),
         n_cols,
         height_ratios=heights,
-        hspace=0.12,
+        hspace=0.3,
         wspace=0.06,
         left=0.13,
         right=0.99,

@@ -143,8 +143,8 @@ def test_populations_take_the_colour_of_the_cluster_that_dominates_them(cohort):
     # uses, so no two populations share a colour.
     extra = labels.copy()
     extra[:5] = "newcomers"
-    mapping = plots.population_colours(extra, cohort.q, colours)
-    used = {plots.cluster_colour(c) for c in colours}
+    mapping = plots.population_colours(extra, cohort.q, colours, used=[8])
+    used = {plots.cluster_colour(c) for c in [*colours, 8]}  # 8: a cluster of another model
     outside = [name for name, colour in mapping.items() if colour not in used]
     assert len(outside) == 2 and plots.UNLABELLED in outside  # unlabelled grey + the extra one
     assert len(set(mapping.values())) == len(mapping)
