@@ -6,8 +6,25 @@ Configure in config/config.yaml (keys explained in config/README.md); run with
 `snakemake --cores all` locally or `snakemake --profile profiles/slurm` on a cluster.
 """
 
+import os
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+# Every rule runs the package of this checkout (`python -m neuradmix`), never another installed
+# copy: the Snakefile imports it from here, and jobs (local, SLURM or in the conda envs, which
+# hold only the dependencies) find it first on PYTHONPATH.
+sys.path.insert(0, workflow.basedir)
+_inherited = [p for p in os.getenv("PYTHONPATH", "").split(os.pathsep) if p]
+os.environ.update(PYTHONPATH=os.pathsep.join([workflow.basedir, *_inherited]))
+
 
 configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -29,4 +46,9 @@ rule all:
         expand("results/{cohort}/metrics.tsv", cohort=ALL_COHORTS),
         expand("results/{cohort}/table2.tsv", cohort=ALL_COHORTS),
         expand("results/{cohort}/report.html", cohort=ALL_COHORTS),
+        expand(
+            "results/{cohort}/pong/{partition}.filemap",
+            cohort=ALL_COHORTS,
+            partition=PARTITIONS,
+        ),
         target_outputs(),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from ..data.outputs import check_name, check_out_dir
 from ..errors import InputError
 from .common import parse_pairs
 
@@ -66,7 +68,9 @@ def register(subparsers) -> None:
         "--max-pca-samples", type=int, default=4000, help="Most individuals in the PCA (4000)."
     )
     plots.add_argument("--seed", type=int, default=0, help="Seed of the downsampling (0).")
-    plots.add_argument("--out-dir", required=True, help="Directory for the PNG files.")
+    plots.add_argument(
+        "--out", required=True, metavar="DIR", help="Directory for the PNG files and figures.json."
+    )
     plots.set_defaults(func=_plots)
 
     report = subparsers.add_parser(
@@ -95,10 +99,20 @@ def register(subparsers) -> None:
         metavar="PARTITION=LABELS:PREFIX",
         help="Labels of a partition and the fileset they describe (repeat).",
     )
+    report.add_argument(
+        "--cv", nargs="*", default=[], metavar="FILE", help="CV tables (METHOD.cv.tsv)."
+    )
+    report.add_argument(
+        "--reference-baseline",
+        help="Baseline model the headline compares with (default: the metrics' baseline).",
+    )
     config = report.add_mutually_exclusive_group()
     config.add_argument("--config", help="Configuration used, as a YAML or JSON file.")
     config.add_argument("--config-json", help="Configuration used, as JSON text.")
-    report.add_argument("--out", required=True, help="HTML file to write.")
+    report.add_argument(
+        "--out", required=True, metavar="DIR", help="Output directory (created if missing)."
+    )
+    report.add_argument("--name", default="report", help="Writes DIR/NAME.html (default: report).")
     report.set_defaults(func=_report)
 
 
@@ -120,8 +134,9 @@ def _plots(args: argparse.Namespace) -> int:
         value: RunFiles(f"λ={value}", Path(directory), args.train_name, args.val_name)
         for value, directory in parse_pairs(args.lambda_run, "--lambda-run", "LAMBDA=DIR").items()
     }
+    out = check_out_dir(args.out)
     entries = build_figures(
-        args.out_dir,
+        out,
         args.train_bed,
         runs,
         args.k,
@@ -138,7 +153,7 @@ def _plots(args: argparse.Namespace) -> int:
         max_pca_samples=args.max_pca_samples,
         seed=args.seed,
     )
-    print(f"wrote {len(entries)} figures to {args.out_dir}")
+    print(f"wrote {len(entries)} figures to {out}", file=sys.stderr)
     return 0
 
 
@@ -164,7 +179,7 @@ def _report(args: argparse.Namespace) -> int:
         if not isinstance(config, dict):
             raise InputError("--config-json: expected a JSON object.")
     out = build_report(
-        args.out,
+        check_out_dir(args.out) / f"{check_name(args.name)}.html",
         args.cohort,
         args.figures,
         table2=args.table2,
@@ -172,6 +187,8 @@ def _report(args: argparse.Namespace) -> int:
         filesets=filesets,
         labels=labels,
         config=config,
+        cv_files=args.cv,
+        reference=args.reference_baseline,
     )
-    print(f"wrote {out}")
+    print(f"wrote {out}", file=sys.stderr)
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
 from ..errors import InputError
 
@@ -23,10 +25,10 @@ def register(subparsers) -> None:
         "simulate",
         help="simulate admixed descendants of phased founders, with their exact ancestry",
         description=(
-            "Simulate descendants of the founders in a phased VCF and write PREFIX.vcf.gz, "
-            "PREFIX.truth.Q (columns in sorted population order, named one per line in "
-            "PREFIX.truth.Q.columns) and PREFIX.labels (SAMPLE<TAB>LABEL); optionally "
-            "PREFIX.bed/.bim/.fam (--bed) and PREFIX.segments.tsv (--segments). " + _MODEL
+            "Simulate descendants of the founders in a phased VCF and write DIR/NAME.vcf.gz, "
+            "DIR/NAME.truth.Q (columns in sorted population order, named one per line in "
+            "DIR/NAME.truth.Q.columns) and DIR/NAME.labels (SAMPLE<TAB>LABEL); optionally "
+            "DIR/NAME.bed/.bim/.fam (--bed) and DIR/NAME.segments.tsv (--segments). " + _MODEL
         ),
     )
     _add_inputs(simulate)
@@ -45,7 +47,6 @@ def register(subparsers) -> None:
         help="single-ancestry descendants per founder population (default: 0)",
     )
     _add_model_options(simulate)
-    simulate.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
     _add_output_options(simulate)
     simulate.set_defaults(func=_run_simulate)
 
@@ -55,9 +56,9 @@ def register(subparsers) -> None:
         description=(
             "Split the founders (stratified by population) into disjoint training and validation "
             "sets and simulate descendants of each set separately, so no founder haplotype reaches "
-            "both partitions. Writes PREFIX.train.* and PREFIX.val.* (the files of `neuradmix "
-            "simulate`, with the same truth-Q columns) and PREFIX.founders.tsv (sample, "
-            "population, partition). " + _MODEL
+            "both partitions. Writes DIR/NAME.train.* and DIR/NAME.val.* (the files of "
+            "`neuradmix simulate`, with the same truth-Q columns) and DIR/NAME.founders.tsv "
+            "(sample, population, partition). " + _MODEL
         ),
     )
     _add_inputs(split)
@@ -106,7 +107,6 @@ def register(subparsers) -> None:
         help="single-ancestry validation descendants per population (default: 0)",
     )
     _add_model_options(split)
-    split.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
     _add_output_options(split)
     split.set_defaults(func=_run_split)
 
@@ -166,6 +166,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--out", required=True, metavar="DIR", help="output directory (created if missing)"
+    )
+    parser.add_argument("--name", help="stem of the output files (default: the VCF's stem)")
+    parser.add_argument(
         "--bed", action="store_true", help="also write PREFIX.bed/.bim/.fam (ALT counted)"
     )
     parser.add_argument(
@@ -178,24 +182,93 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _panel(args: argparse.Namespace):
-    from ..runtime import set_threads
-    from ..simulation.descendants import load_panel
+class _Progress:
+    """Progress lines on stderr with the seconds since the command started (a log file shows
+    where a long simulation is; no terminal control characters)."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.start:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def _check_arguments(args: argparse.Namespace) -> tuple[Path, str]:
+    """Every option and input file checked before any founder is read."""
+    from ..data.outputs import check_name, check_out_dir
+    from ..simulation.descendants import MAX_GENERATIONS
 
     if args.no_vcf and not args.bed:
         raise InputError("--no-vcf without --bed would write no genotypes; add --bed.")
+    counts = {
+        option: getattr(args, attribute)
+        for option, attribute in (
+            ("--n-per-ancestry", "n_per_ancestry"),
+            ("--n-val-per-ancestry", "n_val_per_ancestry"),
+            ("--n-single-per-ancestry", "n_single_per_ancestry"),
+            ("--n-val-single-per-ancestry", "n_val_single_per_ancestry"),
+        )
+        if hasattr(args, attribute)
+    }
+    for option, value in counts.items():
+        if value < 0:
+            raise InputError(f"{option} {value}: a number of descendants cannot be negative.")
+    if args.n_per_ancestry + args.n_single_per_ancestry == 0:
+        raise InputError(
+            "nothing to simulate: set --n-per-ancestry and/or --n-single-per-ancestry above 0."
+        )
+    if not 1 <= args.generations <= MAX_GENERATIONS:
+        raise InputError(
+            f"--generations {args.generations}: must be between 1 and {MAX_GENERATIONS}."
+        )
+    if not args.alpha > 0:
+        raise InputError(f"--alpha {args.alpha}: the Dirichlet concentration must be positive.")
+    if args.map is None and not args.cm_per_mb > 0:
+        raise InputError(f"--cm-per-mb {args.cm_per_mb}: the recombination rate must be positive.")
+    if getattr(args, "val_samples", None) is None and hasattr(args, "val_fraction"):
+        if not 0 < args.val_fraction < 1:
+            raise InputError(
+                f"--val-fraction {args.val_fraction}: must lie strictly between 0 and 1."
+            )
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads {args.threads}: must be at least 1.")
+    for option, path in (
+        ("--vcf", args.vcf),
+        ("--labels", args.labels),
+        ("--map", args.map),
+        ("--val-samples", getattr(args, "val_samples", None)),
+    ):
+        if path is not None and not Path(path).is_file():
+            raise InputError(f"{option} {path}: file not found.")
+    out = check_out_dir(args.out)
+    name = args.name or Path(args.vcf).name.removesuffix(".gz").removesuffix(".vcf")
+    return out, check_name(name)
+
+
+def _panel(args: argparse.Namespace, log):
+    from ..runtime import set_threads
+    from ..simulation.descendants import load_panel
+
     set_threads(args.threads)
     names = [name.strip() for name in (args.populations or "").split(",") if name.strip()]
-    return load_panel(args.vcf, args.labels, args.map, args.cm_per_mb, names or None)
+    log(f"reading phased founders from {args.vcf}")
+    panel = load_panel(args.vcf, args.labels, args.map, args.cm_per_mb, names or None)
+    log(
+        f"{panel.n_founders} founders of {len(panel.population_names)} populations "
+        f"({', '.join(panel.population_names)}) on {panel.variants.shape[0]} SNPs"
+    )
+    return panel
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from ..simulation.descendants import simulate_to_files
 
-    panel = _panel(args)
+    out, name = _check_arguments(args)
+    log = _Progress()
+    panel = _panel(args, log)
     sim = simulate_to_files(
         panel,
-        args.out,
+        out / name,
         vcf=not args.no_vcf,
         bed=args.bed,
         segments=args.segments,
@@ -204,12 +277,12 @@ def _run_simulate(args: argparse.Namespace) -> int:
         generations=args.generations,
         alpha=args.alpha,
         seed=args.seed,
+        log=log,
     )
-    print(
+    log(
         f"{len(sim.sample_ids)} descendants of {panel.n_founders} founders "
         f"({', '.join(sim.populations)}) over {panel.variants.shape[0]} SNPs written to "
-        f"{args.out}.*",
-        file=sys.stderr,
+        f"{out / name}.*"
     )
     return 0
 
@@ -221,16 +294,19 @@ def _run_split(args: argparse.Namespace) -> int:
         validation_founders,
     )
 
+    out, name = _check_arguments(args)
+    log = _Progress()
     listed = read_sample_list(args.val_samples) if args.val_samples else None
-    panel = _panel(args)
+    panel = _panel(args, log)
     val_samples = (
         None
         if listed is None
         else validation_founders(panel, listed, args.val_samples, bool(args.populations))
     )
+    prefix = out / name
     train, val, train_panel, val_panel = simulate_split_to_files(
         panel,
-        args.out,
+        prefix,
         val_fraction=args.val_fraction,
         val_samples=val_samples,
         n_admixed_per_ancestry=args.n_per_ancestry,
@@ -243,11 +319,11 @@ def _run_split(args: argparse.Namespace) -> int:
         vcf=not args.no_vcf,
         bed=args.bed,
         segments=args.segments,
+        log=log,
     )
-    print(
+    log(
         f"train: {len(train.sample_ids)} descendants of {train_panel.n_founders} founders; "
         f"validation: {len(val.sample_ids)} descendants of {val_panel.n_founders} founders; "
-        f"written to {args.out}.train.* and {args.out}.val.*",
-        file=sys.stderr,
+        f"written to {prefix}.train.* and {prefix}.val.*"
     )
     return 0

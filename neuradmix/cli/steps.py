@@ -1,103 +1,174 @@
 """Subcommands the Snakemake workflow calls between the heavy steps.
 
-``check-vcf``, ``split``, ``downsample``, ``match-snps``, ``cv-table``, ``evaluate-model`` and
-``metrics-table``.
+``check-vcf``, ``split``, ``downsample``, ``match-snps``, ``cv-table``, ``evaluate-model``,
+``metrics-table`` and ``pong``. Every ``--out`` names a directory (created if missing); ``--name``,
+where a command takes it, is the stem of the files written there.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from ..data.outputs import check_name, check_out_dir
+from ..errors import InputError
 from .common import parse_pairs
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _stem(path: str, suffixes=(".bed", ".bim", ".fam", ".gz", ".vcf", ".tsv", ".txt", ".log")):
+    name = Path(path).name
+    while any(name.endswith(s) for s in suffixes):
+        name = next(name[: -len(s)] for s in suffixes if name.endswith(s))
+    return name
+
+
+def _out(args, default_name: str | None = None) -> tuple[Path, str | None]:
+    """``--out`` checked as a directory and ``--name`` (or its default) as a stem."""
+    out = check_out_dir(args.out)
+    name = getattr(args, "name", None) or default_name
+    return out, (check_name(name) if name is not None else None)
+
+
+def _existing(path: str, what: str) -> None:
+    if not Path(path).is_file():
+        raise InputError(f"{path}: {what} not found.")
 
 
 def _check_vcf(args: argparse.Namespace) -> int:
     from ..data.vcf import check_vcf, write_vcf_summary
 
-    summary = check_vcf(args.vcf, require_phased=args.require_phased)
+    out = name = None
     if args.out:
-        write_vcf_summary(summary, args.out)
-    print(
+        out, name = _out(args, _stem(args.vcf))
+    _existing(args.vcf, "VCF file")
+    summary = check_vcf(args.vcf, require_phased=args.require_phased)
+    if out is not None:
+        write_vcf_summary(summary, out / f"{name}.vcf_check.tsv")
+    _log(
         f"{args.vcf}: {summary.n_samples} diploid samples, {summary.n_sites} records, "
         f"{summary.n_biallelic_snps} biallelic SNPs kept; {summary.n_multiallelic} multi-allelic "
         f"and {summary.n_other} other records (indels, symbolic, monomorphic) will be dropped; "
-        f"phased: {'yes' if summary.phased else 'no'}.",
-        file=sys.stderr,
+        f"phased: {'yes' if summary.phased else 'no'}."
     )
     return 0
 
 
 def _split(args: argparse.Namespace) -> int:
-    from ..steps.split import split_cohort
+    from ..steps.split import write_split
 
-    n_train, n_val = split_cohort(
+    out, _ = _out(args)
+    n_train, n_val = write_split(
         args.bed,
-        args.out_dir,
+        out,
         labels_path=args.labels,
         validation_fraction=args.validation_fraction,
         seed=args.seed,
         min_samples=args.min_samples,
     )
-    print(f"{n_train} training and {n_val} validation samples in {args.out_dir}", file=sys.stderr)
+    _log(
+        f"{n_train} training and {n_val} validation samples listed in {out}/train.keep and "
+        f"{out}/val.keep (with their labels)"
+    )
     return 0
 
 
 def _downsample(args: argparse.Namespace) -> int:
-    from ..steps.downsample import downsample_uniform
+    from ..steps.downsample import write_uniform_snp_list
 
-    kept = downsample_uniform(args.bed, args.out, every=args.every, target=args.target)
-    print(f"kept {kept} evenly spaced SNPs in {args.out}", file=sys.stderr)
+    out, name = _out(args, _stem(args.bed))
+    path, kept, total = write_uniform_snp_list(
+        args.bed, out, name, every=args.every, target=args.target
+    )
+    _log(f"{kept} of {total} SNPs, evenly spaced, listed in {path} (for plink2 --extract)")
     return 0
 
 
 def _match_snps(args: argparse.Namespace) -> int:
+    from ..data import require_fileset
     from ..steps.match import write_matched
 
-    matched = write_matched(args.bed, args.reference, args.out)
-    print(
-        f"{matched.n_samples} samples on the {matched.n_snps} model SNPs written to {args.out}",
-        file=sys.stderr,
-    )
+    out, name = _out(args, _stem(args.bed))
+    require_fileset(args.bed)
+    _existing(args.reference, "reference .bim")
+    matched = write_matched(args.bed, args.reference, out / name)
+    _log(f"{matched.n_samples} samples on the {matched.n_snps} model SNPs written to {out}/{name}")
     return 0
 
 
 def _cv_table(args: argparse.Namespace) -> int:
     from ..steps.tables import cv_table_file
 
-    return cv_table_file(args.cv_output, args.out)
+    out, name = _out(args, _stem(args.cv_output).removesuffix(".cv"))
+    path = cv_table_file(args.cv_output, out, name)
+    _log(f"wrote {path}")
+    return 0
 
 
 def _evaluate_model(args: argparse.Namespace) -> int:
     from ..runtime import set_threads
     from ..steps.evaluate import evaluate_model
 
+    out, name = _out(args, Path(args.model_dir).name)
+    data = parse_pairs(args.data, "--data", "PARTITION=PATH")
+    labels = parse_pairs(args.labels, "--labels", "PARTITION=PATH")
+    truth = parse_pairs(args.truth_q, "--truth-q", "PARTITION=PATH")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be at least 1, got {args.threads}.")
     set_threads(args.threads)
-    written = evaluate_model(
-        args.model_dir,
-        args.ks,
-        parse_pairs(args.data, "--data", "PARTITION=PATH"),
-        args.out_dir,
-        labels=parse_pairs(args.labels, "--labels", "PARTITION=PATH"),
-        truth=parse_pairs(args.truth_q, "--truth-q", "PARTITION=PATH"),
-    )
-    print(f"{len(written)} evaluations written to {args.out_dir}", file=sys.stderr)
+    table = evaluate_model(args.model_dir, args.ks, data, out / f"{name}.tsv", labels, truth)
+    _log(f"{len(table)} evaluations (K x partition) written to {out}/{name}.tsv")
     return 0
 
 
 def _metrics_table(args: argparse.Namespace) -> int:
-    from ..steps.tables import metrics_table_files
+    from ..steps.tables import assemble_metrics, write_metrics
 
-    return metrics_table_files(
+    out, _ = _out(args)
+    files = list(args.evaluations) + list(args.timings or []) + list(args.cv or [])
+    for path in files:
+        _existing(path, "input of the metrics table")
+    metrics = assemble_metrics(
         args.cohort,
         args.evaluations,
-        args.out,
-        table2_out=args.table2,
-        benchmarks=args.benchmarks or [],
+        timings=args.timings or [],
         cv_tables=args.cv or [],
         modes=parse_pairs(args.mode, "--mode", "RUN=MODE"),
         reference_baseline=args.reference_baseline,
     )
+    metrics_path, table2_path = write_metrics(metrics, out)
+    _log(f"{len(metrics)} rows written to {metrics_path}; Table 2 to {table2_path}")
+    return 0
+
+
+def _pong(args: argparse.Namespace) -> int:
+    from ..steps.pong import write_pong_files
+
+    out, name = _out(args, _stem(args.fam))
+    q_files = parse_pairs(args.q, "--q", "RUN_ID=FILE.Q")
+    _, ind2pop, gaps = write_pong_files(q_files, args.fam, out, name, args.labels)
+    filemap = out / f"{name}.filemap"
+    command = f"pong -m {filemap}" + (f" -i {out / ind2pop.name}" if ind2pop else "")
+    _log(f"{len(q_files)} .Q files listed in {filemap}; draw them with `{command}`")
+    if gaps:
+        _log(
+            f"note: pong needs a .Q for every K in its range and none was fitted at K="
+            f"{','.join(map(str, gaps))}; remove the lines of the K outside one unbroken range "
+            "(or fit the missing K) before running pong."
+        )
+    return 0
+
+
+def _add_out(parser, name_help: str | None) -> None:
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="output directory (created if missing)"
+    )
+    if name_help:
+        parser.add_argument("--name", help=name_help)
 
 
 def register(subparsers) -> None:
@@ -115,19 +186,24 @@ def register(subparsers) -> None:
         action="store_true",
         help="Fail unless every call is phased ('|'); needed by the descendant simulation.",
     )
-    parser.add_argument("--out", help="Write the summary as a two-column TSV here.")
+    parser.add_argument(
+        "--out", metavar="DIR", help="Also write the counts to DIR/NAME.vcf_check.tsv."
+    )
+    parser.add_argument("--name", help="Stem of the summary file (default: the VCF's stem).")
     parser.set_defaults(func=_check_vcf)
 
     parser = subparsers.add_parser(
         "split",
-        help="Stratified train/validation split of a PLINK fileset by population label.",
+        help="Stratified train/validation split: sample lists for plink2 --keep, and labels.",
         description=(
-            "Split samples into OUT_DIR/train.{bed,bim,fam,labels} and OUT_DIR/val.*, drawing "
-            "the validation fraction separately in each population (seeded)."
+            "Choose the validation samples separately in each population (seeded) from the .fam "
+            "and the labels, and write DIR/train.keep and DIR/val.keep (for `plink2 --keep`) and "
+            "DIR/train.labels and DIR/val.labels. Genotypes are not read: plink2 writes the "
+            "partitions (`plink2 --bfile IN --keep DIR/train.keep --make-bed --out DIR/train`)."
         ),
     )
-    parser.add_argument("bed", help="PLINK fileset (.bed path or prefix).")
-    parser.add_argument("--out-dir", required=True, help="Directory for the two partitions.")
+    parser.add_argument("bed", help="PLINK fileset (.bed path or prefix); only its .fam is read.")
+    _add_out(parser, None)
     parser.add_argument(
         "--labels",
         help="Population labels: two columns SAMPLE LABEL, or an ADMIXTURE .pop file.",
@@ -149,14 +225,19 @@ def register(subparsers) -> None:
 
     parser = subparsers.add_parser(
         "downsample",
-        help="Keep evenly spaced SNPs (every n-th, or a target count).",
-        description="Uniform SNP downsampling, as the Neural ADMIXTURE paper did for chromosome 1.",
+        help="List evenly spaced SNPs (every n-th, or a target count) for plink2 --extract.",
+        description=(
+            "Uniform SNP downsampling, as the Neural ADMIXTURE paper did for chromosome 1: "
+            "stream the .bim and write the IDs of evenly spaced SNPs to DIR/NAME.snps; "
+            "`plink2 --bfile IN --extract DIR/NAME.snps --make-bed --out OUT` writes the "
+            "fileset. SNP IDs must be unique (plink2 --rm-dup exclude-all)."
+        ),
     )
-    parser.add_argument("bed", help="PLINK fileset (.bed path or prefix).")
+    parser.add_argument("bed", help="PLINK fileset (.bed path or prefix); only its .bim is read.")
     choice = parser.add_mutually_exclusive_group(required=True)
     choice.add_argument("--every", type=int, help="Keep SNPs 1, 1+n, 1+2n, ...")
     choice.add_argument("--target", type=int, help="Keep this many evenly spaced SNPs.")
-    parser.add_argument("--out", required=True, help="Output fileset prefix.")
+    _add_out(parser, "Stem of the SNP list (default: the fileset's stem).")
     parser.set_defaults(func=_downsample)
 
     parser = subparsers.add_parser(
@@ -165,31 +246,30 @@ def register(subparsers) -> None:
         description=(
             "Restrict and reorder a target fileset to the SNPs of a reference .bim (matched on "
             "chromosome, position and alleles), flipping counts where the alleles are swapped; "
-            "SNPs absent from the target become missing."
+            "SNPs absent from the target become missing. Writes DIR/NAME.{bed,bim,fam}."
         ),
     )
     parser.add_argument("bed", help="Target PLINK fileset.")
     parser.add_argument("--reference", required=True, help=".bim of the training data.")
-    parser.add_argument("--out", required=True, help="Output fileset prefix.")
+    _add_out(parser, "Stem of the matched fileset (default: the target's stem).")
     parser.set_defaults(func=_match_snps)
 
     parser = subparsers.add_parser(
         "cv-table",
-        help="Turn saved 'CV error (K=k): x' lines into a k / cv_error TSV.",
+        help="Turn saved 'CV error (K=k): x' lines into DIR/NAME.cv.tsv (k, cv_error).",
     )
     parser.add_argument("cv_output", help="Saved stdout of `neuradmix cv` or `admixture --cv`.")
-    parser.add_argument("--out", required=True, help="Output TSV (columns k, cv_error).")
+    _add_out(parser, "Stem of the table, the CV method (default: the input's stem).")
     parser.set_defaults(func=_cv_table)
 
     parser = subparsers.add_parser(
         "evaluate-model",
         help="Evaluate every K and partition of one model directory in one pass.",
         description=(
-            "For a model directory with train.K.P and PARTITION.K.Q files, write "
-            "OUT_DIR/PARTITION.K.tsv for each K and partition: the header and row that "
-            "`neuradmix evaluate` prints (log-likelihood under train.K.P, L_N lambda=0, AMI and "
-            "Delta against the labels, RMSE against the truth Q at its own K). Each fileset is "
-            "read once."
+            "For a model directory with train.K.P and PARTITION.K.Q files, write DIR/NAME.tsv: "
+            "one row per partition and K with the columns `neuradmix evaluate` prints "
+            "(log-likelihood under train.K.P, L_N lambda=0, AMI and Delta against the labels, "
+            "RMSE against the truth Q at its own K). Each fileset is read once."
         ),
     )
     parser.add_argument("--model-dir", required=True, help="Directory of the model's .Q/.P.")
@@ -207,7 +287,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--truth-q", action="append", metavar="PARTITION=FILE", help="Truth Q of a partition."
     )
-    parser.add_argument("--out-dir", required=True, help="Directory for the evaluation TSVs.")
+    _add_out(parser, "Stem of the table (default: the model directory's name).")
     parser.add_argument(
         "--threads", type=int, default=None, help="CPU threads (default: all available)."
     )
@@ -215,18 +295,19 @@ def register(subparsers) -> None:
 
     parser = subparsers.add_parser(
         "metrics-table",
-        help="Assemble per-model evaluations, benchmarks and CV errors into one table.",
+        help="Assemble per-model evaluations, timings and CV errors into one table.",
         description=(
-            "Read `neuradmix evaluate` outputs named .../{method}/{model}/{partition}.{K}.tsv, "
-            "Snakemake benchmark files named .../{stage}/{model}[.{K}].tsv (stages train_neural, "
-            "infer, baseline, project) and CV tables .../{tool}.cv.tsv, and write one row per "
-            "model x K x partition with the speedups S = T_classic / T_neural."
+            "Read `neuradmix evaluate-model` tables named .../{method}/{model}.tsv, the timing "
+            "sidecars of the fits (.../{method}/{model}/NAME[.K].timing.tsv, written by train, "
+            "infer, baseline and project) and CV tables .../{method}.cv.tsv, and write "
+            "DIR/metrics.tsv (one row per model x K x partition, fit and whole-process seconds, "
+            "speedups S = T_classic / T_neural on the fit seconds) and DIR/table2.tsv."
         ),
     )
     parser.add_argument("--cohort", required=True, help="Cohort name for the first column.")
-    parser.add_argument("--evaluations", nargs="+", required=True, help="Evaluation TSVs.")
-    parser.add_argument("--benchmarks", nargs="*", help="Snakemake benchmark TSVs.")
-    parser.add_argument("--cv", nargs="*", help="CV tables written by `cv-table`.")
+    parser.add_argument("--evaluations", nargs="+", required=True, help="Evaluation tables.")
+    parser.add_argument("--timings", nargs="*", help="Timing sidecars (NAME[.K].timing.tsv).")
+    parser.add_argument("--cv", nargs="*", help="CV tables (METHOD.cv.tsv).")
     parser.add_argument(
         "--mode", action="append", help="RUN=MODE for each neural run (repeatable)."
     )
@@ -234,6 +315,27 @@ def register(subparsers) -> None:
         "--reference-baseline",
         help="Baseline model the speedups are measured against (e.g. the configured tool).",
     )
-    parser.add_argument("--out", required=True, help="Output metrics TSV.")
-    parser.add_argument("--table2", help="Also write the paper's Table 2 layout here.")
+    _add_out(parser, None)
     parser.set_defaults(func=_metrics_table)
+
+    parser = subparsers.add_parser(
+        "pong",
+        help="Write a pong filemap (and ind2pop) listing .Q files of the same individuals.",
+        description=(
+            "Write DIR/NAME.filemap (run ID, K, path of the .Q relative to DIR; tab-separated) "
+            "and, with --labels, DIR/NAME.ind2pop (one population per individual, .fam order), "
+            "so that `pong -m DIR/NAME.filemap -i DIR/NAME.ind2pop` draws the .Q files as they "
+            "are."
+        ),
+    )
+    parser.add_argument(
+        "--q",
+        action="append",
+        required=True,
+        metavar="RUN_ID=FILE.Q",
+        help="A .Q file and its pong run ID (a letter, then letters, digits, _ or -); repeat.",
+    )
+    parser.add_argument("--fam", required=True, help=".fam of the individuals of every .Q.")
+    parser.add_argument("--labels", help="Population labels of those individuals.")
+    _add_out(parser, "Stem of the two files (default: the .fam's stem).")
+    parser.set_defaults(func=_pong)

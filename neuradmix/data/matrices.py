@@ -69,5 +69,20 @@ def read_p(path: str | os.PathLike, n_snps: int | None = None) -> np.ndarray:
     return p
 
 
-write_q = write_matrix
-write_p = write_matrix
+# ADMIXTURE keeps allele frequencies inside [1e-5, 1 - 1e-5], so no genotype ever gets
+# probability zero; every .P written here is bounded the same way, whatever fitted it.
+P_BOUND = 1e-5
+
+
+def write_q(path: str | os.PathLike, q: np.ndarray, digits: int = 6) -> None:
+    """Write an ADMIXTURE ``.Q`` (samples x K)."""
+    write_matrix(path, q, digits)
+
+
+def write_p(path: str | os.PathLike, p: np.ndarray, digits: int = 6) -> None:
+    """Write an ADMIXTURE ``.P`` (SNPs x K), bounded to [1e-5, 1 - 1e-5] as ADMIXTURE does."""
+    p = np.asarray(p, dtype=np.float64)
+    if not np.isfinite(p).all() or p.min(initial=0.0) < -1e-6 or p.max(initial=0.0) > 1 + 1e-6:
+        raise ValueError("allele frequencies to write must be finite and lie in [0, 1].")
+    bounded = np.clip(p, P_BOUND, 1.0 - P_BOUND)
+    write_matrix(path, bounded, digits)

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..errors import InputError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -44,3 +46,27 @@ def atomic_outputs():
         raise
     for tmp, final in pending:
         os.replace(tmp, final)
+
+
+def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
+    """``--out`` names a directory (created when the outputs are written): refuse an existing
+    file there before any work starts."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise InputError(
+            f"{option} {path}: is a file; {option} names the output directory (created if "
+            "missing), and --name the stem of the files written in it."
+        )
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"{option} {path}: {parent} is a file, so no directory can be made.")
+    return path
+
+
+def check_name(name: str, option: str = "--name") -> str:
+    """An output stem: a plain file name, no directory part."""
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise InputError(
+            f"{option} {name!r}: give a plain file stem (no '/'); the directory goes in --out."
+        )
+    return name

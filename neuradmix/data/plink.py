@@ -62,7 +62,18 @@ def read_bim(path: str | os.PathLike) -> pd.DataFrame:
 def read_fam(path: str | os.PathLike) -> pd.DataFrame:
     """The sample table of a ``.fam`` (columns fid, iid, father, mother, sex, phenotype)."""
     fam = fileset_paths(path)[2]
-    return _read_table(fam, _FAM_COLUMNS, "fam").astype(str)
+    samples = _read_table(fam, _FAM_COLUMNS, "fam").astype(str)
+    duplicated = samples["iid"].duplicated(keep=False)
+    if duplicated.any():
+        lines = (duplicated[duplicated].index[:2] + 1).tolist()
+        first = samples["iid"][duplicated].iloc[0]
+        raise InputError(
+            f"{fam}: sample ID {first!r} appears more than once (lines {lines[0]} and "
+            f"{lines[1]}); sample IDs (column 2) must be unique, as plink2 requires, because "
+            "labels and outputs name samples by them. Rename or remove the duplicates "
+            "(e.g. `plink2 --bfile PREFIX --remove dups.txt --make-bed --out NEW`)."
+        )
+    return samples
 
 
 def read_fam_ids(path: str | os.PathLike) -> list[str]:

@@ -295,11 +295,19 @@ def pca_figure(results: CohortResults):
                 pca.project_frequencies(p),
                 results.colour_ids[(run.name, k)],
             )
-    fig = plots.plot_pca_centres(pca, labels[pca_index], centres)
+    colours = plots.population_colours(
+        labels,
+        results.q_train[results.main_key],
+        results.colour_ids[results.main_key],
+        used=[int(i) for ids in results.colour_ids.values() for i in ids],
+    )
+    fig = plots.plot_pca_centres(pca, labels[pca_index], centres, colours)
     caption = (
         "Small dots are training individuals coloured by population label and large "
         "markers are the allele frequencies F of each cluster placed in the same axes, one "
-        "marker shape per model and one panel per K."
+        "marker shape per model and one panel per K. Populations and clusters share one "
+        f"palette: each population takes the colour of the cluster that dominates it in "
+        f"{results.main_key[0]} at K={results.main_key[1]}, as in the barplots."
         + _shown_note(pca_index.size, genotypes.n_samples, "training individuals")
     )
     return fig, "Training data on its first two principal components with cluster centres", caption
@@ -326,9 +334,9 @@ def multik_figure(results: CohortResults):
     )
     ks = results.ks
     caption = (
-        "Training individuals for every K (rows) and model (columns), with clusters "
-        "matched across K and models so that the same component keeps its colour."
-        + _shown_note(shown, total, "training individuals")
+        "Training individuals for every K (columns) and model (rows), in the same order in "
+        "every panel, with clusters matched across K and models so that the same component "
+        "keeps its colour." + _shown_note(shown, total, "training individuals")
     )
     return fig, f"Ancestry proportions for K={ks[0]} to {ks[-1]}", caption
 
@@ -400,17 +408,18 @@ def lambda_figure(results: CohortResults):
 class FigureSpec:
     name: str  # file stem: NAME.png
     category: str  # subcategory in `snakemake --report`
+    label: str  # short name in `snakemake --report`
     needs: str | None  # None: always drawn; "cv", "loss" or "lambda": only with those inputs
     draw: Callable[[CohortResults], tuple]
 
 
 FIGURES: tuple[FigureSpec, ...] = (
-    FigureSpec("structure", "Ancestry", None, structure_figure),
-    FigureSpec("pca", "Ancestry", None, pca_figure),
-    FigureSpec("multik", "Ancestry", None, multik_figure),
-    FigureSpec("cv", "Choosing K", "cv", cv_figure),
-    FigureSpec("loss", "Training", "loss", loss_figure),
-    FigureSpec("lambda", "Training", "lambda", lambda_figure),
+    FigureSpec("structure", "Ancestry", "Barplots at the main K", None, structure_figure),
+    FigureSpec("pca", "Ancestry", "PCA with cluster centres", None, pca_figure),
+    FigureSpec("multik", "Ancestry", "Every K and model", None, multik_figure),
+    FigureSpec("cv", "Choosing K", "Cross-validation error", "cv", cv_figure),
+    FigureSpec("loss", "Training", "Loss per epoch", "loss", loss_figure),
+    FigureSpec("lambda", "Training", "Effect of λ", "lambda", lambda_figure),
 )
 
 

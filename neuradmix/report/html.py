@@ -25,10 +25,12 @@ import pandas as pd
 import yaml
 
 from .. import __version__
+from ..classic.cv import read_cv_table
 from ..data import atomic_outputs, fileset_paths, read_fam_ids, read_labels
 from ..data.tables import read_result_table
 from ..errors import InputError
 from .figures import read_manifest
+from .headline import Cell, Table, build_headline
 
 # Column headers as the paper writes them (HTML); unknown columns keep their name.
 _HEADERS = {
@@ -50,13 +52,46 @@ _HEADERS = {
     "delta_val": "Δ<sub>V</sub>",
     "rmse_q": "RMSE(Q)",
     "cv_error": "CV error",
-    "train_seconds": "training (s)",
-    "infer_seconds": "inference (s)",
+    "train_tool": "training tool",
+    "train_fit_seconds": "training fit (s)",
+    "train_process_seconds": "training process (s)",
+    "train_threads": "training threads",
+    "train_device": "training device",
+    "infer_tool": "inference tool",
+    "infer_fit_seconds": "inference fit (s)",
+    "infer_process_seconds": "inference process (s)",
+    "infer_threads": "inference threads",
+    "infer_device": "inference device",
     "speedup_train": "S<sub>T</sub>",
     "speedup_infer": "S<sub>I</sub>",
 }
-_TIMING_COLUMNS = ["method", "model", "mode", "k", "train_seconds", "infer_seconds"]
-_TIMING_COLUMNS += ["speedup_train", "speedup_infer"]
+_TIMING_COLUMNS = [
+    "method",
+    "model",
+    "mode",
+    "k",
+    "train_tool",
+    "train_fit_seconds",
+    "train_process_seconds",
+    "infer_fit_seconds",
+    "infer_process_seconds",
+    "speedup_train",
+    "speedup_infer",
+]
+# The metrics-table columns the headline and the speed table read.
+_HEADLINE_COLUMNS = [
+    "method",
+    "model",
+    "k",
+    "partition",
+    "log_likelihood",
+    "rmse_q",
+    *(f"{stage}_{c}" for stage in ("train", "infer") for c in ("tool", "fit_seconds")),
+    *(f"{stage}_{c}" for stage in ("train", "infer") for c in ("process_seconds", "device")),
+    "train_threads",
+    "speedup_train",
+    "speedup_infer",
+]
 _WRITER = "`neuradmix metrics-table` (the metrics_table rule)"
 _PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "torch", "matplotlib", "snakemake")
 
@@ -99,7 +134,8 @@ def population_table(labels: dict[str, tuple[str | Path, str | Path]]) -> pd.Dat
 
 
 def timing_table(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Training and inference seconds and speedups, one row per model and K."""
+    """Fit and whole-process seconds of training and inference and the speedups, one row per
+    model and K."""
     columns = [c for c in _TIMING_COLUMNS if c in metrics.columns]
     keys = [c for c in ("method", "model", "mode", "k") if c in columns]
     return metrics[columns].drop_duplicates(subset=keys).reset_index(drop=True)
@@ -116,13 +152,26 @@ def _format_value(value) -> str:
 
 
 def _html_table(table: pd.DataFrame) -> dict:
-    """Headers and formatted cells for the template (header markup is ours, cells are escaped)."""
+    """Headers and cells for the template (header markup is ours, cell text is escaped)."""
     headers = [
         jinja2.utils.markupsafe.Markup(_HEADERS[c]) if c in _HEADERS else str(c)
         for c in table.columns
     ]
-    rows = [[_format_value(v) for v in row] for row in table.itertuples(index=False)]
+    rows = [
+        [
+            Cell(_format_value(v), numeric=isinstance(v, (int, float, np.integer, np.floating)))
+            for v in row
+        ]
+        for row in table.itertuples(index=False)
+    ]
     return {"headers": headers, "rows": rows}
+
+
+def _headline_table(table: Table | None) -> dict | None:
+    if table is None:
+        return None
+    headers = [jinja2.utils.markupsafe.Markup(h) for h in table.headers]  # our own markup
+    return {"headers": headers, "rows": table.rows}
 
 
 def software_versions() -> list[tuple[str, str]]:
@@ -187,11 +236,14 @@ def build_report(
     filesets: list[tuple[str, str | Path]] = (),
     labels: dict[str, tuple[str | Path, str | Path]] | None = None,
     config: str | Path | dict | None = None,
+    cv_files: list[str | Path] = (),
+    reference: str | None = None,
 ) -> Path:
     """Render ``out`` (a single HTML file); nothing is written if any input is bad.
 
     ``table2`` and ``metrics`` are the files of ``neuradmix metrics-table``; ``filesets`` are
-    ``(stage, PLINK prefix)`` pairs for the summary; ``labels[partition] = (labels, prefix)``.
+    ``(stage, PLINK prefix)`` pairs for the summary; ``labels[partition] = (labels, prefix)``;
+    ``cv_files`` the CV tables and ``reference`` the baseline model of the headline.
     """
     entries = read_manifest(figures_dir)
     figures = [
@@ -209,15 +261,33 @@ def build_report(
     if table2 is not None:
         table = read_result_table(table2, "Table 2", ["method", "model", "k"], _WRITER)
         table2_view = _html_table(table.drop(columns=["cohort"], errors="ignore"))
+    cv = None
+    if cv_files:
+        cv = pd.concat([read_cv_table(path) for path in cv_files], ignore_index=True)
     metrics_view = timing_view = None
+    headline = None
     if metrics is not None:
         table = read_result_table(
             metrics, "metrics table", ["method", "model", "k", "partition"], _WRITER
         )
+        missing = [c for c in _HEADLINE_COLUMNS if c not in table.columns]
+        if missing:
+            raise InputError(
+                f"{metrics}: no column {', '.join(missing)}; it was written by another version "
+                f"of {_WRITER}: rerun it."
+            )
         table = table.drop(columns=["cohort"], errors="ignore")
         metrics_view = _html_table(table)
-        if {"train_seconds", "infer_seconds"} <= set(table.columns):
-            timing_view = _html_table(timing_table(table))
+        timing_view = _html_table(timing_table(table))
+        found = build_headline(table, cv, reference)
+        headline = {
+            "best_k": found.best_k,
+            "loglik_gap": _headline_table(found.loglik_gap),
+            "speed": _headline_table(found.speed),
+            "speed_note": found.speed_note,
+            "rmse": _headline_table(found.rmse),
+            "reference": found.reference,
+        }
     context = {
         "cohort": cohort,
         "stages": stages,
@@ -228,6 +298,7 @@ def build_report(
             "rows": [(name, list(row)) for name, row in populations.iterrows()],
             "count": len(populations),
         },
+        "headline": headline,
         "table2": table2_view,
         "metrics": metrics_view,
         "timing": timing_view,

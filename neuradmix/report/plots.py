@@ -43,6 +43,39 @@ def cluster_colour(colour_id: int) -> str:
     return colours[int(colour_id) % len(colours)]
 
 
+UNLABELLED_COLOUR = "#9a9a9a"
+
+
+def population_colours(labels, q: np.ndarray, colours: np.ndarray, used=()) -> dict[str, str]:
+    """A colour per population label from the cluster palette, so that a population is drawn in
+    the colour of the cluster that dominates it.
+
+    Populations and the columns of ``q`` (whose colour ids are ``colours``) are matched one to one
+    on the mean ancestry of each population (Hungarian method); a population left without a
+    cluster (more populations than K) takes a palette colour that neither these clusters nor the
+    colour ids in ``used`` (those of the other models and K) take. Unlabelled individuals are
+    grey.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    q = np.asarray(q, dtype=np.float64)
+    labels = _clean_labels(labels, q.shape[0])
+    names = sorted(set(labels.tolist()) - {UNLABELLED})
+    result = {UNLABELLED: UNLABELLED_COLOUR}
+    if not names:
+        return result
+    means = np.stack([q[labels == name].mean(axis=0) for name in names])
+    rows, cols = linear_sum_assignment(-means)
+    assigned = {names[r]: int(colours[c]) for r, c in zip(rows, cols, strict=True)}
+    next_id = int(max(np.max(colours), max(used, default=-1))) + 1
+    for name in names:
+        if name not in assigned:
+            assigned[name] = next_id
+            next_id += 1
+    result.update({name: cluster_colour(i) for name, i in assigned.items()})
+    return result
+
+
 # --------------------------------------------------------------------------------------------
 # Matching components across K and across runs
 # --------------------------------------------------------------------------------------------
@@ -266,13 +299,23 @@ def plot_structure(
     rows = sum(len(s.panels) for s in sections)
     if rows == 0:
         raise ValueError("plot_structure needs at least one panel.")
-    fig, axes = plt.subplots(rows, 1, figsize=(width, 1.05 * rows + 0.9 * len(sections)))
-    axes = np.atleast_1d(axes)
+    prepared = [_prepare_section(section, max_samples, seed) for section in sections]
+    # Rows: a title strip, one panel per model and the population names, per section, so the
+    # panels of a section sit close together instead of each leaving room for names.
+    heights = []
+    for section, (_, boundaries) in zip(sections, prepared, strict=True):
+        longest = max((len(name) for name, _, _ in boundaries), default=4)
+        heights += [0.25] + [0.62] * len(section.panels) + [0.065 * longest + 0.1]
+    fig = plt.figure(figsize=(width, sum(heights) + 0.2))
+    grid = fig.add_gridspec(
+        len(heights), 1, height_ratios=heights, hspace=0.3, left=0.13, right=0.99,
+        top=0.99, bottom=0.01,
+    )  # fmt: skip
     row = 0
-    for section in sections:
-        order, boundaries = _prepare_section(section, max_samples, seed)
+    for section, (order, boundaries) in zip(sections, prepared, strict=True):
+        row += 1  # the title strip
         for position, panel in enumerate(section.panels):
-            ax = axes[row]
+            ax = fig.add_subplot(grid[row, 0])
             last = position == len(section.panels) - 1
             draw_barplot(ax, panel.q[order], panel.colours, boundaries, show_populations=last)
             shown = (
@@ -284,7 +327,7 @@ def plot_structure(
             if position == 0:
                 ax.set_title(f"{section.title}{shown}", fontsize=9, loc="left")
             row += 1
-    fig.tight_layout()
+        row += 1  # the population names
     return fig
 
 
@@ -294,46 +337,89 @@ def plot_multik_grid(
     max_samples: int = DEFAULT_MAX_BARPLOT_SAMPLES,
     seed: int = 0,
     order_by: tuple[str, int] | None = None,
+    max_columns: int = 4,
+    width: float = 11.0,
 ) -> tuple[Figure, int, int]:
-    """Figures 6-7: one row per K, one column per run, colours aligned across the whole grid.
+    """Figures 6-7: one column per K, one row per model, colours aligned across the whole grid.
 
-    ``columns[run][k] = (q, colours)`` for the same individuals. The sample order is set by the
-    panel ``order_by = (run, k)`` (default: smallest K of the first run) and shared by every
-    panel. Returns ``(figure, shown, total)``.
+    ``columns[model][k] = (q, colours)`` for the same individuals. Every column is titled with
+    its K and has the population names under its bottom panel, and every row is labelled with
+    its model, whichever K a model was fitted at (a cell without a fit says so). More than
+    ``max_columns`` K values wrap into further bands, so the figure keeps a width that stays
+    readable in the report. The sample order is set by the panel ``order_by = (model, k)``
+    (default: smallest K of the first model) and shared by every panel. Returns
+    ``(figure, shown, total)``.
     """
-    runs = list(columns)
-    ks = sorted({k for run in runs for k in columns[run]})
-    if not runs or not ks:
-        raise ValueError("plot_multik_grid needs at least one run with one K.")
+    models = list(columns)
+    ks = sorted({k for model in models for k in columns[model]})
+    if not models or not ks:
+        raise ValueError("plot_multik_grid needs at least one model with one K.")
     if order_by is None:
-        order_by = (runs[0], min(columns[runs[0]]))
+        order_by = (models[0], min(columns[models[0]]))
     first_q, first_colours = columns[order_by[0]][order_by[1]]
     labels = _clean_labels(labels, first_q.shape[0])
     keep = downsample(labels, max_samples, seed)
     populations = population_order(first_q[keep], first_colours, labels[keep])
     order, boundaries = sample_order(first_q[keep], first_colours, labels[keep], populations)
     order = keep[order]
-    fig, axes = plt.subplots(
-        len(ks),
-        len(runs),
-        figsize=(max(6.0, 5.5 * len(runs)), 0.95 * len(ks) + 1.2),
-        squeeze=False,
+    n_cols = min(len(ks), max_columns)
+    bands = [ks[i : i + n_cols] for i in range(0, len(ks), n_cols)]
+    label_space = 0.065 * max(len(name) for name, _, _ in boundaries) + 0.1
+    heights = []
+    for _ in bands:
+        heights += [0.3] + [0.62] * len(models) + [label_space]
+    fig = plt.figure(figsize=(width, sum(heights) + 0.2))
+    grid = fig.add_gridspec(
+        len(heights),
+        n_cols,
+        height_ratios=heights,
+        hspace=0.3,
+        wspace=0.06,
+        left=0.13,
+        right=0.99,
+        top=0.99,
+        bottom=0.01,
     )
-    for c, run in enumerate(runs):
-        for r, k in enumerate(ks):
-            ax = axes[r, c]
-            if k not in columns[run]:
-                ax.set_axis_off()
-                ax.text(0.5, 0.5, f"K={k} not run", ha="center", va="center", fontsize=8)
-                continue
-            q, colours = columns[run][k]
-            draw_barplot(ax, q[order], colours, boundaries, show_populations=r == len(ks) - 1)
-            if c == 0:
-                ax.set_ylabel(f"K={k}", rotation=0, ha="right", va="center", fontsize=8)
-            if r == 0:
-                ax.set_title(run, fontsize=9)
-    fig.tight_layout()
+    row = 0
+    for band in bands:
+        row += 1  # the title row of this band (titles sit on the first model's panels)
+        for r, model in enumerate(models):
+            for c, k in enumerate(band):
+                ax = fig.add_subplot(grid[row + r, c])
+                last = r == len(models) - 1
+                if k in columns[model]:
+                    q, colours = columns[model][k]
+                    draw_barplot(ax, q[order], colours, boundaries, show_populations=last)
+                else:
+                    _empty_panel(ax, f"{model} not fitted at K={k}", boundaries, last)
+                if c > 0:
+                    ax.set_yticks([])
+                if c == 0:
+                    ax.set_ylabel(model, rotation=0, ha="right", va="center", fontsize=8)
+                if r == 0:
+                    ax.set_title(f"K={k}", fontsize=9, fontweight="bold")
+        row += len(models) + 1
     return fig, int(keep.size), int(first_q.shape[0])
+
+
+def _empty_panel(ax, message: str, boundaries, show_populations: bool) -> None:
+    """A grid cell without a fit: a short note, and the population names when it is the
+    bottom of its column."""
+    n_shown = boundaries[-1][2] if boundaries else 1
+    ax.set_xlim(0, n_shown)
+    ax.set_ylim(0, 1)
+    ax.text(
+        0.5, 0.5, message, ha="center", va="center", fontsize=7, color="#57606a",
+        transform=ax.transAxes,
+    )  # fmt: skip
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(side == "bottom" and show_populations)
+    ax.set_yticks([])
+    if show_populations and boundaries:
+        ax.set_xticks([(start + stop) / 2 for _, start, stop in boundaries])
+        ax.set_xticklabels([name for name, _, _ in boundaries], rotation=90, fontsize=7)
+    else:
+        ax.set_xticks([])
 
 
 def plot_lambda_effect(
@@ -364,12 +450,16 @@ def plot_pca_centres(
     pca: GenotypePCA,
     labels,
     centres: Mapping[int, Mapping[str, tuple[np.ndarray, np.ndarray]]],
+    population_colour: Mapping[str, str] | None = None,
+    width: float = 11.0,
 ) -> Figure:
     """Figures 3b and 5: training individuals on PC1/PC2, cluster centres of each model on top.
 
     ``labels`` are the population labels of the individuals the PCA was fitted on.
     ``centres[k][run] = (coordinates K x 2, colour ids)``; one panel per K, one marker shape per
-    run, each centre filled with its cluster colour and numbered by its colour id.
+    run, each centre filled with its cluster colour. Individuals take the colour of their
+    population from ``population_colour`` (:func:`population_colours`: the same palette, so a
+    population and the cluster that dominates it share a colour), drawn lighter than the centres.
     """
     labels = _clean_labels(labels, pca.scores.shape[0])
     ks = sorted(centres)
@@ -377,26 +467,30 @@ def plot_pca_centres(
         raise ValueError("plot_pca_centres needs centres for at least one K.")
     n_cols = min(len(ks), 3)
     n_rows = -(-len(ks) // n_cols)
+    legend_width = 2.0
+    panel = (width - legend_width) / n_cols
     fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(4.6 * n_cols + 1.6, 4.2 * n_rows), squeeze=False
+        n_rows, n_cols, figsize=(width, 0.92 * panel * n_rows + 0.3), squeeze=False
     )
     populations = sorted(set(labels.tolist()), key=lambda x: (x == UNLABELLED, x))
-    greys = plt.get_cmap("Greys")
-    pastel = plt.get_cmap("Set2")
+    population_colour = dict(population_colour or {})
+    fallback = {name: cluster_colour(i) for i, name in enumerate(populations)}
     runs_seen: list[str] = []
-    for panel, k in enumerate(ks):
-        ax = axes[panel // n_cols, panel % n_cols]
-        for p_index, name in enumerate(populations):
+    for panel_index, k in enumerate(ks):
+        ax = axes[panel_index // n_cols, panel_index % n_cols]
+        for name in populations:
             members = labels == name
-            colour = greys(0.45) if name == UNLABELLED else pastel(p_index % 8)
+            colour = population_colour.get(
+                name, UNLABELLED_COLOUR if name == UNLABELLED else fallback[name]
+            )
             ax.scatter(
                 pca.scores[members, 0],
                 pca.scores[members, 1],
                 s=9,
                 color=colour,
                 edgecolors="none",
-                alpha=0.8,
-                label=name if panel == 0 else None,
+                alpha=0.45,
+                label=name if panel_index == 0 else None,
                 rasterized=True,
             )
         for run, (coords, colours) in centres[k].items():
@@ -419,8 +513,8 @@ def plot_pca_centres(
         if pca.scores.shape[1] > 1:
             ax.set_ylabel(f"PC2 ({100 * pca.explained[1]:.1f}%)", fontsize=8)
         ax.tick_params(labelsize=7)
-    for panel in range(len(ks), n_rows * n_cols):
-        axes[panel // n_cols, panel % n_cols].set_axis_off()
+    for empty in range(len(ks), n_rows * n_cols):
+        axes[empty // n_cols, empty % n_cols].set_axis_off()
     handles, names = axes[0, 0].get_legend_handles_labels()
     for position, run in enumerate(runs_seen):
         handles.append(
@@ -436,7 +530,7 @@ def plot_pca_centres(
         )
         names.append(f"{run} centres")
     fig.legend(handles, names, loc="center right", fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1 - 1.5 / fig.get_figwidth(), 1))
+    fig.tight_layout(rect=(0, 0, 1 - legend_width / fig.get_figwidth(), 1))
     return fig
 
 
@@ -474,8 +568,15 @@ def plot_loss_curves(tables: Mapping[str, pd.DataFrame]) -> Figure:
     """Training and validation loss per epoch, one panel per neural run."""
     if not tables:
         raise ValueError("plot_loss_curves needs at least one loss table.")
-    fig, axes = plt.subplots(1, len(tables), figsize=(4.8 * len(tables), 3.5), squeeze=False)
-    for ax, (run, table) in zip(axes[0], tables.items(), strict=True):
+    # At most three panels a row, so the figure keeps the report's width (11 in at 110 dpi).
+    n_cols = min(len(tables), 3)
+    n_rows = -(-len(tables) // n_cols)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(min(11.0, 3.7 * n_cols), 3.1 * n_rows), squeeze=False
+    )
+    for empty in range(len(tables), n_rows * n_cols):
+        axes[empty // n_cols, empty % n_cols].set_axis_off()
+    for ax, (run, table) in zip(axes.ravel(), tables.items(), strict=False):
         for column, style in (("train_loss", "-"), ("val_loss", "--")):
             if column in table.columns and table[column].notna().any():
                 ax.plot(

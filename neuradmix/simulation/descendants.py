@@ -34,6 +34,7 @@ and shared by all chromosomes. Genotypes are then painted segment by segment (nu
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -243,12 +244,18 @@ def load_panel(
 
 
 def read_sample_list(path: str | os.PathLike) -> list[str]:
-    """Sample IDs, one per line (first column), or the IIDs of a PLINK ``.fam``."""
+    """Sample IDs: one per line (first column), a plink2 ``--keep`` file (a ``#FID IID`` or
+    ``#IID`` header names the columns), or the IIDs of a PLINK ``.fam``."""
     file = Path(path)
     if not file.is_file():
         raise InputError(f"{file}: sample list not found.")
     rows = [line.split() for line in file.read_text().splitlines() if line.strip()]
     column = 1 if file.suffix == ".fam" else 0
+    if rows and rows[0][0].startswith("#"):
+        header = [name.lstrip("#") for name in rows[0]]
+        if "IID" not in header:
+            raise InputError(f"{file}: a header line must name an IID column (#FID IID).")
+        column, rows = header.index("IID"), rows[1:]
     if not rows or any(len(row) <= column for row in rows):
         raise InputError(
             f"{file}: expected one sample ID per line (or a PLINK .fam with the IID in column 2)."
@@ -417,12 +424,15 @@ def simulate(
     seed: int = 0,
     populations: list[str] | None = None,
     id_prefix: str = "",
+    log: Callable[[str], None] | None = None,
 ) -> Simulation:
     """Simulate descendants of ``panel`` (see the module docstring for the model).
 
     ``populations`` fixes the truth-Q columns (default: the panel's populations, sorted); it must
-    contain every panel population and may add more (their columns are then all zero).
+    contain every panel population and may add more (their columns are then all zero). ``log``
+    receives a progress line per stage and per chromosome.
     """
+    log = log or (lambda message: None)
     if not 1 <= generations <= MAX_GENERATIONS:
         raise InputError(
             f"--generations {generations}: must be between 1 and {MAX_GENERATIONS} (1 gives "
@@ -472,12 +482,21 @@ def simulate(
     # 1. Trace every descendant haplotype back through the pedigree, chromosome by chromosome.
     variants = panel.variants
     cm = variants["cm"].to_numpy(dtype=np.float64)
+    blocks = list(_chromosome_blocks(variants, panel.source))
+    log(
+        f"{n_desc} descendants of {panel.n_founders} founders, {generations} generations, "
+        f"{len(variants)} SNPs on {len(blocks)} chromosome(s)"
+    )
     per_chrom = []
-    for chrom, rows in _chromosome_blocks(variants, panel.source):
+    for number, (chrom, rows) in enumerate(blocks, start=1):
         units = np.round(cm[rows] * UNITS_PER_CM).astype(np.int64)
         lo, hi = int(units[0]), int(units[-1]) + 1  # half-open, so the last SNP is inside
         pieces = _trace_lineages(2 * n_desc, lo, hi, generations, meiosis_rng)
         per_chrom.append((chrom, rows, units, lo, hi, pieces))
+        log(
+            f"chromosome {chrom} ({number}/{len(blocks)}): {len(pieces[0])} inherited segments "
+            "traced"
+        )
 
     # 2. One founder per pedigree slot, shared by all chromosomes.
     slot_keys = np.concatenate([np.stack([p[0], p[1] >> 1], axis=1) for *_, p in per_chrom])
@@ -485,6 +504,7 @@ def simulate(
     slot_founder = _draw_founders(slots[:, 0] // 2, mixture, founder_pop, n_pops, founder_rng)
 
     # 3. Segments -> truth Q, local ancestry table and painted haplotypes.
+    log("painting descendant genotypes from the founders' haplotypes")
     haplotypes = np.empty((2 * n_desc, len(variants)), dtype=np.uint8)
     lengths = np.zeros((n_desc, n_pops))
     total_length = 0
@@ -512,6 +532,7 @@ def simulate(
         positions = variants["pos"].to_numpy()[rows].astype(np.float64)
         tables.append(_ancestry_table(chrom, hap, start, end, pop, units, positions))
 
+    log(f"painted {2 * n_desc} haplotypes x {len(variants)} SNPs")
     truth_q = lengths / (2.0 * total_length)
     labels = np.array([columns[i] for i in truth_q.argmax(axis=1)], dtype=object)
     segments = pd.concat(tables, ignore_index=True)
@@ -719,7 +740,9 @@ def simulate_to_files(
     **options,
 ) -> Simulation:
     """Simulate from ``panel`` and write all outputs for ``prefix`` (all or nothing)."""
+    log = options.get("log") or (lambda message: None)
     sim = simulate(panel, **options)
+    log(f"writing {prefix}.*")
     with atomic_outputs() as staged:
         write_simulation(staged, prefix, sim, vcf=vcf, bed=bed, segments=segments)
     return sim
@@ -741,6 +764,7 @@ def simulate_split_to_files(
     vcf: bool = True,
     bed: bool = False,
     segments: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[Simulation, Simulation, FounderPanel, FounderPanel]:
     """Split the founders into disjoint train/validation sets and simulate each side separately.
 
@@ -748,9 +772,11 @@ def simulate_split_to_files(
     and ``PREFIX.founders.tsv`` (sample, population, partition). Both sides share the truth-Q
     columns, and no founder haplotype can reach both sides.
     """
+    log = log or (lambda message: None)
     train_panel, val_panel = split_founders(panel, val_fraction, seed, val_samples)
     train_seed, val_seed = np.random.SeedSequence([seed, 1]).generate_state(2)
-    common = dict(generations=generations, alpha=alpha, populations=panel.population_names)
+    common = dict(generations=generations, alpha=alpha, populations=panel.population_names, log=log)
+    log(f"training side: {train_panel.n_founders} founders")
     train = simulate(
         train_panel,
         n_admixed_per_ancestry=n_admixed_per_ancestry,
@@ -759,6 +785,7 @@ def simulate_split_to_files(
         id_prefix="train_",
         **common,
     )
+    log(f"validation side: {val_panel.n_founders} founders")
     val = simulate(
         val_panel,
         n_admixed_per_ancestry=n_val_admixed_per_ancestry,
@@ -768,6 +795,7 @@ def simulate_split_to_files(
         **common,
     )
     prefix = str(prefix)
+    log(f"writing {prefix}.train.*, {prefix}.val.* and {prefix}.founders.tsv")
     with atomic_outputs() as staged:
         write_simulation(staged, f"{prefix}.train", train, vcf=vcf, bed=bed, segments=segments)
         write_simulation(staged, f"{prefix}.val", val, vcf=vcf, bed=bed, segments=segments)

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..classic.likelihood import log_likelihood
-from ..data import atomic_outputs, read_bed, read_labels, read_p, read_q
+from ..data import atomic_outputs, read_bed, read_labels, read_p, read_q, require_fileset
 from ..errors import InputError
 from ..stats.metrics import ami, delta, l_n_lambda0, rmse_q
 
@@ -62,11 +63,6 @@ def format_row(values: dict) -> str:
     return "\t".join(fmt(values[c]) for c in METRIC_COLUMNS)
 
 
-def header_and_row(values: dict) -> str:
-    """What ``neuradmix evaluate`` prints and ``evaluate-model`` writes: a header and one row."""
-    return "\t".join(METRIC_COLUMNS) + "\n" + format_row(values) + "\n"
-
-
 def evaluate_files(bed, q_path, p_path=None, labels=None, truth_q=None) -> dict:
     """Metrics of one ``.Q`` (and ``.P``) of the fileset ``bed``."""
     genotypes = read_bed(bed)
@@ -83,46 +79,57 @@ def evaluate_model(
     model_dir: str | os.PathLike,
     ks: Sequence[int],
     partitions: dict[str, str | os.PathLike],
-    out_dir: str | os.PathLike,
+    out: str | os.PathLike,
     labels: dict[str, str | os.PathLike] | None = None,
     truth: dict[str, str | os.PathLike] | None = None,
-) -> list[Path]:
-    """Write ``OUT/{partition}.{K}.tsv`` for a model directory holding ``train.{K}.P`` and
-    ``{partition}.{K}.Q``, each file the header and row of ``neuradmix evaluate``.
+) -> pd.DataFrame:
+    """Write ``out``: one row per partition and K (columns ``partition`` and
+    :data:`METRIC_COLUMNS`) for a model directory holding ``train.{K}.P`` and
+    ``{partition}.{K}.Q``.
 
-    ``partitions`` maps a partition name to its PLINK fileset. Each fileset is read once for all
-    K, which is what makes this cheaper than one ``neuradmix evaluate`` per file. The .P of the
-    training fit scores every partition (validation samples are scored with the frequencies
-    learnt on training, as in the paper). RMSE against ``truth`` is computed at the truth's own K
-    only and is NA elsewhere.
+    ``partitions`` maps a partition name to its PLINK fileset. Every input file is checked to
+    exist before any genotypes are read; each fileset is then read once for all K. The .P of the
+    training fit scores every partition (validation samples are scored with the frequencies learnt
+    on training, as in the paper). RMSE against ``truth`` is computed at the truth's own K only
+    and is NA elsewhere.
     """
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    model_dir = Path(model_dir)
     labels, truth = dict(labels or {}), dict(truth or {})
-    written = []
-    with atomic_outputs() as staged:
-        for partition, bed in partitions.items():
-            genotypes = read_bed(bed)
-            part_labels = (
-                read_labels(labels[partition], genotypes.sample_ids)
-                if partition in labels
-                else None
-            )
-            part_truth = (
-                read_q(truth[partition], genotypes.n_samples) if partition in truth else None
-            )
-            for k in ks:
-                q = read_q(model_dir / f"{partition}.{k}.Q", genotypes.n_samples)
-                p = read_p(model_dir / f"train.{k}.P", genotypes.n_snps)
-                if q.shape[1] != k or p.shape[1] != k:
-                    raise InputError(
-                        f"{model_dir}: {partition}.{k}.Q has {q.shape[1]} columns and "
-                        f"train.{k}.P {p.shape[1]}; both should have K={k}."
-                    )
-                matching_truth = (
-                    part_truth if part_truth is not None and part_truth.shape[1] == k else None
+    ks = [int(k) for k in ks]
+    if not ks:
+        raise InputError("--ks: give at least one K to evaluate.")
+    for name in list(labels) + list(truth):
+        if name not in partitions:
+            raise InputError(f"labels or truth given for partition {name!r}, which has no --data.")
+    needed = [model_dir / f"{part}.{k}.Q" for part in partitions for k in ks]
+    needed += [model_dir / f"train.{k}.P" for k in ks]
+    needed += [Path(p) for p in list(labels.values()) + list(truth.values())]
+    for path in needed:
+        if not path.is_file():
+            raise InputError(f"{path}: file not found; the model has no result for it.")
+    for bed in partitions.values():
+        require_fileset(bed)
+    rows = []
+    for partition, bed in partitions.items():
+        genotypes = read_bed(bed)
+        part_labels = (
+            read_labels(labels[partition], genotypes.sample_ids) if partition in labels else None
+        )
+        part_truth = read_q(truth[partition], genotypes.n_samples) if partition in truth else None
+        for k in ks:
+            q = read_q(model_dir / f"{partition}.{k}.Q", genotypes.n_samples)
+            p = read_p(model_dir / f"train.{k}.P", genotypes.n_snps)
+            if q.shape[1] != k or p.shape[1] != k:
+                raise InputError(
+                    f"{model_dir}: {partition}.{k}.Q has {q.shape[1]} columns and "
+                    f"train.{k}.P {p.shape[1]}; both should have K={k}."
                 )
-                values = evaluate(genotypes.calls, q, p, part_labels, matching_truth)
-                out = out_dir / f"{partition}.{k}.tsv"
-                staged(out).write_text(header_and_row(values))
-                written.append(out)
-    return written
+            matching_truth = (
+                part_truth if part_truth is not None and part_truth.shape[1] == k else None
+            )
+            values = evaluate(genotypes.calls, q, p, part_labels, matching_truth)
+            rows.append({"partition": partition, **values})
+    table = pd.DataFrame(rows, columns=["partition", *METRIC_COLUMNS])
+    with atomic_outputs() as staged:
+        table.to_csv(staged(out), sep="\t", index=False, na_rep="NA", float_format="%.10g")
+    return table

@@ -1,4 +1,9 @@
-"""Stratified train/validation split of a cohort (the paper's 80/20 split, per population)."""
+"""Stratified train/validation split of a cohort (the paper's 80/20 split, per population).
+
+Only the choice of samples is made here, from the ``.fam`` and the labels: :func:`write_split`
+writes ``train.keep``/``val.keep`` (for ``plink2 --keep``) and the label file of each partition,
+and plink2 writes the two filesets, so the genotypes never pass through Python.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +18,13 @@ from ..data import (
     atomic_outputs,
     fileset_paths,
     is_unknown,
-    plink_prefix,
-    read_bed,
+    read_fam,
     read_labels,
-    write_bed_parts,
     write_labels,
 )
 from ..errors import InputError
+
+PARTITIONS = ("train", "val")
 
 
 def stratified_split(
@@ -32,10 +37,7 @@ def stratified_split(
     more keeps at least one sample on each side; a singleton stays in training. The draw depends
     only on ``labels``, ``validation_fraction`` and ``seed``.
     """
-    if not 0.0 < validation_fraction < 1.0:
-        raise InputError(
-            f"validation fraction {validation_fraction} must lie strictly between 0 and 1."
-        )
+    check_fraction(validation_fraction)
     labels = np.asarray([UNKNOWN if is_unknown(x) else str(x) for x in labels])
     rng = np.random.default_rng(seed)
     validation: list[np.ndarray] = []
@@ -50,7 +52,14 @@ def stratified_split(
     return train_index, val_index
 
 
-def split_cohort(
+def check_fraction(validation_fraction: float) -> None:
+    if not 0.0 < validation_fraction < 1.0:
+        raise InputError(
+            f"--validation-fraction {validation_fraction}: must lie strictly between 0 and 1."
+        )
+
+
+def write_split(
     bed: str | os.PathLike,
     out_dir: str | os.PathLike,
     labels_path: str | os.PathLike | None = None,
@@ -58,29 +67,35 @@ def split_cohort(
     seed: int = 42,
     min_samples: int = 2,
 ) -> tuple[int, int]:
-    """Write ``OUT/train.{bed,bim,fam,labels}`` and ``OUT/val.{bed,bim,fam,labels}``.
+    """Write ``OUT/{train,val}.keep`` (``#FID IID`` for ``plink2 --keep``) and
+    ``OUT/{train,val}.labels``, reading only the fileset's ``.fam`` (and the labels).
 
-    The label files have two tab-separated columns (sample, population; ``-`` when unknown) so
-    they can be fed to supervised training and to the metrics. Returns the partition sizes.
+    The label files have two tab-separated columns (sample, population; ``-`` when unknown), in
+    ``.fam`` order, which is the order ``plink2 --keep --make-bed`` keeps. Returns the partition
+    sizes.
     """
-    genotypes = read_bed(bed)
-    ids = genotypes.sample_ids
+    check_fraction(validation_fraction)
+    if min_samples < 1:
+        raise InputError(f"--min-samples must be at least 1, got {min_samples}.")
+    fam = fileset_paths(bed)[2]
+    samples = read_fam(fam)
+    ids = samples["iid"].tolist()
     if labels_path is not None:
         labels = read_labels(labels_path, ids)
     else:
-        labels = np.array([""] * genotypes.n_samples, dtype=object)
+        labels = np.array([""] * len(ids), dtype=object)
     train_index, val_index = stratified_split(labels, validation_fraction, seed)
     for name, index in (("training", train_index), ("validation", val_index)):
         if index.size < min_samples:
             raise InputError(
-                f"{plink_prefix(bed)}.fam: only {genotypes.n_samples} samples, leaving "
-                f"{index.size} for the {name} partition (at least {min_samples} needed); "
-                "add samples or change split.validation_fraction."
+                f"{fam}: only {len(ids)} samples, leaving {index.size} for the {name} partition "
+                f"(at least {min_samples} needed); add samples or change "
+                "split.validation_fraction."
             )
     out_dir = Path(out_dir)
     with atomic_outputs() as staged:
-        for name, index in (("train", train_index), ("val", val_index)):
-            part = genotypes.select_samples(index)
-            write_bed_parts(*(staged(path) for path in fileset_paths(out_dir / name)), part)
-            write_labels(staged(out_dir / f"{name}.labels"), part.sample_ids, labels[index])
+        for name, index in zip(PARTITIONS, (train_index, val_index), strict=True):
+            keep = samples.iloc[index][["fid", "iid"]].rename(columns={"fid": "#FID", "iid": "IID"})
+            keep.to_csv(staged(out_dir / f"{name}.keep"), sep="\t", index=False)
+            write_labels(staged(out_dir / f"{name}.labels"), [ids[i] for i in index], labels[index])
     return int(train_index.size), int(val_index.size)

@@ -4,7 +4,6 @@ and the paper's Table 2 built from it."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,10 +13,15 @@ import pandas as pd
 from ..classic.cv import read_cv_table
 from ..data import atomic_outputs
 from ..data.tables import read_result_table
+from ..data.timing import Timing, read_timing
 from ..errors import InputError
 from .evaluate import METRIC_COLUMNS
 
-EVALUATION_COLUMNS = METRIC_COLUMNS  # the columns `neuradmix evaluate` prints
+EVALUATION_COLUMNS = ["partition", *METRIC_COLUMNS]  # what `neuradmix evaluate-model` writes
+
+# Per stage (train: fitting, infer: assigning the validation samples), from the timing sidecars.
+STAGE_COLUMNS = ["tool", "fit_seconds", "process_seconds", "threads", "device"]
+TIMING_METRICS = [f"{stage}_{c}" for stage in ("train", "infer") for c in STAGE_COLUMNS]
 
 METRICS_COLUMNS = [
     "cohort",
@@ -25,10 +29,9 @@ METRICS_COLUMNS = [
     "model",
     "mode",
     "partition",
-    *EVALUATION_COLUMNS,
+    *METRIC_COLUMNS,
     "cv_error",
-    "train_seconds",
-    "infer_seconds",
+    *TIMING_METRICS,
     "speedup_train",
     "speedup_infer",
 ]
@@ -48,98 +51,90 @@ TABLE2_COLUMNS = [
     "speedup_infer",
 ]
 
+# Which command's timing is the training and which the inference of a model.
+_STAGE_OF_COMMAND = {"train": "train", "baseline": "train", "infer": "infer", "project": "infer"}
+
 
 def read_evaluation(path: str | os.PathLike) -> pd.DataFrame:
-    """One ``neuradmix evaluate`` output (header + row), tagged from its path.
+    """One model's ``neuradmix evaluate-model`` table, tagged with method and model from its path.
 
-    Paths follow the workflow layout ``.../evaluate/{method}/{model}/{partition}.{K}.tsv``.
+    Paths follow the workflow layout ``.../evaluate/{method}/{model}.tsv``.
     """
     path = Path(path)
-    parts = path.parts
-    match = re.fullmatch(r"(.+)\.(\d+)\.tsv", path.name)
-    if len(parts) < 3 or match is None:
+    if len(path.parts) < 2 or path.suffix != ".tsv":
         raise InputError(
-            f"{path}: evaluation files must be named .../{{method}}/{{model}}/"
-            "{partition}.{K}.tsv as the workflow writes them."
+            f"{path}: evaluation tables must be named .../{{method}}/{{model}}.tsv as the "
+            "workflow writes them."
         )
     table = read_result_table(
-        path, "evaluation", EVALUATION_COLUMNS, "`neuradmix evaluate-model` for this model"
+        path, "evaluation table", EVALUATION_COLUMNS, "`neuradmix evaluate-model` for this model"
     )
-    if len(table) != 1:
-        raise InputError(
-            f"{path}: expected the header and single row written by `neuradmix evaluate`, "
-            f"found {len(table)} rows; rerun it for this model."
-        )
     table = table[EVALUATION_COLUMNS].copy()
-    table.insert(0, "partition", match.group(1))
-    table.insert(0, "model", parts[-2])
-    table.insert(0, "method", parts[-3])
-    if int(table["k"].iat[0]) != int(match.group(2)):
-        raise InputError(
-            f"{path}: the file name says K={match.group(2)} but the row has k={table['k'].iat[0]}."
-        )
+    table.insert(0, "model", path.stem)
+    table.insert(0, "method", path.parent.name)
     return table
 
 
-def read_benchmark_seconds(path: str | os.PathLike) -> float:
-    """Wall-clock seconds from a Snakemake ``benchmark:`` file (mean over repeats)."""
-    table = read_result_table(path, "Snakemake benchmark file", ["s"], "Snakemake's benchmark:")
-    return float(table["s"].mean())
+def _timing_key(path: Path, timing: Timing) -> tuple[str, str, str]:
+    """(method, model, stage) of a sidecar at ``.../{method}/{model}/NAME[.K].timing.tsv``."""
+    stage = _STAGE_OF_COMMAND.get(timing.command)
+    if stage is None:
+        raise InputError(
+            f"{path}: timing of a `{timing.command}` command; the metrics table compares "
+            f"{', '.join(sorted(_STAGE_OF_COMMAND))} timings."
+        )
+    if len(path.parts) < 3:
+        raise InputError(f"{path}: timing files must sit in .../{{method}}/{{model}}/.")
+    return path.parent.parent.name, path.parent.name, stage
 
 
-def _benchmark_key(path: Path) -> tuple[str, str, int | None]:
-    """``benchmarks/{stage}/{model}.tsv`` or ``benchmarks/{stage}/{model}.{K}.tsv``."""
-    match = re.fullmatch(r"(.+?)(?:\.(\d+))?\.tsv", path.name)
-    if match is None:
-        raise InputError(f"{path}: benchmark files must be named {{model}}[.{{K}}].tsv.")
-    k = int(match.group(2)) if match.group(2) else None
-    return path.parent.name, match.group(1), k
+def read_timings(paths: Iterable[str | os.PathLike]) -> dict[tuple[str, str, str, int], Timing]:
+    """``(method, model, stage, K) -> Timing`` for every K a sidecar covers (a multi-head model's
+    one training covers all its K)."""
+    timings = {}
+    for path in paths:
+        path = Path(path)
+        timing = read_timing(path)
+        method, model, stage = _timing_key(path, timing)
+        for k in timing.k_values:
+            timings[(method, model, stage, k)] = timing
+    return timings
 
 
 def assemble_metrics(
     cohort: str,
     evaluations: Iterable[str | os.PathLike],
-    benchmarks: Iterable[str | os.PathLike] = (),
+    timings: Iterable[str | os.PathLike] = (),
     cv_tables: Iterable[str | os.PathLike] = (),
     modes: dict[str, str] | None = None,
     reference_baseline: str | None = None,
 ) -> pd.DataFrame:
     """One row per method x model x K x partition with timings and speedups.
 
-    Timings come from benchmark files in stages ``train_neural`` and ``infer`` (one per neural
-    run) and ``baseline`` and ``project`` (one per baseline tool and K). Speedups follow the
-    paper, S = T_classic / T_neural, against ``reference_baseline``; one multi-head run replaces a
-    classic run per K, so it is compared with the summed classic time over its K values. A
-    pretrained run has no training speedup (its training reuses a classic fit). CV errors from
-    ``cv/neural.cv.tsv`` go to the neural rows, those of any other CV table (``cv/em.cv.tsv``)
-    to the baseline rows, matched on K.
+    Timings come from the sidecars the fitting commands write beside their outputs
+    (``neural/{run}/train.timing.tsv``, ``baseline/{tool}/val.{K}.timing.tsv``, ...): the seconds
+    of the fit itself and of the whole process, threads and device. Speedups follow the paper,
+    S = T_classic / T_neural on the fit seconds (start-up and file reading excluded), against
+    ``reference_baseline``; one multi-head run replaces a classic run per K, so it is compared
+    with the summed classic time over its K values. A pretrained run has no training speedup (its
+    training reuses a classic fit). CV errors from ``cv/neural.cv.tsv`` go to the neural rows,
+    those of any other CV table (``cv/em.cv.tsv``) to the baseline rows, matched on K.
     """
     modes = dict(modes or {})
+    evaluations = list(evaluations)
+    if not evaluations:
+        raise InputError("no evaluation tables given to the metrics table.")
     table = pd.concat([read_evaluation(p) for p in evaluations], ignore_index=True)
-    if table.empty:
-        raise InputError("no evaluation files given to the metrics table.")
     table.insert(0, "cohort", cohort)
     table.insert(
-        4,
+        3,
         "mode",
         [
             modes.get(model, "classic" if method == "baseline" else "unsupervised")
             for method, model in zip(table["method"], table["model"], strict=True)
         ],
     )
-
-    train_time: dict[tuple[str, int | None], float] = {}
-    infer_time: dict[tuple[str, int | None], float] = {}
-    for path in benchmarks:
-        stage, model, k = _benchmark_key(Path(path))
-        seconds = read_benchmark_seconds(path)
-        if stage in ("train_neural", "baseline"):
-            train_time[(model, k)] = seconds
-        elif stage in ("infer", "project"):
-            infer_time[(model, k)] = seconds
-
-    def seconds(times, method, model, k):
-        return times.get((model, None) if method == "neural" else (model, k), np.nan)
+    times = read_timings(timings)
 
     table["cv_error"] = np.nan
     for path in cv_tables:
@@ -149,38 +144,34 @@ def assemble_metrics(
         rows = table["method"].eq("neural" if cv_method == "neural" else "baseline")
         table.loc[rows, "cv_error"] = table.loc[rows, "k"].map(lookup)
 
-    table["train_seconds"] = [
-        seconds(train_time, m, model, k)
-        for m, model, k in zip(table["method"], table["model"], table["k"], strict=True)
-    ]
-    table["infer_seconds"] = [
-        seconds(infer_time, m, model, k)
-        for m, model, k in zip(table["method"], table["model"], table["k"], strict=True)
-    ]
+    keys = list(zip(table["method"], table["model"], table["k"].astype(int), strict=True))
+    for stage in ("train", "infer"):
+        for column in STAGE_COLUMNS:
+            table[f"{stage}_{column}"] = [
+                getattr(times[(m, model, stage, k)], column)
+                if (m, model, stage, k) in times
+                else np.nan
+                for m, model, k in keys
+            ]
 
-    ks_of = table.groupby("model")["k"].apply(lambda s: sorted(set(int(x) for x in s))).to_dict()
+    def speedup(method, model, k, mode, stage):
+        if reference_baseline is None or (stage == "train" and mode == "pretrained"):
+            return np.nan
+        own = times.get((method, model, stage, k))
+        if own is None or not own.fit_seconds > 0:
+            return np.nan
+        # A multi-head training (or inference) covers all its K at once.
+        covered = own.k_values if method == "neural" else [k]
+        classic = [times.get(("baseline", reference_baseline, stage, kk)) for kk in covered]
+        if any(c is None for c in classic):
+            return np.nan
+        return float(sum(c.fit_seconds for c in classic)) / own.fit_seconds
 
-    def speedup(times, method, model, k, mode, stage_is_train):
-        if reference_baseline is None:
-            return np.nan
-        if stage_is_train and mode == "pretrained":
-            return np.nan
-        own = seconds(times, method, model, k)
-        ks = ks_of[model] if method == "neural" else [k]
-        classic = [times.get((reference_baseline, kk), np.nan) for kk in ks]
-        total = float(np.sum(classic))
-        if not np.isfinite(own) or own <= 0 or not np.isfinite(total):
-            return np.nan
-        return total / own
-
-    table["speedup_train"] = [
-        speedup(train_time, *row, True)
-        for row in zip(table["method"], table["model"], table["k"], table["mode"], strict=True)
-    ]
-    table["speedup_infer"] = [
-        speedup(infer_time, *row, False)
-        for row in zip(table["method"], table["model"], table["k"], table["mode"], strict=True)
-    ]
+    for stage in ("train", "infer"):
+        table[f"speedup_{stage}"] = [
+            speedup(m, model, k, mode, stage)
+            for (m, model, k), mode in zip(keys, table["mode"], strict=True)
+        ]
     order = {"train": 0, "val": 1}
     table = table.sort_values(
         ["method", "model", "k", "partition"],
@@ -215,44 +206,22 @@ def table2(metrics: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TABLE2_COLUMNS)
 
 
-def write_metrics(
-    metrics: pd.DataFrame, out: str | os.PathLike, table2_out: str | os.PathLike | None = None
-) -> None:
+def write_metrics(metrics: pd.DataFrame, out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """``OUT/metrics.tsv`` and ``OUT/table2.tsv``, both or neither."""
+    out_dir = Path(out_dir)
+    paths = out_dir / "metrics.tsv", out_dir / "table2.tsv"
     with atomic_outputs() as staged:
-        metrics.to_csv(staged(out), sep="\t", index=False, na_rep="NA", float_format="%.6g")
-        if table2_out is not None:
-            table2(metrics).to_csv(
-                staged(table2_out), sep="\t", index=False, na_rep="NA", float_format="%.6g"
-            )
+        metrics.to_csv(staged(paths[0]), sep="\t", index=False, na_rep="NA", float_format="%.6g")
+        table2(metrics).to_csv(
+            staged(paths[1]), sep="\t", index=False, na_rep="NA", float_format="%.6g"
+        )
+    return paths
 
 
-def cv_table_file(source: str | os.PathLike, out: str | os.PathLike) -> int:
-    """Saved ``CV error (K=k): x`` lines (or a CV table) -> a ``k``/``cv_error`` TSV."""
+def cv_table_file(source: str | os.PathLike, out_dir: str | os.PathLike, name: str) -> Path:
+    """Saved ``CV error (K=k): x`` lines (or a CV table) -> ``OUT/NAME.cv.tsv`` (k, cv_error)."""
     table = read_cv_table(source)
+    out = Path(out_dir) / f"{name}.cv.tsv"
     with atomic_outputs() as staged:
         table[["k", "cv_error"]].to_csv(staged(out), sep="\t", index=False, na_rep="NA")
-    return 0
-
-
-def metrics_table_files(
-    cohort: str,
-    evaluations,
-    out,
-    *,
-    table2_out=None,
-    benchmarks=(),
-    cv_tables=(),
-    modes=None,
-    reference_baseline=None,
-) -> int:
-    """Assemble the metrics table of a cohort and write it (and Table 2)."""
-    metrics = assemble_metrics(
-        cohort,
-        evaluations,
-        benchmarks=benchmarks,
-        cv_tables=cv_tables,
-        modes=modes,
-        reference_baseline=reference_baseline,
-    )
-    write_metrics(metrics, out, table2_out)
-    return 0
+    return out

@@ -12,10 +12,12 @@ from neuradmix.data import (
     atomic_outputs,
     make_genotypes,
     read_bed,
+    read_fam_ids,
     read_labels,
     read_p,
     read_q,
     write_bed,
+    write_matrix,
     write_p,
     write_q,
 )
@@ -124,9 +126,35 @@ def test_q_and_p_files_round_trip_and_validate(tmp_path):
     np.testing.assert_allclose(read_q(tmp_path / "a.2.Q", 2), q)
     with pytest.raises(InputError, match="3 samples"):
         read_q(tmp_path / "a.2.Q", 3)
-    write_p(tmp_path / "a.2.P", np.array([[0.1, 1.5]]))
+    write_matrix(tmp_path / "bad.2.P", np.array([[0.1, 1.5]]))
     with pytest.raises(InputError, match=r"\[0, 1\]"):
-        read_p(tmp_path / "a.2.P")
+        read_p(tmp_path / "bad.2.P")
+
+
+def test_p_is_bounded_on_write_as_admixture_does(tmp_path):
+    write_p(tmp_path / "a.3.P", np.array([[0.0, 0.5, 1.0], [1e-9, 0.25, 1 - 1e-9]]))
+    assert (tmp_path / "a.3.P").read_text().splitlines() == [
+        "0.000010 0.500000 0.999990",
+        "0.000010 0.250000 0.999990",
+    ]
+    with pytest.raises(ValueError, match="finite and lie in"):
+        write_p(tmp_path / "b.1.P", np.array([[np.nan]]))
+
+
+def test_duplicate_sample_ids_in_a_fam_are_refused(tmp_path):
+    write_bed(tmp_path / "x", simulate_psd(4, 10, 2, seed=0).genotypes)
+    fam = (tmp_path / "x.fam").read_text().splitlines()
+    duplicate = fam[0].split()[1]
+    fam[2] = " ".join(["other", duplicate, *fam[2].split()[2:]])  # same IID, another family
+    (tmp_path / "x.fam").write_text("\n".join(fam) + "\n")
+    with pytest.raises(
+        InputError,
+        match=rf"x\.fam: sample ID '{duplicate}' appears more than once "
+        r"\(lines 1 and 3\)",
+    ):
+        read_bed(tmp_path / "x")
+    with pytest.raises(InputError, match="must be unique"):
+        read_fam_ids(tmp_path / "x.fam")
 
 
 def test_labels_in_both_layouts_and_wrong_length(tmp_path):

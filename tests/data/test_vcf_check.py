@@ -79,11 +79,18 @@ def test_check_vcf_unphased_only_fails_when_phase_is_required(tmp_path):
 
 def test_check_vcf_cli_error_is_one_line_and_exit_2(tmp_path, capsys):
     vcf = write_vcf_text(tmp_path / "bad.vcf", ["1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0|1\t1\t0|0"])
-    out = tmp_path / "summary.tsv"
-    assert main(["check-vcf", str(vcf), "--out", str(out)]) == 2
+    out = tmp_path / "checked"
+    assert main(["check-vcf", str(vcf), "--out", str(out), "--name", "bad"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.vcf" in err and "non-diploid" in err
     assert not out.exists()
+
+
+def test_check_vcf_cli_writes_out_dir_name_vcf_check(tmp_path):
+    vcf = write_vcf_text(tmp_path / "good.vcf", ["1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0|1\t1|1\t0|0"])
+    assert main(["check-vcf", str(vcf), "--out", str(tmp_path / "checked")]) == 0
+    summary = (tmp_path / "checked" / "good.vcf_check.tsv").read_text()
+    assert "n_biallelic_snps\t1\n" in summary
 
 
 def test_check_vcf_refuses_a_vcf_without_snps(tmp_path):

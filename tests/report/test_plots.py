@@ -104,3 +104,47 @@ def test_pca_centre_figure_and_curves_have_one_panel_each(cohort):
     fig = plots.plot_loss_curves({"a": loss, "b": loss})
     assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
     assert len(fig.axes[0].get_lines()) == 2
+
+
+def test_multik_grid_titles_and_labels_every_column_whatever_each_model_fitted(cohort):
+    q2 = np.column_stack([cohort.q[:, 0], cohort.q[:, 1:].sum(axis=1)])
+    grid = {
+        "single": {3: (cohort.q, np.arange(3))},  # one K only, as a single-head run
+        "multi": {2: (q2, np.array([0, 1])), 3: (cohort.q, np.arange(3))},
+        "sup": {3: (cohort.q, np.arange(3))},  # the bottom row lacks K=2
+    }
+    fig, _, _ = plots.plot_multik_grid(grid, cohort.labels, max_samples=60)
+    axes = fig.axes
+    assert sorted(ax.get_title() for ax in axes if ax.get_title()) == ["K=2", "K=3"]
+    assert {ax.get_ylabel() for ax in axes if ax.get_ylabel()} == {"single", "multi", "sup"}
+    populations = sorted(set(cohort.labels))
+    labelled = [ax for ax in axes if [t.get_text() for t in ax.get_xticklabels()]]
+    assert len(labelled) == 2  # the bottom of each column, even where sup has no K=2
+    for ax in labelled:
+        assert sorted(t.get_text() for t in ax.get_xticklabels()) == populations
+    assert fig.get_figwidth() <= 11  # drawn at the report's width, not scaled down
+
+
+def test_many_k_wrap_into_bands_that_keep_the_width(cohort):
+    grid = {"multi": {k: (cohort.q, np.arange(3)) for k in range(2, 9)}}
+    fig, _, _ = plots.plot_multik_grid(grid, cohort.labels, max_samples=60)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == [f"K={k}" for k in range(2, 9)] and fig.get_figwidth() <= 11
+
+
+def test_populations_take_the_colour_of_the_cluster_that_dominates_them(cohort):
+    labels = np.asarray(cohort.labels, dtype=object)
+    colours = np.array([5, 3, 7])  # colour ids of the columns of cohort.q
+    mapping = plots.population_colours(labels, cohort.q, colours)
+    for name in sorted(set(labels)):
+        dominant = int(np.argmax(cohort.q[labels == name].mean(axis=0)))
+        assert mapping[name] == plots.cluster_colour(colours[dominant])
+    # With more populations than K, the one left without a cluster gets a colour no cluster
+    # uses, so no two populations share a colour.
+    extra = labels.copy()
+    extra[:5] = "newcomers"
+    mapping = plots.population_colours(extra, cohort.q, colours, used=[8])
+    used = {plots.cluster_colour(c) for c in [*colours, 8]}  # 8: a cluster of another model
+    outside = [name for name, colour in mapping.items() if colour not in used]
+    assert len(outside) == 2 and plots.UNLABELLED in outside  # unlabelled grey + the extra one
+    assert len(set(mapping.values())) == len(mapping)

@@ -66,12 +66,33 @@ def cohort_dir(tmp_path_factory):
         }
     )
     table2.to_csv(root / "table2.tsv", sep="\t", index=False)
-    metrics = table2[["cohort", "method", "model", "mode", "k"]].copy()
-    metrics["partition"] = "train"
-    metrics["ami"] = [0.85, 0.89]
-    metrics["train_seconds"] = [12.5, 2.0]
-    metrics["infer_seconds"] = [3.0, 0.02]
-    metrics.to_csv(root / "metrics.tsv", sep="\t", index=False)
+    rows = []
+    for method, model, tool, fit, infer, device in (
+        ("baseline", "em", "em", 12.5, 3.0, "cpu (test CPU)"),
+        ("neural", "single", "neural", 2.0, 0.02, "cuda:0 (test GPU)"),
+        ("neural", "multi", "neural", 2.5, 0.03, "cuda:0 (test GPU)"),
+    ):
+        for k in (2, 3):
+            for partition in ("train", "val"):
+                loglik = {"em": -1000.0, "single": -1010.0, "multi": -1001.0}[model] * k
+                rows.append(
+                    {
+                        "cohort": "tiny", "method": method, "model": model,
+                        "mode": "classic" if method == "baseline" else "unsupervised",
+                        "partition": partition, "k": k, "n_samples": 64, "n_snps": 300,
+                        "log_likelihood": loglik, "l_n_lambda0": -loglik / 2, "ami": 0.85,
+                        "delta": 1.0, "rmse_q": np.nan,
+                        "cv_error": {2: 0.61, 3: 0.48}[k] if method == "baseline" else np.nan,
+                        "train_tool": tool, "train_fit_seconds": fit,
+                        "train_process_seconds": fit + 4.0, "train_threads": 2,
+                        "train_device": device, "infer_tool": tool,
+                        "infer_fit_seconds": infer, "infer_process_seconds": infer + 3.5,
+                        "infer_threads": 2, "infer_device": device,
+                        "speedup_train": 25.0 / (2 * fit) if method == "neural" else 1.0,
+                        "speedup_infer": 6.0 / (2 * infer) if method == "neural" else 1.0,
+                    }
+                )  # fmt: skip
+    pd.DataFrame(rows).to_csv(root / "metrics.tsv", sep="\t", index=False, na_rep="NA")
     return root
 
 
@@ -91,11 +112,12 @@ def _plots_args(root: Path, out_dir: Path, max_samples: int = 3000) -> list[str]
         "--lambda-run", f"0.01={root / 'neural/single'}",
         "--lambda-run", f"1={root / 'baseline/em'}",
         "--max-samples", str(max_samples),
-        "--out-dir", str(out_dir),
+        "--out", str(out_dir),
     ]  # fmt: skip
 
 
 def _report_args(root: Path, figures: Path, out: Path) -> list[str]:
+    """``out`` is the HTML file: --out its directory, --name its stem."""
     return [
         "report",
         "--cohort", "tiny",
@@ -107,7 +129,9 @@ def _report_args(root: Path, figures: Path, out: Path) -> list[str]:
         "--labels", f"train={root / 'prepare/train.labels'}:{root / 'prepare/train'}",
         "--labels", f"val={root / 'prepare/val.labels'}:{root / 'prepare/val'}",
         "--config-json", json.dumps({"neural": {"runs": {"single": {"k": 3}}}}),
-        "--out", str(out),
+        "--cv", str(root / "cv/em.cv.tsv"),
+        "--reference-baseline", "em",
+        "--out", str(out.parent), "--name", out.stem,
     ]  # fmt: skip
 
 
@@ -173,12 +197,58 @@ def test_report_is_self_contained_and_complete(built_report):
     assert "<script" not in html and "<link" not in html
     for text in ("Ancestry report: tiny", "How to read the barplots", "0.8765", "114", "12.5"):
         assert text in html
+    # Timings: fit and whole-process seconds side by side.
+    assert "training fit (s)</th><th>training process (s)" in html
     # Cohort summary: 80 input individuals, 64 for training, SNP counts, populations per partition.
     assert re.search(r"<td>input</td><td class=\"num\">80</td><td class=\"num\">300</td>", html)
     assert re.search(r"<td>training</td><td class=\"num\">64</td>", html)
     assert "3 population labels" in html
     assert "single:\n" in html  # configuration rendered as YAML
     assert "neuradmix</td><td>" in html  # software versions
+
+
+def _headline(html: str) -> str:
+    return html[html.index('<section id="headline">') : html.index('<section id="summary">')]
+
+
+def test_headline_opens_the_report_with_best_k_gap_speed_and_hardware(built_report):
+    _, out = built_report
+    html = out.read_text()
+    assert html.index('<section id="headline">') < html.index('<section id="summary">')
+    headline = _headline(html)
+    assert "Best K by cross-validation with the EM engine: K=3 (CV error 0.48" in headline
+    # Training log-likelihood relative to em's: single is 1% below at each K, multi 0.1% (best).
+    assert headline.count('<td class="num best">-0.100%</td>') == 2
+    assert headline.count('<td class="num">-1.000%</td>') == 2
+    # Speed on the fit seconds: single trains in 2 s against em's 12.5 s x 2 K (6.25x, the best)
+    # and assigns in 0.02 s against 3 s x 2 projections (150x).
+    assert '<td class="num best">6.25×</td>' in headline
+    assert '<td class="num best">150×</td>' in headline
+    assert '<td class="num">5×</td>' in headline
+    assert "this package&#39;s EM engine" in headline and "cpu (test CPU)" in headline
+    assert "cuda:0 (test GPU)" in headline and "file reading excluded" in headline
+    assert "RMSE" not in headline  # a real cohort has no truth
+
+
+def test_rmse_against_the_truth_marks_the_lowest_per_partition():
+    from neuradmix.report.headline import rmse_table
+
+    metrics = pd.DataFrame(
+        {
+            "method": ["neural", "neural", "baseline", "baseline", "neural"],
+            "model": ["single", "single", "em", "em", "multi"],
+            "k": [3, 3, 3, 3, 2],
+            "partition": ["train", "val", "train", "val", "train"],
+            "rmse_q": [0.05, 0.09, 0.04, 0.12, np.nan],
+        }
+    )
+    table = rmse_table(metrics)
+    cells = {row[0].text: [(c.text, c.best) for c in row[2:]] for row in table.rows}
+    assert cells == {
+        "neural/single": [("0.0500", False), ("0.0900", True)],
+        "baseline/em": [("0.0400", True), ("0.1200", False)],
+    }
+    assert rmse_table(metrics.assign(rmse_q=np.nan)) is None
 
 
 def test_missing_result_is_one_clear_error_and_leaves_no_figures(cohort_dir, tmp_path, capsys):
@@ -349,14 +419,39 @@ Promise.all(Array.from(document.images).map(img =>
 """
 
 
-def load_in_browser(executable: str, page: Path, profile: Path) -> dict:
-    """Open ``page`` and report its requests, failed requests and the state of every image."""
+_LAYOUT_PROBE = """
+(() => {
+  const page = document.documentElement;
+  const tables = Array.from(document.querySelectorAll('table'));
+  const headline = document.querySelector('#headline');
+  return {
+    pageWidth: page.scrollWidth,
+    viewportWidth: page.clientWidth,
+    tablesOutsideScrollBoxes: tables.filter(t => !t.closest('.scroll')).length,
+    scrollingBoxes: Array.from(document.querySelectorAll('.scroll'))
+      .filter(box => box.scrollWidth > box.clientWidth + 1).length,
+    headlineTop: headline ? headline.getBoundingClientRect().top : null,
+    highlighted: Array.from(document.querySelectorAll('#headline td.best'))
+      .filter(td => getComputedStyle(td).backgroundColor !== 'rgba(0, 0, 0, 0)').length,
+  };
+})()
+"""
+
+
+def load_in_browser(executable: str, page: Path, profile: Path, width: int = 800) -> dict:
+    """Open ``page`` in a ``width``-pixel window and report its requests, failed requests, the
+    state of every image and the layout (page width, tables, headline)."""
     browser = DevTools(executable, profile)
     try:
         target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
         ]
+        browser.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         browser.call("Network.enable", session=session)
         browser.call("Page.enable", session=session)
         browser.call("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
@@ -364,6 +459,11 @@ def load_in_browser(executable: str, page: Path, profile: Path) -> dict:
         probe = browser.call(
             "Runtime.evaluate",
             {"expression": _IMAGE_PROBE, "awaitPromise": True, "returnByValue": True},
+            session=session,
+        )
+        layout = browser.call(
+            "Runtime.evaluate",
+            {"expression": _LAYOUT_PROBE, "returnByValue": True},
             session=session,
         )
     finally:
@@ -381,7 +481,12 @@ def load_in_browser(executable: str, page: Path, profile: Path) -> dict:
         if e.get("method") == "Network.responseReceived"
         and e["params"]["response"].get("status", 200) >= 400
     ]
-    return {"requests": requests, "failed": failed, "images": probe["result"]["value"]}
+    return {
+        "requests": requests,
+        "failed": failed,
+        "images": probe["result"]["value"],
+        "layout": layout["result"]["value"],
+    }
 
 
 def test_report_renders_in_headless_chromium(chromium, built_report, tmp_path):
@@ -393,6 +498,13 @@ def test_report_renders_in_headless_chromium(chromium, built_report, tmp_path):
     images = result["images"]
     assert len(images) == len(json.loads((figures / "figures.json").read_text()))
     assert all(image["ok"] and image["width"] > 100 and image["height"] > 100 for image in images)
+    # At 800 px the page does not widen: every table sits in a box that scrolls on its own,
+    # and the widest ones do scroll there. The headline is on the first screen, highlighted.
+    layout = result["layout"]
+    assert layout["pageWidth"] <= layout["viewportWidth"] <= 800  # a scrollbar may take some
+    assert layout["tablesOutsideScrollBoxes"] == 0 and layout["scrollingBoxes"] >= 1
+    assert layout["headlineTop"] is not None and layout["headlineTop"] < 900
+    assert layout["highlighted"] >= 4
 
 
 def test_browser_check_catches_broken_images_and_failed_requests(chromium, tmp_path):

@@ -227,12 +227,22 @@ def test_unphased_and_multiallelic_founders(tmp_path):
 # ---------------------------------------------------------------------------- CLI
 
 
-def test_cli_simulate_end_to_end(tmp_path):
+def _out(prefix: Path) -> list[str]:
+    """--out DIR --name NAME for the files PREFIX.*."""
+    return ["--out", str(prefix.parent), "--name", prefix.name]
+
+
+def test_cli_simulate_end_to_end(tmp_path, capsys):
     vcf, labels, genetic_map = _write_inputs(tmp_path, _panel())
     prefix = tmp_path / "out" / "sim"
     args = ["simulate", "--vcf", str(vcf), "--labels", str(labels), "--map", str(genetic_map)]
     args += ["--n-per-ancestry", "4", "--n-single-per-ancestry", "2", "--generations", "3"]
-    assert main([*args, "--seed", "7", "--out", str(prefix), "--bed", "--segments"]) == 0
+    assert main([*args, "--seed", "7", *_out(prefix), "--bed", "--segments"]) == 0
+    # Progress on stderr while it works: plain lines with the seconds elapsed, stage by stage.
+    progress = capsys.readouterr().err.splitlines()
+    assert len(progress) >= 5 and "\r" not in "".join(progress)
+    assert progress[0].endswith(f"reading phased founders from {vcf}")
+    assert any("chromosome" in line and "traced" in line for line in progress)
     q = read_q(f"{prefix}.truth.Q")
     assert q.shape == (18, 3)
     assert Path(f"{prefix}.truth.Q.columns").read_text().split() == POPULATIONS
@@ -248,7 +258,7 @@ def test_cli_simulate_end_to_end(tmp_path):
 
     # Same inputs and seed: identical files.
     again = tmp_path / "again" / "sim"
-    assert main([*args, "--seed", "7", "--out", str(again)]) == 0
+    assert main([*args, "--seed", "7", *_out(again)]) == 0
     assert Path(f"{again}.vcf.gz").read_bytes() == Path(f"{prefix}.vcf.gz").read_bytes()
 
 
@@ -258,11 +268,13 @@ def test_cli_bad_input_leaves_no_outputs(tmp_path, capsys):
     prefix = tmp_path / "out" / "sim"
     code = main(
         ["simulate", "--vcf", str(vcf), "--labels", str(labels), "--map", str(genetic_map)]
-        + ["--out", str(prefix), "--bed"]
+        + [*_out(prefix), "--bed"]
     )
     assert code == 2
-    error = capsys.readouterr().err.strip()
-    assert error.count("\n") == 0 and "genetic.map" in error
+    # One error line, after the progress lines of the work done so far.
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("neuradmix simulate: error:")
+    assert "genetic.map" in errors[0]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
@@ -271,7 +283,7 @@ def test_cli_simulate_split(tmp_path):
     prefix = tmp_path / "split"
     args = ["simulate-split", "--vcf", str(vcf), "--labels", str(labels), "--cm-per-mb", "30"]
     args += ["--n-per-ancestry", "3", "--n-val-per-ancestry", "2", "--val-fraction", "0.4"]
-    assert main([*args, "--out", str(prefix), "--no-vcf", "--bed"]) == 0
+    assert main([*args, *_out(prefix), "--no-vcf", "--bed"]) == 0
     founders = pd.read_csv(f"{prefix}.founders.tsv", sep="\t")
     assert founders.groupby(["population", "partition"]).size().tolist() == [3, 2] * 3
     train, val = read_bed(f"{prefix}.train"), read_bed(f"{prefix}.val")
@@ -285,7 +297,7 @@ def test_cli_populations_restricts_the_sources(tmp_path, capsys):
     vcf, labels, genetic_map = _write_inputs(tmp_path, _panel())
     prefix = tmp_path / "out" / "sim"
     args = ["simulate", "--vcf", str(vcf), "--labels", str(labels), "--map", str(genetic_map)]
-    args += ["--n-per-ancestry", "3", "--generations", "3", "--out", str(prefix)]
+    args += ["--n-per-ancestry", "3", "--generations", "3", *_out(prefix)]
     sources = ",".join(POPULATIONS[:2])
     assert main([*args, "--populations", sources]) == 0
     assert Path(f"{prefix}.truth.Q.columns").read_text().split() == POPULATIONS[:2]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ import yaml
 
 from neuradmix.data import read_q, write_bed
 from neuradmix.data.vcf import write_vcf
+from neuradmix.report.figures import FIGURES
 from neuradmix.simulation.psd import simulate_psd
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,14 +32,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def snakemake(workdir: Path, config: dict | None, *args: str, timeout: int = 600):
+def snakemake(workdir: Path, config: dict | None, *args: str, timeout: int = 600, env=None):
     """Run snakemake on the repository's Snakefile in ``workdir`` with ``config`` as its config."""
     command = [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2"]
     if config is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
         config_path = workdir / "config.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         command += ["--configfile", str(config_path)]
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(env or os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     return subprocess.run(
         command + list(args), capture_output=True, text=True, timeout=timeout, env=env
     )
@@ -159,9 +164,9 @@ def test_default_config_dry_run(tmp_path):
     jobs = _job_counts(result.stdout)
     runs = config["neural"]["runs"]
     assert jobs["metrics_table"] == 2  # the example and its simulated twin
-    for run in runs:
-        assert jobs[f"train_neural_{run}"] == 2 and jobs[f"infer_{run}"] == 2
+    assert jobs["train_neural"] == jobs["infer"] == 2 * len(runs)
     assert jobs["vcf_to_bed"] == 1 and jobs["simulate"] == 1
+    assert jobs["pong"] == 4  # train and val of both cohorts
 
 
 def test_multi_cohort_dry_run_only_builds_what_each_cohort_needs(tiny, tmp_path):
@@ -175,12 +180,86 @@ def test_multi_cohort_dry_run_only_builds_what_each_cohort_needs(tiny, tmp_path)
     jobs = _job_counts(result.stdout)
     assert jobs["vcf_to_bed"] == 2  # tiny and nolabels; plinkset starts from its BED
     assert jobs["check_vcf"] == 2
-    assert jobs["qc"] == 3 and jobs["ld_prune"] == 3 and jobs["split"] == 3
+    assert jobs["qc"] == 3 and jobs["snp_list"] == 3 and jobs["split"] == 3
+    assert jobs["partition"] == 6  # plink2 --keep writes train and val of each cohort
     assert jobs["simulate"] == 1  # only tiny asked for a simulated twin
     assert jobs["metrics_table"] == 4
     assert "--labels" not in _shell_of(result.stdout, "results/nolabels/logs/split.log")
-    assert jobs["target_match"] == 1 and jobs["infer_target_single"] == 1
+    assert "--indep-pairwise 20 5 0.5" in _shell_of(result.stdout, "logs/snp_list.log")
+    assert jobs["target_match"] == 1 and jobs["infer_target"] == 1
     assert "target_vcf_to_bed" not in jobs  # the target is a BED
+
+
+def _jobs(output: str) -> list[dict]:
+    """The jobs of a dry run: rule, wildcards, threads and resources of each."""
+    jobs, job = [], None
+    for line in output.splitlines():
+        if line.startswith(("rule ", "localrule ")) and line.rstrip().endswith(":"):
+            job = {"rule": line.split()[1].rstrip(":"), "wildcards": {}, "threads": 1}
+            jobs.append(job)
+        elif job is not None and line.startswith("    "):
+            key, _, value = line.strip().partition(": ")
+            if key == "wildcards":
+                job["wildcards"] = dict(item.split("=", 1) for item in value.split(", "))
+            elif key == "threads":
+                job["threads"] = int(value)
+            elif key == "resources":
+                job["resources"] = dict(item.split("=", 1) for item in value.split(", "))
+        elif not line.strip():
+            job = None
+    return jobs
+
+
+_CLUSTER_RESOURCES = ("mem_mb", "runtime", "gpu", "slurm_partition")
+
+
+def _job_set(output: str, rename: dict[str, str]) -> list[tuple]:
+    """Each job as (rule, wildcards with runs renamed back, threads, cluster resources)."""
+    jobs = []
+    for job in _jobs(output):
+        wildcards = dict(job["wildcards"])
+        for key in ("run", "model"):  # a neural run is also the model of its evaluation
+            if key in wildcards:
+                wildcards[key] = rename.get(wildcards[key], wildcards[key])
+        resources = job.get("resources", {})
+        kept = tuple((r, resources.get(r)) for r in _CLUSTER_RESOURCES)
+        jobs.append((job["rule"], tuple(sorted(wildcards.items())), job["threads"], kept))
+    return sorted(jobs)
+
+
+def test_renamed_runs_give_the_same_jobs_and_resources(tiny, tmp_path):
+    config = tiny_config(tiny)
+    config["neural"]["runs"]["sup"]["device"] = "cuda"
+    config["partitions"] = {"cpu": "cpuq", "gpu": "gpuq"}  # as profiles/slurm sets them
+    config["resources"] = {"train_neural": {"threads": 2, "mem_mb": 3000}}
+    names = {"single": "alpha", "multi": "beta", "sup": "gamma", "pre": "delta"}
+    renamed = dict(config, neural=dict(config["neural"]))
+    renamed["neural"]["runs"] = {names[r]: spec for r, spec in config["neural"]["runs"].items()}
+    first = snakemake(tmp_path / "a", config, "-n")
+    second = snakemake(tmp_path / "b", renamed, "-n")
+    assert first.returncode == 0 and second.returncode == 0, first.stdout[-2000:]
+    jobs = _job_set(first.stdout, {})
+    assert jobs == _job_set(second.stdout, {new: old for old, new in names.items()})
+
+    by_rule = {}
+    for rule, wildcards, threads, resources in jobs:
+        by_rule.setdefault(rule, []).append((dict(wildcards), threads, dict(resources)))
+    train = {w["run"]: (t, r) for w, t, r in by_rule["train_neural"] if w["cohort"] == "tiny"}
+    assert train["sup"] == (2, {"mem_mb": "3000", "runtime": "480", "gpu": "1",
+                                "slurm_partition": "gpuq"})  # fmt: skip
+    assert train["single"][1]["gpu"] == "0" and train["single"][1]["slurm_partition"] == "cpuq"
+    infer = {w["run"]: r for w, _, r in by_rule["infer"] if w["cohort"] == "tiny"}
+    assert infer["sup"]["slurm_partition"] == "gpuq" and infer["sup"]["gpu"] == "1"
+    assert infer["pre"]["slurm_partition"] == "cpuq" and infer["pre"]["gpu"] == "0"
+    assert all(r["slurm_partition"] == "cpuq" for _, _, r in by_rule["baseline"])
+    assert all(r.get("gpu") is None for _, _, r in by_rule["baseline"])
+    assert {t for _, t, _ in by_rule["cv"]} == {2}  # 16 from config, capped at --cores 2
+
+
+def test_slurm_profile_names_no_rule_or_run():
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    assert "set-threads" not in profile and "set-resources" not in profile
+    assert set(profile["config"]["partitions"]) == {"cpu", "gpu"}
 
 
 def _shell_of(output: str, log: str) -> str:
@@ -237,6 +316,17 @@ def _shell_of(output: str, log: str) -> str:
             "neural.runs.sup is supervised with k=3, but the simulated cohort 'tiny_sim' "
             "descends from 2 populations",
         ),
+        (
+            lambda c: c.update(resources={"train_nerual": {"threads": 4}}),
+            "Additional properties are not allowed ('train_nerual'",
+        ),
+        (
+            lambda c: (
+                c.update(partitions={"cpu": "cpuq"}),
+                c["neural"]["runs"]["single"].update(device="cuda"),
+            ),
+            "neural.runs.single runs on cuda but partitions.gpu is not set",
+        ),
     ],
 )
 def test_config_errors_fail_at_validation(tiny, tmp_path, change, message):
@@ -254,12 +344,29 @@ def test_config_errors_fail_at_validation(tiny, tmp_path, change, message):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_end_to_end_on_a_tiny_cohort(tiny, tmp_path):
-    config = tiny_config(tiny)
-    result = snakemake(tmp_path, config, timeout=900)
+@pytest.fixture(scope="module")
+def tiny_run(tiny, tmp_path_factory):
+    """One real run of the whole workflow on the tiny cohort, shared by the tests below.
+
+    A decoy ``neuradmix`` package that fails on import comes first on PYTHONPATH, as an older
+    installed copy would: the run only succeeds if every job runs this checkout's package.
+    """
+    workdir = tmp_path_factory.mktemp("run")
+    decoy = tmp_path_factory.mktemp("decoy")
+    (decoy / "neuradmix").mkdir()
+    (decoy / "neuradmix" / "__init__.py").write_text(
+        "raise ImportError('the decoy neuradmix package was imported instead of the checkout')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(decoy)
+    result = snakemake(workdir, tiny_config(tiny), timeout=900, env=env)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    results = tmp_path / "results"
+    return workdir
+
+
+@pytest.mark.slow
+def test_end_to_end_on_a_tiny_cohort(tiny_run):
+    results = tiny_run / "results"
 
     # Preparation: every other SNP kept, 80/20 stratified split.
     train_fam = results / "tiny" / "prepare" / "train.fam"
@@ -275,6 +382,8 @@ def test_end_to_end_on_a_tiny_cohort(tiny, tmp_path):
             q = read_q(results / "tiny" / "neural" / run / f"train.{k}.Q", n_train)
             assert q.shape == (n_train, k)
             assert read_q(results / "tiny" / "neural" / run / f"val.{k}.Q", n_val).shape[1] == k
+            p = np.loadtxt(results / "tiny" / "neural" / run / f"train.{k}.P")
+            assert p.min() >= 1e-5 and p.max() <= 1 - 1e-5  # bounded as ADMIXTURE does
     assert read_q(results / "tiny" / "baseline" / "em" / "val.3.Q", n_val).shape == (n_val, 3)
     # The extra target cohort (the whole tiny cohort again) assigned by every head.
     for run, ks in {"single": [3], "multi": [2, 3]}.items():
@@ -292,19 +401,76 @@ def test_end_to_end_on_a_tiny_cohort(tiny, tmp_path):
     assert baseline["ami"] > 0.8  # three well separated populations
     assert baseline["speedup_train"] == pytest.approx(1.0)
     assert baseline["cv_error"] > 0
+    assert baseline["train_tool"] == "em" and baseline["train_device"].startswith("cpu (")
     for model in ("single", "sup"):
         row = indexed.loc[("neural", model, 3, "val")]
         assert 0 <= row["ami"] <= 1 and row["delta"] >= 0
         assert row["l_n_lambda0"] > 0 and row["speedup_train"] > 0 and row["speedup_infer"] > 0
+        # Speedups are ratios of the fits themselves, not of whole processes.
+        assert row["speedup_train"] == pytest.approx(
+            baseline["train_fit_seconds"] / row["train_fit_seconds"], rel=1e-4
+        )
+        assert row["train_fit_seconds"] < row["train_process_seconds"]
+        assert row["infer_fit_seconds"] < row["infer_process_seconds"]
     assert np.isnan(indexed.loc[("neural", "pre", 3, "val"), "speedup_train"])
     assert metrics["rmse_q"].isna().all()  # real data: no truth
     table2 = pd.read_csv(results / "tiny" / "table2.tsv", sep="\t")
     assert len(table2) == 7 and table2["l_n_lambda0_val"].gt(0).all()
 
-    # The simulated twin: disjoint founders, truth Q, RMSE against it.
+    # The simulated twin: disjoint founders, truth Q, RMSE against it, progress in its log.
     founders = pd.read_csv(results / "tiny_sim" / "prepare" / "sim.founders.tsv", sep="\t")
     val_ids = set(val_fam.read_text().split()[1::6])
     assert set(founders.loc[founders["partition"] == "val", "sample"]) == val_ids
     sim = pd.read_csv(results / "tiny_sim" / "metrics.tsv", sep="\t")
     at_k3 = sim[sim["k"] == 3]
     assert at_k3["rmse_q"].notna().all() and at_k3["rmse_q"].between(0, 0.5).all()
+    log = (results / "tiny" / "logs" / "simulate.log").read_text().splitlines()
+    assert len(log) >= 6 and all(line.startswith("[") and "\r" not in line for line in log)
+
+
+@pytest.mark.slow
+def test_pong_files_list_every_run_of_a_partition(tiny_run):
+    pong = tiny_run / "results" / "tiny" / "pong"
+    labels = pd.read_csv(
+        tiny_run / "results" / "tiny" / "prepare" / "val.labels", sep="\t", header=None
+    )
+    rows = [line.split("\t") for line in (pong / "val.filemap").read_text().splitlines()]
+    assert [row[0] for row in rows] == [
+        "neural_single_K3", "neural_multi_K2", "neural_multi_K3", "neural_sup_K3",
+        "neural_pre_K3", "baseline_em_K2", "baseline_em_K3",
+    ]  # fmt: skip
+    for _run_id, k, path in rows:
+        q = np.loadtxt(pong / path, ndmin=2)  # relative to the filemap, as pong reads it
+        assert q.shape == (len(labels), int(k))
+    assert (pong / "val.ind2pop").read_text().split("\n")[:-1] == list(labels[1])
+    sim_rows = (tiny_run / "results" / "tiny_sim" / "pong" / "train.filemap").read_text()
+    assert sim_rows.startswith("truth\t3\t../prepare/sim.train.truth.Q\n")
+
+
+def _report_json(html: str, name: str):
+    match = re.search(rf"var {name} = (\{{.*?\}});\n", html, flags=re.S)
+    assert match, f"no {name} in the Snakemake report"
+    return json.loads(match.group(1))
+
+
+@pytest.mark.slow
+def test_snakemake_report_shows_every_figure_with_its_caption(tiny, tiny_run, tmp_path):
+    result = snakemake(tiny_run, tiny_config(tiny), "--report", str(tmp_path / "report.zip"))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    with zipfile.ZipFile(tmp_path / "report.zip") as archive:
+        html = archive.read("report/report.html").decode()
+        stored = {Path(name).name for name in archive.namelist()}
+    categories = _report_json(html, "categories")
+    results = _report_json(html, "results")
+    assert set(categories) == {"tiny", "tiny_sim"}
+    for cohort, groups in categories.items():
+        assert set(groups) == {"Ancestry", "Choosing K", "Training", "Tables", "Report"}
+        for spec in FIGURES:
+            if spec.needs == "lambda":  # no runs differing only in λ in this config
+                continue
+            path = f"results/{cohort}/figures/{spec.name}.png"
+            assert path in groups[spec.category]
+            caption = (ROOT / "workflow" / "report" / f"{spec.name}.rst").read_text().split()
+            assert " ".join(caption[:6]) in results[path]["caption"]
+    assert {"structure.png", "pca.png", "multik.png", "report.html", "metrics.tsv"} <= stored
+    assert "Every metric of cohort tiny_sim" in html  # captions are rendered per cohort

@@ -9,20 +9,21 @@ rule baseline:
     output:
         q="results/{cohort}/baseline/{tool}/train.{k}.Q",
         p="results/{cohort}/baseline/{tool}/train.{k}.P",
+        timing="results/{cohort}/baseline/{tool}/train.{k}.timing.tsv",
     log:
         "results/{cohort}/logs/baseline/{tool}.{k}.log",
     benchmark:
         "results/{cohort}/benchmarks/baseline/{tool}.{k}.tsv"
     conda:
         "../../envs/admixture.yaml"
-    threads: 4
+    threads: rule_threads("baseline")
     resources:
-        mem_mb=8000,
+        **rule_resources("baseline"),
     params:
         outdir=subpath(output.q, parent=True),
         seed=SEED,
     shell:
-        "neuradmix baseline {input.bed} --k {wildcards.k} --tool {wildcards.tool}"
+        "python -m neuradmix baseline {input.bed} --k {wildcards.k} --tool {wildcards.tool}"
         " --out {params.outdir} --name train --seed {params.seed} --threads {threads}"
         " > {log} 2>&1"
 
@@ -33,23 +34,25 @@ rule project:
         p="results/{cohort}/baseline/{tool}/train.{k}.P",
     output:
         q="results/{cohort}/baseline/{tool}/val.{k}.Q",
+        timing="results/{cohort}/baseline/{tool}/val.{k}.timing.tsv",
     log:
         "results/{cohort}/logs/project/{tool}.{k}.log",
     benchmark:
         "results/{cohort}/benchmarks/project/{tool}.{k}.tsv"
     conda:
         "../../envs/admixture.yaml"
-    threads: 4
+    threads: rule_threads("project")
     resources:
-        mem_mb=4000,
+        **rule_resources("project"),
     params:
         outdir=subpath(output.q, parent=True),
         # admixture -P projects ADMIXTURE fits; the EM engine projects everything else.
         tool=lambda wc: {"admixture": "admixture", "auto": "auto"}.get(wc.tool, "em"),
         seed=SEED,
     shell:
-        "neuradmix project {input.bed} --p {input.p} --out {params.outdir} --name val"
-        " --tool {params.tool} --seed {params.seed} --threads {threads} > {log} 2>&1"
+        "python -m neuradmix project {input.bed} --p {input.p} --out {params.outdir}"
+        " --name val --tool {params.tool} --seed {params.seed} --threads {threads}"
+        " > {log} 2>&1"
 
 
 rule cv:
@@ -63,9 +66,9 @@ rule cv:
         "results/{cohort}/benchmarks/cv/{cv_method}.tsv"
     conda:
         "../../envs/neuradmix.yaml"
-    threads: 4
+    threads: rule_threads("cv")
     resources:
-        mem_mb=8000,
+        **rule_resources("cv"),
     params:
         min_k=config["cv"]["min_k"],
         max_k=config["cv"]["max_k"],
@@ -74,7 +77,7 @@ rule cv:
         seed=SEED,
         outdir=subpath(output[0], parent=True),
     shell:
-        "neuradmix cv {input.bed} --min-k {params.min_k} --max-k {params.max_k}"
+        "python -m neuradmix cv {input.bed} --min-k {params.min_k} --max-k {params.max_k}"
         " --folds {params.folds} --method {wildcards.cv_method} --epochs {params.epochs}"
         " --seed {params.seed} --threads {threads} --out {params.outdir}"
         " --name {wildcards.cv_method} > {log} 2>&1"

@@ -24,6 +24,7 @@ from neuradmix.errors import InputError
 validate(config, schema="../schemas/config.schema.yaml")
 
 SIM_SUFFIX = "_sim"
+PARTITIONS = ["train", "val"]
 COHORTS = config["cohorts"]
 RUNS = config["neural"]["runs"]
 BASELINE = config["baseline"]["tool"]
@@ -213,6 +214,8 @@ wildcard_constraints:
     run=_alternatives(RUNS),
     tool=_alternatives(BASELINE_TOOLS),
     partition="train|val",
+    method="neural|baseline",
+    model=_alternatives(list(RUNS) + BASELINE_TOOLS),
     cv_method="em|neural",
     target=r"[A-Za-z0-9][A-Za-z0-9-]*",
     k=r"\d+",
@@ -241,13 +244,13 @@ def target_source(wildcards):
 
 
 def target_outputs():
-    """Q files of every target cohort under every neural run."""
+    """Timing sidecars of every target cohort's assignment under every neural run; each is
+    written together with the run's {target}.{K}.Q files."""
     return [
-        f"results/{cohort}/neural/{run}/targets/{target}.{k}.Q"
+        f"results/{cohort}/neural/{run}/targets/{target}.timing.tsv"
         for cohort, entry in COHORTS.items()
         for target in entry.get("targets", {})
         for run in RUNS
-        for k in run_ks(run)
     ]
 
 
@@ -308,6 +311,67 @@ def partition_files(partition):
 
 
 # ---------------------------------------------------------------------------------------------
+# Resources: threads, memory and run time per rule from config["resources"]; SLURM partitions
+# from config["partitions"] (set by profiles/slurm); a GPU only for runs with a cuda device.
+# ---------------------------------------------------------------------------------------------
+
+RESOURCES = config["resources"]
+PARTITION_NAMES = config["partitions"]
+
+
+def rule_settings(name):
+    """threads, mem_mb and runtime of a rule: its own entry over resources.default."""
+    return {**RESOURCES["default"], **RESOURCES.get(name, {})}
+
+
+def rule_threads(name):
+    return rule_settings(name)["threads"]
+
+
+def run_device(run):
+    return str(run_setting(run, "device"))
+
+
+def uses_gpu(run):
+    """A run whose device is cuda (or cuda:N) needs a GPU; cpu, mps and auto do not ask for one."""
+    return run_device(run).startswith("cuda")
+
+
+def rule_resources(name, per_run=False):
+    """The resources of a rule. ``per_run``: the rule has a {run} wildcard, and a run on cuda
+    gets gpu=1 and the GPU partition while the others stay on the CPU partition."""
+    settings = rule_settings(name)
+    resources = {"mem_mb": settings["mem_mb"], "runtime": settings["runtime"]}
+    if per_run:
+        resources["gpu"] = lambda wildcards: int(uses_gpu(wildcards.run))
+        resources["slurm_partition"] = lambda wildcards: (
+            PARTITION_NAMES["gpu"]
+            if uses_gpu(wildcards.run)
+            else PARTITION_NAMES["cpu"]
+        )
+    elif PARTITION_NAMES["cpu"] is not None:
+        resources["slurm_partition"] = PARTITION_NAMES["cpu"]
+    return resources
+
+
+def plink_memory(wildcards, resources):
+    """plink2 --memory (MiB): most of the job's memory, leaving room for plink2's own overhead."""
+    return max(640, int(resources.mem_mb * 0.8))  # plink2 refuses less than 640
+
+
+for _run in RUNS:
+    if (
+        uses_gpu(_run)
+        and PARTITION_NAMES["gpu"] is None
+        and PARTITION_NAMES["cpu"] is not None
+    ):
+        config_error(
+            f"neural.runs.{_run} runs on {run_device(_run)} but partitions.gpu is not set; set it "
+            "(profiles/slurm/config.yaml, under config:) so its jobs reach a GPU partition."
+        )
+
+
+# ---------------------------------------------------------------------------------------------
 # Input functions of prepare.smk
 # ---------------------------------------------------------------------------------------------
 
@@ -333,62 +397,51 @@ def downsampled(wildcards):
     return fileset(f"results/{wildcards.real}/prepare/{name}")
 
 
+SNP_LIST = "ds.prune.in" if DS["method"] == "ld_prune" else "ds.snps"
+
+
 # ---------------------------------------------------------------------------------------------
-# Input functions of neural.smk (one rule pair per run, so these are factories over the run)
+# Input functions of neural.smk: one rule each for training, inference and target assignment,
+# with the run as a wildcard. A run's .Q/.P files (one per K) are written together with its
+# timing sidecar, which is the rule's output; consumers take the sidecar as input and find the
+# files of each K beside it.
 # ---------------------------------------------------------------------------------------------
 
 
-def _train_extra(run):
-    spec = RUNS[run]
-    ks = run_ks(run)
-    if spec["mode"] == "multihead":
-        return f"--min-k {ks[0]} --max-k {ks[-1]}"
-    return f"--k {ks[0]}"
+def run_dir(cohort, run):
+    return f"results/{cohort}/neural/{run}"
 
 
-def _train_inputs(run):
-    def inputs(wildcards):
-        prefix = partition_prefix(wildcards.cohort, "train")
-        files = fileset(prefix)
-        mode = RUNS[run]["mode"]
-        if mode == "supervised":
-            files["labels"] = f"{prefix}.labels"
-        elif mode == "pretrained":
-            tool = pretrained_source(run)
-            files["init_p"] = (
-                f"results/{wildcards.cohort}/baseline/{tool}/train.{RUNS[run]['k']}.P"
-            )
-        return files
-
-    return inputs
+def train_inputs(wildcards):
+    prefix = partition_prefix(wildcards.cohort, "train")
+    files = fileset(prefix)
+    spec = RUNS[wildcards.run]
+    if spec["mode"] == "supervised":
+        files["labels"] = f"{prefix}.labels"
+    elif spec["mode"] == "pretrained":
+        tool = pretrained_source(wildcards.run)
+        files["init_p"] = (
+            f"results/{wildcards.cohort}/baseline/{tool}/train.{spec['k']}.P"
+        )
+    return files
 
 
-def _train_options(run):
-    def options(wildcards, input):
-        extra = _train_extra(run)
-        if "labels" in input.keys():
-            extra += f" --labels {input.labels}"
-        if "init_p" in input.keys():
-            extra += f" --init-p {input.init_p}"
-        return extra
-
+def train_options(wildcards, input):
+    ks = run_ks(wildcards.run)
+    if RUNS[wildcards.run]["mode"] == "multihead":
+        options = f"--min-k {ks[0]} --max-k {ks[-1]}"
+    else:
+        options = f"--k {ks[0]}"
+    if "labels" in input.keys():
+        options += f" --labels {input.labels}"
+    if "init_p" in input.keys():
+        options += f" --init-p {input.init_p}"
     return options
-
-
-def _gpus(run):
-    return 1 if str(run_setting(run, "device")).startswith("cuda") else 0
 
 
 # ---------------------------------------------------------------------------------------------
 # Input functions of evaluate.smk
 # ---------------------------------------------------------------------------------------------
-
-
-def fitted_models():
-    """(method, model, K) for every fitted model of a cohort."""
-    models = [("neural", run, k) for run in RUNS for k in run_ks(run)]
-    models += [("baseline", BASELINE, k) for k in baseline_ks()]
-    return models
 
 
 def evaluated_models():
@@ -398,33 +451,52 @@ def evaluated_models():
     return models
 
 
-def evaluate_inputs(method, model, ks):
-    """Input function factory: a model's Q/P files and both partitions' data, labels, truth."""
+def model_ks(method, model):
+    return run_ks(model) if method == "neural" else baseline_ks()
 
-    def inputs(wildcards):
-        cohort = wildcards.cohort
-        model_dir = f"results/{cohort}/{method}/{model}"
-        files = {
-            "q": [f"{model_dir}/{part}.{k}.Q" for part in ("train", "val") for k in ks],
-            "p": [f"{model_dir}/train.{k}.P" for k in ks],
-        }
-        for part in ("train", "val"):
-            prefix = partition_prefix(cohort, part)
-            files.update(
-                {f"{part}_{ext}": path for ext, path in fileset(prefix).items()}
-            )
-            if has_labels(cohort):
-                files[f"{part}_labels"] = f"{prefix}.labels"
-            if is_simulated(cohort):
-                files[f"{part}_truth"] = f"{prefix}.truth.Q"
-        return files
 
-    return inputs
+def model_files(cohort, method, model):
+    """What a model's evaluation, plots and pong files wait for: the sidecars of a neural run's
+    training and inference (its .Q/.P files sit beside them), or a baseline's .Q/.P per K.
+    """
+    base = f"results/{cohort}/{method}/{model}"
+    if method == "neural":
+        return [f"{base}/train.timing.tsv", f"{base}/val.timing.tsv"]
+    return [f"{base}/{part}.{k}.Q" for part in PARTITIONS for k in baseline_ks()] + [
+        f"{base}/train.{k}.P" for k in baseline_ks()
+    ]
+
+
+def model_timings(cohort, method, model):
+    base = f"results/{cohort}/{method}/{model}"
+    if method == "neural":
+        return [f"{base}/train.timing.tsv", f"{base}/val.timing.tsv"]
+    return [
+        f"{base}/{part}.{k}.timing.tsv" for part in PARTITIONS for k in baseline_ks()
+    ]
+
+
+def evaluate_inputs(wildcards):
+    """A model's result files and both partitions' data, labels and truth."""
+    cohort = wildcards.cohort
+    if wildcards.method == "neural" and wildcards.model not in RUNS:
+        raise WorkflowError(f"{wildcards.model} is not a neural run of the config.")
+    if wildcards.method == "baseline" and wildcards.model != BASELINE:
+        raise WorkflowError(f"{wildcards.model} is not the configured baseline tool.")
+    files = {"model": model_files(cohort, wildcards.method, wildcards.model)}
+    for part in PARTITIONS:
+        prefix = partition_prefix(cohort, part)
+        files.update({f"{part}_{ext}": path for ext, path in fileset(prefix).items()})
+        if has_labels(cohort):
+            files[f"{part}_labels"] = f"{prefix}.labels"
+        if is_simulated(cohort):
+            files[f"{part}_truth"] = f"{prefix}.truth.Q"
+    return files
 
 
 def evaluate_options(wildcards, input):
     options = []
-    for part in ("train", "val"):
+    for part in PARTITIONS:
         options.append(f"--data {part}={input[part + '_bed']}")
         if f"{part}_labels" in input.keys():
             options.append(f"--labels {part}={input[part + '_labels']}")
@@ -434,26 +506,55 @@ def evaluate_options(wildcards, input):
 
 
 def metrics_inputs(wildcards):
-    base = f"results/{wildcards.cohort}"
-    evaluations = [
-        f"{base}/evaluate/{method}/{model}/{partition}.{k}.tsv"
-        for method, model, k in fitted_models()
-        for partition in ("train", "val")
-    ]
-    inputs = {"evaluations": evaluations}
+    cohort = wildcards.cohort
+    inputs = {
+        "evaluations": [
+            f"results/{cohort}/evaluate/{method}/{model}.tsv"
+            for method, model, _ in evaluated_models()
+        ],
+        "timings": [
+            path
+            for method, model, _ in evaluated_models()
+            for path in model_timings(cohort, method, model)
+        ],
+    }
     if CV_KS:
         inputs["cv"] = [
-            f"{base}/cv/{method}.cv.tsv" for method in config["cv"]["methods"]
+            f"results/{cohort}/cv/{method}.cv.tsv" for method in config["cv"]["methods"]
         ]
     return inputs
 
 
-def benchmark_files(wildcards):
-    """Timing files of the training and inference rules; their Q files are inputs here, so the
-    rules that write these files have finished before the table is built."""
-    base = f"results/{wildcards.cohort}/benchmarks"
-    files = [f"{base}/train_neural/{run}.tsv" for run in RUNS]
-    files += [f"{base}/infer/{run}.tsv" for run in RUNS]
-    files += [f"{base}/baseline/{BASELINE}.{k}.tsv" for k in baseline_ks()]
-    files += [f"{base}/project/{BASELINE}.{k}.tsv" for k in baseline_ks()]
-    return " ".join(files)
+# ---------------------------------------------------------------------------------------------
+# pong: one filemap (and ind2pop) per cohort and partition
+# ---------------------------------------------------------------------------------------------
+
+
+def pong_inputs(wildcards):
+    cohort, part = wildcards.cohort, wildcards.partition
+    prefix = partition_prefix(cohort, part)
+    files = {
+        "fam": f"{prefix}.fam",
+        "labels": f"{prefix}.labels",
+        "models": [
+            path
+            for method, model, _ in evaluated_models()
+            for path in model_files(cohort, method, model)
+        ],
+    }
+    if is_simulated(cohort):
+        files["truth"] = f"{prefix}.truth.Q"
+    return files
+
+
+def pong_options(wildcards, input):
+    """--q RUN_ID=FILE for every model and K of the partition (and the simulated truth)."""
+    cohort, part = wildcards.cohort, wildcards.partition
+    options = [
+        f"--q {method}_{model}_K{k}=results/{cohort}/{method}/{model}/{part}.{k}.Q"
+        for method, model, ks in evaluated_models()
+        for k in ks
+    ]
+    if "truth" in input.keys():
+        options.insert(0, f"--q truth={input.truth}")
+    return " ".join(options)

@@ -1,62 +1,95 @@
-"""Per-model evaluation and the per-cohort metrics table (the paper's Table 2 and more).
+"""Per-model evaluation, the per-cohort metrics tables (the paper's Table 2 and more) and the
+pong files that draw every run of a partition together.
 
 Each model (neural run or baseline tool) is evaluated in one job over all its K values and both
-partitions, writing one `neuradmix evaluate`-style row per file.
+partitions; the metrics table adds the fit times from the timing sidecars and the CV errors.
 """
 
-for _method, _model, _ks in evaluated_models():
 
-    rule:
-        name:
-            f"evaluate_{_method}_{_model}"
-        input:
-            unpack(evaluate_inputs(_method, _model, _ks)),
-        output:
-            expand(
-                "results/{{cohort}}/evaluate/{method}/{model}/{partition}.{k}.tsv",
-                method=_method,
-                model=_model,
-                partition=["train", "val"],
-                k=_ks,
-            ),
-        log:
-            f"results/{{cohort}}/logs/evaluate/{_method}.{_model}.log",
-        benchmark:
-            f"results/{{cohort}}/benchmarks/evaluate/{_method}.{_model}.tsv"
-        conda:
-            "../../envs/neuradmix.yaml"
-        threads: 2
-        params:
-            model_dir=f"results/{{cohort}}/{_method}/{_model}",
-            outdir=f"results/{{cohort}}/evaluate/{_method}/{_model}",
-            ks=" ".join(str(k) for k in _ks),
-            options=evaluate_options,
-        shell:
-            "neuradmix evaluate-model --model-dir {params.model_dir} --ks {params.ks}"
-            " {params.options} --out-dir {params.outdir} --threads {threads} 2> {log}"
+rule evaluate:
+    input:
+        unpack(evaluate_inputs),
+    output:
+        "results/{cohort}/evaluate/{method}/{model}.tsv",
+    log:
+        "results/{cohort}/logs/evaluate/{method}.{model}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/evaluate/{method}.{model}.tsv"
+    conda:
+        "../../envs/neuradmix.yaml"
+    threads: rule_threads("evaluate")
+    resources:
+        **rule_resources("evaluate"),
+    params:
+        model_dir="results/{cohort}/{method}/{model}",
+        outdir=subpath(output[0], parent=True),
+        ks=lambda wc: " ".join(str(k) for k in model_ks(wc.method, wc.model)),
+        options=evaluate_options,
+    shell:
+        "python -m neuradmix evaluate-model --model-dir {params.model_dir} --ks {params.ks}"
+        " {params.options} --out {params.outdir} --name {wildcards.model}"
+        " --threads {threads} 2> {log}"
 
 
 rule metrics_table:
     input:
         unpack(metrics_inputs),
     output:
-        metrics="results/{cohort}/metrics.tsv",
-        table2="results/{cohort}/table2.tsv",
+        metrics=report(
+            "results/{cohort}/metrics.tsv",
+            caption="../report/metrics.rst",
+            category="{cohort}",
+            subcategory="Tables",
+            labels={"table": "metrics"},
+        ),
+        table2=report(
+            "results/{cohort}/table2.tsv",
+            caption="../report/table2.rst",
+            category="{cohort}",
+            subcategory="Tables",
+            labels={"table": "Table 2"},
+        ),
     log:
         "results/{cohort}/logs/metrics_table.log",
     benchmark:
         "results/{cohort}/benchmarks/metrics_table/metrics_table.tsv"
     conda:
         "../../envs/neuradmix.yaml"
+    threads: rule_threads("metrics_table")
+    resources:
+        **rule_resources("metrics_table"),
     params:
-        benchmarks=benchmark_files,
         cv=lambda wc, input: (
             f"--cv {' '.join(input.cv)}" if "cv" in input.keys() else ""
         ),
         reference=BASELINE,
         modes=" ".join(f"--mode {run}={spec['mode']}" for run, spec in RUNS.items()),
+        outdir=subpath(output.metrics, parent=True),
     shell:
-        "neuradmix metrics-table --cohort {wildcards.cohort} --evaluations {input.evaluations}"
-        " --benchmarks {params.benchmarks} {params.cv} {params.modes}"
-        " --reference-baseline {params.reference} --out {output.metrics} --table2 {output.table2}"
+        "python -m neuradmix metrics-table --cohort {wildcards.cohort}"
+        " --evaluations {input.evaluations} --timings {input.timings} {params.cv}"
+        " {params.modes} --reference-baseline {params.reference} --out {params.outdir}"
         " 2> {log}"
+
+
+rule pong:
+    input:
+        unpack(pong_inputs),
+    output:
+        filemap="results/{cohort}/pong/{partition}.filemap",
+        ind2pop="results/{cohort}/pong/{partition}.ind2pop",
+    log:
+        "results/{cohort}/logs/pong/{partition}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/pong/{partition}.tsv"
+    conda:
+        "../../envs/neuradmix.yaml"
+    threads: rule_threads("pong")
+    resources:
+        **rule_resources("pong"),
+    params:
+        options=pong_options,
+        outdir=subpath(output.filemap, parent=True),
+    shell:
+        "python -m neuradmix pong {params.options} --fam {input.fam} --labels {input.labels}"
+        " --out {params.outdir} --name {wildcards.partition} 2> {log}"

@@ -1,100 +1,86 @@
-"""Neural ADMIXTURE: one training rule and one inference rule per configured run.
+"""Neural ADMIXTURE: training, inference on the validation partition and on target cohorts, one
+rule each with the run as a wildcard.
 
-A run's K values fix its output files, so each run gets its own pair of rules
-(train_neural_{run}, infer_{run}); the cohort stays a wildcard.
+A run's K values (one, or a multi-head range) fix its .Q/.P files, so a rule declares the
+files that do not depend on K: the model, the loss table and the timing sidecar, which the
+command writes in one all-or-nothing step together with every NAME.{K}.Q/.P. Consumers wait
+for the sidecar and read the files of each K beside it.
 """
 
-for _run in RUNS:
 
-    rule:
-        name:
-            f"train_neural_{_run}"
-        input:
-            unpack(_train_inputs(_run)),
-        output:
-            q=expand(
-                "results/{{cohort}}/neural/{run}/train.{k}.Q", run=_run, k=run_ks(_run)
-            ),
-            p=expand(
-                "results/{{cohort}}/neural/{run}/train.{k}.P", run=_run, k=run_ks(_run)
-            ),
-            model=f"results/{{cohort}}/neural/{_run}/train.model.pt",
-            loss=f"results/{{cohort}}/neural/{_run}/train.loss.tsv",
-        log:
-            f"results/{{cohort}}/logs/train_neural/{_run}.log",
-        benchmark:
-            f"results/{{cohort}}/benchmarks/train_neural/{_run}.tsv"
-        conda:
-            "../../envs/neuradmix.yaml"
-        threads: 4
-        resources:
-            gpu=_gpus(_run),
-            mem_mb=8000,
-        params:
-            options=_train_options(_run),
-            outdir=subpath(output.model, parent=True),
-            epochs=run_setting(_run, "epochs"),
-            lam=run_setting(_run, "lambda"),
-            device=run_setting(_run, "device"),
-            seed=SEED,
-        shell:
-            "neuradmix train {input.bed} {params.options} --out {params.outdir} --name train"
-            " --epochs {params.epochs} --lambda {params.lam} --device {params.device}"
-            " --seed {params.seed} --threads {threads} > {log} 2>&1"
+rule train_neural:
+    input:
+        unpack(train_inputs),
+    output:
+        model="results/{cohort}/neural/{run}/train.model.pt",
+        loss="results/{cohort}/neural/{run}/train.loss.tsv",
+        timing="results/{cohort}/neural/{run}/train.timing.tsv",
+    log:
+        "results/{cohort}/logs/train_neural/{run}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/train_neural/{run}.tsv"
+    conda:
+        "../../envs/neuradmix.yaml"
+    threads: rule_threads("train_neural")
+    resources:
+        **rule_resources("train_neural", per_run=True),
+    params:
+        options=train_options,
+        outdir=subpath(output.model, parent=True),
+        epochs=lambda wc: run_setting(wc.run, "epochs"),
+        lam=lambda wc: run_setting(wc.run, "lambda"),
+        device=lambda wc: run_device(wc.run),
+        seed=SEED,
+    # --quiet: no progress bar (its carriage returns garble a log file); the loss of every
+    # epoch is in train.loss.tsv.
+    shell:
+        "python -m neuradmix train {input.bed} {params.options} --out {params.outdir}"
+        " --name train --epochs {params.epochs} --lambda {params.lam}"
+        " --device {params.device} --seed {params.seed} --threads {threads} --quiet"
+        " > {log} 2>&1"
 
-    rule:
-        name:
-            f"infer_{_run}"
-        input:
-            unpack(partition_files("val")),
-            model=f"results/{{cohort}}/neural/{_run}/train.model.pt",
-        output:
-            q=expand(
-                "results/{{cohort}}/neural/{run}/val.{k}.Q", run=_run, k=run_ks(_run)
-            ),
-        log:
-            f"results/{{cohort}}/logs/infer/{_run}.log",
-        benchmark:
-            f"results/{{cohort}}/benchmarks/infer/{_run}.tsv"
-        conda:
-            "../../envs/neuradmix.yaml"
-        threads: 4
-        resources:
-            gpu=_gpus(_run),
-            mem_mb=4000,
-        params:
-            outdir=subpath(input.model, parent=True),
-            device=run_setting(_run, "device"),
-        shell:
-            "neuradmix infer {input.bed} --model {input.model} --out {params.outdir} --name val"
-            " --device {params.device} --threads {threads} > {log} 2>&1"
 
-    rule:
-        name:
-            f"infer_target_{_run}"
-        input:
-            **fileset("results/{real}/targets/{target}/matched"),
-            model=f"results/{{real}}/neural/{_run}/train.model.pt",
-        output:
-            q=expand(
-                "results/{{real}}/neural/{run}/targets/{{target}}.{k}.Q",
-                run=_run,
-                k=run_ks(_run),
-            ),
-        log:
-            f"results/{{real}}/logs/infer/{_run}.{{target}}.log",
-        benchmark:
-            f"results/{{real}}/benchmarks/infer_target/{_run}.{{target}}.tsv"
-        conda:
-            "../../envs/neuradmix.yaml"
-        threads: 4
-        resources:
-            gpu=_gpus(_run),
-            mem_mb=4000,
-        params:
-            outdir=subpath(input.model, parent=True),
-            device=run_setting(_run, "device"),
-        shell:
-            "neuradmix infer {input.bed} --model {input.model} --out {params.outdir}/targets"
-            " --name {wildcards.target} --device {params.device} --threads {threads}"
-            " > {log} 2>&1"
+rule infer:
+    input:
+        unpack(partition_files("val")),
+        model="results/{cohort}/neural/{run}/train.model.pt",
+    output:
+        timing="results/{cohort}/neural/{run}/val.timing.tsv",
+    log:
+        "results/{cohort}/logs/infer/{run}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/infer/{run}.tsv"
+    conda:
+        "../../envs/neuradmix.yaml"
+    threads: rule_threads("infer")
+    resources:
+        **rule_resources("infer", per_run=True),
+    params:
+        outdir=subpath(input.model, parent=True),
+        device=lambda wc: run_device(wc.run),
+    shell:
+        "python -m neuradmix infer {input.bed} --model {input.model} --out {params.outdir}"
+        " --name val --device {params.device} --threads {threads} > {log} 2>&1"
+
+
+rule infer_target:
+    input:
+        **fileset("results/{real}/targets/{target}/matched"),
+        model="results/{real}/neural/{run}/train.model.pt",
+    output:
+        timing="results/{real}/neural/{run}/targets/{target}.timing.tsv",
+    log:
+        "results/{real}/logs/infer_target/{run}.{target}.log",
+    benchmark:
+        "results/{real}/benchmarks/infer_target/{run}.{target}.tsv"
+    conda:
+        "../../envs/neuradmix.yaml"
+    threads: rule_threads("infer_target")
+    resources:
+        **rule_resources("infer_target", per_run=True),
+    params:
+        outdir=subpath(output.timing, parent=True),
+        device=lambda wc: run_device(wc.run),
+    shell:
+        "python -m neuradmix infer {input.bed} --model {input.model} --out {params.outdir}"
+        " --name {wildcards.target} --device {params.device} --threads {threads} > {log} 2>&1"

@@ -1,27 +1,37 @@
-"""Cohort preparation: VCF -> BED, QC, SNP downsampling, stratified train/validation split."""
+"""Cohort preparation: VCF -> BED, QC, SNP downsampling, stratified train/validation split.
+
+Every step that writes genotypes is plink2, which streams them, so a cohort larger than RAM is
+prepared in the memory plink2 asks for (--memory); the package only chooses which SNPs and
+samples to keep, from the .bim and .fam.
+"""
 
 
 rule check_vcf:
     input:
         vcf=lambda wc: COHORTS[wc.real]["vcf"],
     output:
-        "results/{real}/prepare/vcf_check.tsv",
+        "results/{real}/prepare/raw.vcf_check.tsv",
     log:
         "results/{real}/logs/check_vcf.log",
     benchmark:
         "results/{real}/benchmarks/check_vcf/check_vcf.tsv"
     conda:
         "../../envs/neuradmix.yaml"
+    threads: rule_threads("check_vcf")
+    resources:
+        **rule_resources("check_vcf"),
     params:
         phased=lambda wc: "--require-phased" if COHORTS[wc.real].get("phased") else "",
+        outdir=subpath(output[0], parent=True),
     shell:
-        "neuradmix check-vcf {input.vcf} {params.phased} --out {output} 2> {log}"
+        "python -m neuradmix check-vcf {input.vcf} {params.phased} --out {params.outdir}"
+        " --name raw 2> {log}"
 
 
 rule vcf_to_bed:
     input:
         vcf=lambda wc: COHORTS[wc.real]["vcf"],
-        check="results/{real}/prepare/vcf_check.tsv",
+        check="results/{real}/prepare/raw.vcf_check.tsv",
     output:
         **fileset("results/{real}/prepare/raw"),
     log:
@@ -30,18 +40,21 @@ rule vcf_to_bed:
         "results/{real}/benchmarks/vcf_to_bed/vcf_to_bed.tsv"
     conda:
         "../../envs/plink2.yaml"
-    threads: 2
+    threads: rule_threads("vcf_to_bed")
     resources:
-        mem_mb=4000,
+        **rule_resources("vcf_to_bed"),
     params:
         prefix=subpath(output.bed, strip_suffix=".bed"),
+        memory=plink_memory,
     shell:
         "plink2 --vcf {input.vcf} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
         " --set-all-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
-        " --make-bed --out {params.prefix} --threads {threads} --memory {resources.mem_mb}"
+        " --make-bed --out {params.prefix} --threads {threads} --memory {params.memory}"
         " > {log} 2>&1"
 
 
+# SNPs without an ID get chr:pos:ref:alt, and SNPs whose ID is duplicated are dropped, so that
+# every later --extract selects exactly the SNPs it lists.
 rule qc:
     input:
         unpack(qc_input),
@@ -53,19 +66,22 @@ rule qc:
         "results/{real}/benchmarks/qc/qc.tsv"
     conda:
         "../../envs/plink2.yaml"
-    threads: 2
+    threads: rule_threads("qc")
     resources:
-        mem_mb=4000,
+        **rule_resources("qc"),
     params:
         inprefix=lambda wc, input: input.bed[: -len(".bed")],
         prefix=subpath(output.bed, strip_suffix=".bed"),
         maf=QC["maf"],
         geno=QC["snp_missing"],
         mind=QC["sample_missing"],
+        memory=plink_memory,
     shell:
         "plink2 --bfile {params.inprefix} --allow-extra-chr --maf {params.maf}"
-        " --geno {params.geno} --mind {params.mind} --make-bed --out {params.prefix}"
-        " --threads {threads} --memory {resources.mem_mb} > {log} 2>&1"
+        " --geno {params.geno} --mind {params.mind}"
+        " --set-missing-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
+        " --make-bed --out {params.prefix} --threads {threads} --memory {params.memory}"
+        " > {log} 2>&1"
 
 
 if DS["method"] == "uniform":
@@ -74,85 +90,92 @@ if DS["method"] == "uniform":
             "downsample: the uniform method needs exactly one of 'every' or 'target_snps'."
         )
 
-    rule downsample:
+    rule snp_list:
         input:
-            **fileset("results/{real}/prepare/qc"),
+            bim="results/{real}/prepare/qc.bim",
         output:
-            **fileset("results/{real}/prepare/ds"),
+            "results/{real}/prepare/ds.snps",
         log:
-            "results/{real}/logs/downsample.log",
+            "results/{real}/logs/snp_list.log",
         benchmark:
-            "results/{real}/benchmarks/downsample/downsample.tsv"
+            "results/{real}/benchmarks/snp_list/snp_list.tsv"
         conda:
             "../../envs/neuradmix.yaml"
+        threads: rule_threads("snp_list")
+        resources:
+            **rule_resources("snp_list"),
         params:
             how=(
                 f"--every {DS['every']}"
                 if DS["every"] is not None
                 else f"--target {DS['target_snps']}"
             ),
-            prefix=subpath(output.bed, strip_suffix=".bed"),
+            outdir=subpath(output[0], parent=True),
         shell:
-            "neuradmix downsample {input.bed} {params.how} --out {params.prefix} 2> {log}"
+            "python -m neuradmix downsample {input.bim} {params.how} --out {params.outdir}"
+            " --name ds 2> {log}"
 
 elif DS["method"] == "ld_prune":
 
-    rule ld_prune:
+    rule snp_list:
         input:
             **fileset("results/{real}/prepare/qc"),
         output:
             "results/{real}/prepare/ds.prune.in",
         log:
-            "results/{real}/logs/ld_prune.log",
+            "results/{real}/logs/snp_list.log",
         benchmark:
-            "results/{real}/benchmarks/ld_prune/ld_prune.tsv"
+            "results/{real}/benchmarks/snp_list/snp_list.tsv"
         conda:
             "../../envs/plink2.yaml"
-        threads: 2
+        threads: rule_threads("snp_list")
         resources:
-            mem_mb=4000,
+            **rule_resources("snp_list"),
         params:
             inprefix=subpath(input.bed, strip_suffix=".bed"),
             prefix=subpath(output[0], strip_suffix=".prune.in"),
             window=DS["window"],
             step=DS["step"],
             r2=DS["r2"],
+            memory=plink_memory,
         shell:
             "plink2 --bfile {params.inprefix} --allow-extra-chr"
             " --indep-pairwise {params.window} {params.step} {params.r2}"
-            " --out {params.prefix} --threads {threads} --memory {resources.mem_mb} > {log} 2>&1"
+            " --out {params.prefix} --threads {threads} --memory {params.memory} > {log} 2>&1"
 
-    rule downsample:
-        input:
-            unpack(lambda wc: fileset(f"results/{wc.real}/prepare/qc")),
-            keep="results/{real}/prepare/ds.prune.in",
-        output:
-            **fileset("results/{real}/prepare/ds"),
-        log:
-            "results/{real}/logs/downsample.log",
-        benchmark:
-            "results/{real}/benchmarks/downsample/downsample.tsv"
-        conda:
-            "../../envs/plink2.yaml"
-        threads: 2
-        resources:
-            mem_mb=4000,
-        params:
-            inprefix=subpath(input.bed, strip_suffix=".bed"),
-            prefix=subpath(output.bed, strip_suffix=".bed"),
-        shell:
-            "plink2 --bfile {params.inprefix} --allow-extra-chr --extract {input.keep}"
-            " --make-bed --out {params.prefix} --threads {threads}"
-            " --memory {resources.mem_mb} > {log} 2>&1"
+
+rule downsample:
+    input:
+        **fileset("results/{real}/prepare/qc"),
+        snps=f"results/{{real}}/prepare/{SNP_LIST}",
+    output:
+        **fileset("results/{real}/prepare/ds"),
+    log:
+        "results/{real}/logs/downsample.log",
+    benchmark:
+        "results/{real}/benchmarks/downsample/downsample.tsv"
+    conda:
+        "../../envs/plink2.yaml"
+    threads: rule_threads("downsample")
+    resources:
+        **rule_resources("downsample"),
+    params:
+        inprefix=subpath(input.bed, strip_suffix=".bed"),
+        prefix=subpath(output.bed, strip_suffix=".bed"),
+        memory=plink_memory,
+    shell:
+        "plink2 --bfile {params.inprefix} --allow-extra-chr --extract {input.snps}"
+        " --make-bed --out {params.prefix} --threads {threads} --memory {params.memory}"
+        " > {log} 2>&1"
 
 
 rule split:
     input:
-        unpack(downsampled),
         unpack(split_labels),
+        fam=lambda wc: downsampled(wc)["fam"],
     output:
-        **fileset("results/{real}/prepare/train"),
-        **{f"val_{k}": v for k, v in fileset("results/{real}/prepare/val").items()},
+        train_keep="results/{real}/prepare/train.keep",
+        val_keep="results/{real}/prepare/val.keep",
         train_labels="results/{real}/prepare/train.labels",
         val_labels="results/{real}/prepare/val.labels",
     log:
@@ -161,16 +184,44 @@ rule split:
         "results/{real}/benchmarks/split/split.tsv"
     conda:
         "../../envs/neuradmix.yaml"
+    threads: rule_threads("split")
+    resources:
+        **rule_resources("split"),
     params:
-        outdir=subpath(output.bed, parent=True),
+        outdir=subpath(output.train_keep, parent=True),
         labels=lambda wc, input: (
             f"--labels {input.labels}" if "labels" in input.keys() else ""
         ),
         fraction=VAL_FRACTION,
         seed=SEED,
     shell:
-        "neuradmix split {input.bed} --out-dir {params.outdir} {params.labels}"
+        "python -m neuradmix split {input.fam} --out {params.outdir} {params.labels}"
         " --validation-fraction {params.fraction} --seed {params.seed} 2> {log}"
+
+
+rule partition:
+    input:
+        unpack(downsampled),
+        keep="results/{real}/prepare/{partition}.keep",
+    output:
+        **fileset("results/{real}/prepare/{partition}"),
+    log:
+        "results/{real}/logs/partition/{partition}.log",
+    benchmark:
+        "results/{real}/benchmarks/partition/{partition}.tsv"
+    conda:
+        "../../envs/plink2.yaml"
+    threads: rule_threads("partition")
+    resources:
+        **rule_resources("partition"),
+    params:
+        inprefix=lambda wc, input: input.bed[: -len(".bed")],
+        prefix=subpath(output.bed, strip_suffix=".bed"),
+        memory=plink_memory,
+    shell:
+        "plink2 --bfile {params.inprefix} --allow-extra-chr --keep {input.keep}"
+        " --make-bed --out {params.prefix} --threads {threads} --memory {params.memory}"
+        " > {log} 2>&1"
 
 
 rule target_vcf_to_bed:
@@ -184,15 +235,16 @@ rule target_vcf_to_bed:
         "results/{real}/benchmarks/target_vcf_to_bed/{target}.tsv"
     conda:
         "../../envs/plink2.yaml"
-    threads: 2
+    threads: rule_threads("target_vcf_to_bed")
     resources:
-        mem_mb=4000,
+        **rule_resources("target_vcf_to_bed"),
     params:
         prefix=subpath(output.bed, strip_suffix=".bed"),
+        memory=plink_memory,
     shell:
         "plink2 --vcf {input.vcf} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
         " --set-all-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
-        " --make-bed --out {params.prefix} --threads {threads} --memory {resources.mem_mb}"
+        " --make-bed --out {params.prefix} --threads {threads} --memory {params.memory}"
         " > {log} 2>&1"
 
 
@@ -208,8 +260,11 @@ rule target_match:
         "results/{real}/benchmarks/target_match/{target}.tsv"
     conda:
         "../../envs/neuradmix.yaml"
+    threads: rule_threads("target_match")
+    resources:
+        **rule_resources("target_match"),
     params:
-        prefix=subpath(output.bed, strip_suffix=".bed"),
+        outdir=subpath(output.bed, parent=True),
     shell:
-        "neuradmix match-snps {input.bed} --reference {input.reference}"
-        " --out {params.prefix} 2> {log}"
+        "python -m neuradmix match-snps {input.bed} --reference {input.reference}"
+        " --out {params.outdir} --name matched 2> {log}"

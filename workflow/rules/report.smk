@@ -15,8 +15,9 @@ rule plots:
         "results/{cohort}/benchmarks/plots/plots.tsv"
     conda:
         "../../envs/neuradmix.yaml"
+    threads: rule_threads("plots")
     resources:
-        mem_mb=4000,
+        **rule_resources("plots"),
     params:
         train=subpath(input.bed, strip_suffix=".bed"),
         options=plots_options,
@@ -26,9 +27,10 @@ rule plots:
         seed=SEED,
         outdir=subpath(output.manifest, parent=True),
     shell:
-        "neuradmix plots --train-bed {params.train} --val-bed {input.val_fam} {params.options}"
-        " --k {params.ks} --main-k {params.main_k} --max-samples {params.max_samples}"
-        " --seed {params.seed} --out-dir {params.outdir} > {log} 2>&1"
+        "python -m neuradmix plots --train-bed {params.train} --val-bed {input.val_fam}"
+        " {params.options} --k {params.ks} --main-k {params.main_k}"
+        " --max-samples {params.max_samples} --seed {params.seed} --out {params.outdir}"
+        " 2> {log}"
 
 
 rule report:
@@ -48,11 +50,15 @@ rule report:
         "results/{cohort}/benchmarks/report/report.tsv"
     conda:
         "../../envs/neuradmix.yaml"
+    threads: rule_threads("report")
+    resources:
+        **rule_resources("report"),
     params:
-        figures=lambda wc: f"results/{wc.cohort}/figures",
+        figures=subpath(input.manifest, parent=True),
         options=report_options,
         config=json.dumps(config, default=str),
+        outdir=subpath(output[0], parent=True),
     shell:
-        "neuradmix report --cohort {wildcards.cohort} --figures {params.figures}"
+        "python -m neuradmix report --cohort {wildcards.cohort} --figures {params.figures}"
         " --table2 {input.table2} --metrics {input.metrics} {params.options}"
-        " --config-json {params.config:q} --out {output} > {log} 2>&1"
+        " --config-json {params.config:q} --out {params.outdir} --name report 2> {log}"

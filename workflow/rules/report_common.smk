@@ -47,7 +47,6 @@ def _model_dirs(cohort):
 
 def plots_inputs(wildcards):
     cohort = wildcards.cohort
-    base = f"results/{cohort}"
     train = partition_prefix(cohort, "train")
     val = partition_prefix(cohort, "val")
     files = fileset(train)
@@ -55,14 +54,12 @@ def plots_inputs(wildcards):
     if has_labels(cohort):
         files["train_labels"] = f"{train}.labels"
         files["val_labels"] = f"{val}.labels"
-    models = fitted_models()
-    files["q"] = [
-        f"{base}/{method}/{model}/{partition}.{k}.Q"
-        for method, model, k in models
-        for partition in ("train", "val")
+    files["models"] = [
+        path
+        for method, model, _ in evaluated_models()
+        for path in model_files(cohort, method, model)
     ]
-    files["p"] = [f"{base}/{method}/{model}/train.{k}.P" for method, model, k in models]
-    files["loss"] = [f"{base}/neural/{run}/train.loss.tsv" for run in RUNS]
+    files["loss"] = [f"results/{cohort}/neural/{run}/train.loss.tsv" for run in RUNS]
     if is_simulated(cohort):
         files["train_truth"] = f"{train}.truth.Q"
         files["val_truth"] = f"{val}.truth.Q"
@@ -100,16 +97,20 @@ def plots_options(wildcards, input):
 FIGURES = figure_specs(cv=bool(CV_KS), loss=bool(RUNS), lambda_sweep=bool(LAMBDA_RUNS))
 
 
+def figure_path(name, cohort="{cohort}"):
+    return f"results/{cohort}/figures/{name}.png"
+
+
 def plots_outputs():
     """Every figure of the catalogue this config draws, offered to snakemake --report with its
     caption (workflow/report/NAME.rst), plus the manifest."""
     outputs = {
         f"figure_{spec.name}": report(
-            f"results/{{cohort}}/figures/{spec.name}.png",
+            figure_path(spec.name),
             caption=f"../report/{spec.name}.rst",
             category="{cohort}",
             subcategory=spec.category,
-            labels={"figure": spec.name},
+            labels={"figure": spec.label},
         )
         for spec in FIGURES
     }
@@ -139,7 +140,9 @@ def _report_stages(cohort):
 def report_inputs(wildcards):
     cohort = wildcards.cohort
     files = {
-        "figures": list(plots_outputs().values()),
+        # Plain paths: the report() flags belong to the outputs of the plots rule only.
+        "figures": [figure_path(spec.name, cohort) for spec in FIGURES],
+        "manifest": f"results/{cohort}/figures/figures.json",
         "table2": f"results/{cohort}/table2.tsv",
         "metrics": f"results/{cohort}/metrics.tsv",
         "stages": [
@@ -148,12 +151,13 @@ def report_inputs(wildcards):
             for ext in ("bim", "fam")
         ],
     }
-    files["figures"] = [path.format(cohort=cohort) for path in files["figures"]]
     if has_labels(cohort):
         files["labels"] = [
-            f"{partition_prefix(cohort, partition)}.labels"
-            for partition in ("train", "val")
+            f"{partition_prefix(cohort, partition)}.labels" for partition in PARTITIONS
         ]
+    cv = metrics_inputs(wildcards).get("cv")
+    if cv:
+        files["cv"] = cv
     return files
 
 
@@ -162,6 +166,9 @@ def report_options(wildcards, input):
     options = [
         f"--fileset '{stage}={prefix}'" for stage, prefix in _report_stages(cohort)
     ]
+    options.append(f"--reference-baseline {BASELINE}")
+    if "cv" in input.keys():
+        options.append(f"--cv {' '.join(input.cv)}")
     if "labels" in input.keys():
         for partition in ("train", "val"):
             prefix = partition_prefix(cohort, partition)

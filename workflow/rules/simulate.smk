@@ -9,7 +9,7 @@ phased VCF so that their phase survives; the validation founders are those of th
 rule founders:
     input:
         vcf=lambda wc: COHORTS[wc.real]["vcf"],
-        check="results/{real}/prepare/vcf_check.tsv",
+        check="results/{real}/prepare/raw.vcf_check.tsv",
         bim=lambda wc: downsampled(wc)["bim"],
         fam=lambda wc: downsampled(wc)["fam"],
     output:
@@ -20,23 +20,24 @@ rule founders:
         "results/{real}/benchmarks/founders/founders.tsv"
     conda:
         "../../envs/plink2.yaml"
-    threads: 2
+    threads: rule_threads("founders")
     resources:
-        mem_mb=4000,
+        **rule_resources("founders"),
     params:
         prefix=subpath(output[0], strip_suffix=".vcf.gz"),
+        memory=plink_memory,
     shell:
         "plink2 --vcf {input.vcf} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
         " --set-all-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
         " --extract {input.bim} --keep {input.fam} --export vcf bgz id-paste=iid"
-        " --out {params.prefix} --threads {threads} --memory {resources.mem_mb} > {log} 2>&1"
+        " --out {params.prefix} --threads {threads} --memory {params.memory} > {log} 2>&1"
 
 
 rule simulate:
     input:
         vcf="results/{real}/simulate/founders.vcf.gz",
         labels=lambda wc: COHORTS[wc.real]["labels"],
-        val="results/{real}/prepare/val.fam",
+        val="results/{real}/prepare/val.keep",
         genetic_map=lambda wc: COHORTS[wc.real].get("genetic_map", []),
     output:
         **fileset("results/{real}_sim/prepare/sim.train"),
@@ -55,11 +56,11 @@ rule simulate:
         "results/{real}/benchmarks/simulate/simulate.tsv"
     conda:
         "../../envs/neuradmix.yaml"
-    threads: 2
+    threads: rule_threads("simulate")
     resources:
-        mem_mb=8000,
+        **rule_resources("simulate"),
     params:
-        prefix=subpath(output.founders, strip_suffix=".founders.tsv"),
+        outdir=subpath(output.founders, parent=True),
         rate=lambda wc, input: (
             f"--map {input.genetic_map}"
             if input.genetic_map
@@ -78,9 +79,9 @@ rule simulate:
         ),
         seed=SEED,
     shell:
-        "neuradmix simulate-split --vcf {input.vcf} --labels {input.labels} {params.rate}"
-        " --val-samples {input.val} --n-per-ancestry {params.n_train}"
+        "python -m neuradmix simulate-split --vcf {input.vcf} --labels {input.labels}"
+        " {params.rate} --val-samples {input.val} --n-per-ancestry {params.n_train}"
         " --n-val-per-ancestry {params.n_val} --n-single-per-ancestry {params.n_single}"
         " --n-val-single-per-ancestry {params.n_val_single} --generations {params.generations}"
         " --alpha {params.alpha} {params.populations} --seed {params.seed} --threads {threads}"
-        " --bed --no-vcf --out {params.prefix} 2> {log}"
+        " --bed --no-vcf --out {params.outdir} --name sim 2> {log}"
