@@ -17,19 +17,25 @@ over the packed genotypes (:mod:`neuradmix.classic.kernels`):
    start of the iteration computed in the same pass;
 2. for every sample, the Newton step of ``q_i`` on the simplex, at the new F.
 
-Quadratic convergence inside each block makes this converge in tens of passes where EM needs
-hundreds. When the Newton point of a block would lower the likelihood (far from the optimum),
-the iteration falls back to a damped step, so the log-likelihood at the start of every iteration
-never decreases.
+Quadratic convergence inside each block makes this converge in about ten iterations where EM
+needs hundreds of passes. When the Newton point of a block would lower the likelihood (far from
+the optimum), the iteration falls back to a damped step, so the log-likelihood at the start of
+every iteration never decreases. Past the first two iterations the block steps are
+over-relaxed by 1.3 (block SOR), which shortens the linear tail where the coupling of Q and F
+sets the pace. Accelerating the iteration map instead (SQUAREM; the quasi-Newton scheme of Zhou,
+Alexander & Lange 2011 with 1 to 10 secants) was measured and did not reduce the passes needed
+on a 2,000 x 100,000 coalescent cohort (22 passes with over-relaxation, 26 plain, 24 to 34
+accelerated).
 
-Acceleration and starts
------------------------
-The iteration map is accelerated by SQUAREM (Varadhan & Roland 2008) where that measures better;
-see :func:`fit`. The default start is a randomised SVD of the standardised genotypes of a SNP
-subset, PCK-Means on the leading axes and alternating least squares on the low-rank
+Starts
+------
+The default start is a randomised SVD of the standardised genotypes of a subset of common SNPs
+(minor allele frequency >= 5%: rare variants dominate the leading axes of small cohorts with
+noise), PCK-Means on the leading axes and alternating least squares on the low-rank
 reconstruction (the approach of SCOPE and fastmixture), refined by this same iteration on the
-subset before the first pass over all SNPs. ``seeds`` starts compete on the subset; the best one
-is refined on all SNPs.
+subset. F for all SNPs then starts from least squares given that Q, with a few Newton steps per
+SNP in the first pass. ``seeds`` starts compete on the subset; the best one is refined on all
+SNPs.
 
 Stopping rule: ADMIXTURE's (the log-likelihood rises by less than a tolerance between iterations)
 made relative, ``L_t - L_{t-1} < tol * |L_t|``; ``tol = 1e-9`` leaves the fit within about 1e-9
@@ -54,17 +60,17 @@ from .defaults import DEFAULT_MAX_ITER, DEFAULT_TOL
 F_MIN = 1e-5
 F_MAX = 1.0 - 1e-5
 Q_MIN = 1e-5
-# Starts are computed and refined on at most this many SNPs (evenly spread).
-START_SNPS = 20_000
+# Starts are computed and refined on at most this many common SNPs (evenly spread).
+START_SNPS = 10_000
+START_MAF = 0.05
 # The subset refinement stops at this relative tolerance (the full-data passes finish the job).
 SUBSET_TOL = 1e-7
 # Newton steps per SNP in the first pass over all SNPs (F given the start's Q, solved in cache).
-F_START_STEPS = 3
-# Secant pairs kept by the quasi-Newton acceleration.
-QN_SECANTS = 3
-# Largest SQUAREM step length, and the factor by which it grows when a step hits the bound.
-_STEP_MAX = 64.0
-_STEP_GROWTH = 4.0
+F_START_STEPS = 6
+# Over-relaxation of the block steps after the first RELAX_AFTER iterations (measured on a
+# 2,000 x 100,000 coalescent cohort: 1.3 after 2 took 22 passes, the plain iteration 26).
+RELAXATION = 1.3
+RELAX_AFTER = 2
 
 Progress = Callable[[str, int, float, float], None]
 
@@ -223,6 +229,8 @@ class _Iteration:
         fix_f: bool,
         f_steps: int = 1,
         first_f_steps: int = 1,
+        relaxation: float = RELAXATION,
+        relax_after: int = RELAX_AFTER,
     ):
         self.engine = engine
         self.fixed_rows = fixed_rows
@@ -232,6 +240,9 @@ class _Iteration:
         # Newton steps per SNP in the first pass: F that starts far from its optimum given Q
         # (the Q-weighted frequencies after a start on a SNP subset) converges in cache.
         self.first_f_steps = first_f_steps
+        self.relaxation = relaxation
+        self.relax_after = relax_after
+        self.steps_taken = 0
 
     def step(self, q, f):
         """One iteration from (q, f): returns the new (q, f) and the log-likelihood at (q, f)."""
@@ -242,6 +253,17 @@ class _Iteration:
             steps, self.first_f_steps = max(self.first_f_steps, self.f_steps), self.f_steps
             f_new, ll = self.engine.frequencies(q, f, steps)
         q_new = self.engine.ancestry(q, f_new, self.fixed_rows)
+        self.steps_taken += 1
+        if self.relaxation != 1.0 and self.steps_taken > self.relax_after:
+            # Over-relaxed block steps (block SOR): past the first iterations the coupling of
+            # Q and F makes the plain iteration converge linearly, and stepping a little beyond
+            # each block's Newton point shortens it; the monotone safeguard of _iterate rejects
+            # any step that lowers the likelihood.
+            if not self.fix_f:
+                f_new = project_f(f + self.relaxation * (f_new - f))
+            q_new = project_q(q + self.relaxation * (q_new - q))
+            if self.fixed_rows is not None:
+                q_new[self.fixed_rows] = self.fixed_q
         return q_new, f_new, ll
 
     def constrain(self, q, f, reference_f):
@@ -258,7 +280,6 @@ def _iterate(
     *,
     tol: float,
     max_iter: int,
-    accelerate: bool,
     progress: Progress | None,
     stage: str,
 ):
@@ -267,10 +288,8 @@ def _iterate(
     The loop keeps an accepted point ``x`` with its log-likelihood and the map's image
     ``x1 = G(x)``. Evaluating ``G(x1)`` yields the log-likelihood of ``x1``: when it is lower than
     that of ``x`` (a Newton point overshot, far from the optimum) ``x1`` is moved half way back
-    towards ``x`` and evaluated again; otherwise ``x1`` is accepted. With SQUAREM (scheme S3)
-    the two evaluations also give the step ``r = x1 - x`` and its change ``v``; the extrapolated
-    point ``x - 2 a r + a^2 v`` (``a = -|r|/|v|``, bounded) is projected onto the constraints and
-    evaluated, and accepted when it beats ``x1``. The accepted log-likelihood never decreases.
+    towards ``x`` and evaluated again; otherwise ``x1`` is accepted. The accepted log-likelihood
+    never decreases.
     """
     tick = time.perf_counter()
     x1_q, x1_f, ll = iteration.step(q, f)
@@ -279,8 +298,6 @@ def _iterate(
     if progress is not None:
         progress(stage, 0, ll, time.perf_counter() - tick)
     converged = False
-    step_max = 4.0
-    secants = _Secants(QN_SECANTS, iteration.fix_f)
     iterations = 0
     for iterations in range(1, max_iter + 1):
         tick = time.perf_counter()
@@ -294,33 +311,7 @@ def _iterate(
         if ll1 < ll:  # no ascent from x even with small steps: x is the optimum here
             converged = True
             break
-        accepted = (x1_q, x1_f, ll1, x2_q, x2_f)
-        if accelerate == "qn" and damping == 0:
-            secants.add(x1_q - q, x1_f - f, x2_q - x1_q, x2_f - x1_f)
-            jump = secants.step(x1_q - q, x1_f - f)
-            if jump is not None:
-                xq, xf = iteration.constrain(x1_q + jump[0], x1_f + jump[1], f)
-                x3_q, x3_f, ll_x = iteration.step(xq, xf)
-                if ll_x > ll1:
-                    accepted = (xq, xf, ll_x, x3_q, x3_f)
-        elif accelerate and damping == 0:
-            alpha_q = _step_length(x1_q - q, x2_q - 2.0 * x1_q + q, step_max)
-            if iteration.fix_f:
-                alpha_f = alpha_q
-            else:
-                alpha_f = _step_length(x1_f - f, x2_f - 2.0 * x1_f + f, step_max)
-            if min(alpha_q, alpha_f) <= -step_max:
-                step_max = min(step_max * _STEP_GROWTH, _STEP_MAX)
-            if alpha_q < -1.0 or alpha_f < -1.0:
-                xq, xf = iteration.constrain(
-                    _extrapolate(q, x1_q, x2_q, alpha_q), _extrapolate(f, x1_f, x2_f, alpha_f), f
-                )
-                x3_q, x3_f, ll_x = iteration.step(xq, xf)
-                if ll_x > ll1:
-                    accepted = (xq, xf, ll_x, x3_q, x3_f)
-                else:
-                    step_max = max(1.0, step_max / _STEP_GROWTH)
-        q, f, ll, x1_q, x1_f = accepted
+        q, f, ll, x1_q, x1_f = x1_q, x1_f, ll1, x2_q, x2_f
         trace.append(ll)
         if progress is not None:
             progress(stage, iterations, ll, time.perf_counter() - tick)
@@ -328,47 +319,6 @@ def _iterate(
             converged = True
             break
     return q, f, trace, iterations, converged
-
-
-class _Secants:
-    """The quasi-Newton acceleration of Zhou, Alexander & Lange (2011) for the fixed point of the
-    iteration map G: from the last ``size`` secant pairs ``u = G(x) - x``, ``v = G(G(x)) - G(x)``
-    (columns of U and V), the fixed point of the secant model is
-    ``G(x) + V (U'U - U'V)^-1 U'u``."""
-
-    def __init__(self, size: int, fix_f: bool):
-        self.size = size
-        self.fix_f = fix_f
-        self.u: list[np.ndarray] = []
-        self.v: list[np.ndarray] = []
-
-    def _flat(self, a, b):
-        return a.ravel().copy() if self.fix_f else np.concatenate([a.ravel(), b.ravel()])
-
-    def add(self, u_q, u_f, v_q, v_f) -> None:
-        self.u.append(self._flat(u_q, u_f))
-        self.v.append(self._flat(v_q, v_f))
-        if len(self.u) > self.size:
-            self.u.pop(0)
-            self.v.pop(0)
-
-    def step(self, u_q, u_f):
-        """The jump to add to G(x), split back into its Q and F parts (None if ill-posed)."""
-        u = np.stack(self.u, axis=1)
-        v = np.stack(self.v, axis=1)
-        system = u.T @ u - u.T @ v
-        latest = self._flat(u_q, u_f)
-        try:
-            coefficients = np.linalg.solve(system, u.T @ latest)
-        except np.linalg.LinAlgError:
-            return None
-        jump = v @ coefficients
-        if not np.all(np.isfinite(jump)):
-            return None
-        n_q = u_q.size
-        jump_q = jump[:n_q].reshape(u_q.shape)
-        jump_f = np.zeros_like(u_f) if self.fix_f else jump[n_q:].reshape(u_f.shape)
-        return jump_q, jump_f
 
 
 def _check_finite(ll: float) -> None:
@@ -379,38 +329,36 @@ def _check_finite(ll: float) -> None:
         )
 
 
-def _step_length(r: np.ndarray, v: np.ndarray, step_max: float) -> float:
-    """SQUAREM S3 step length -|r|/|v|, within [-step_max, -1]."""
-    v_norm = float(np.vdot(v, v))
-    alpha = -math.sqrt(float(np.vdot(r, r)) / v_norm) if v_norm > 0 else -1.0
-    return min(-1.0, max(alpha, -step_max))
-
-
-def _extrapolate(x0, x1, x2, alpha: float):
-    """x0 - 2 alpha r + alpha^2 v with r = x1 - x0, v = x2 - 2 x1 + x0."""
-    return x0 - 2.0 * alpha * (x1 - x0) + alpha * alpha * (x2 - 2.0 * x1 + x0)
-
-
 # ------------------------------------------------------------------------------------------
 # Starts
 # ------------------------------------------------------------------------------------------
 
 
-def start_snps(n_snps: int, limit: int = START_SNPS) -> np.ndarray:
-    """Evenly spread SNP indices for the start (all SNPs when there are few)."""
-    if n_snps <= limit:
-        return np.arange(n_snps)
-    return np.floor((np.arange(limit) + 0.5) * n_snps / limit).astype(np.int64)
+def start_snps(genotypes: Genotypes, limit: int = START_SNPS) -> np.ndarray:
+    """The start's SNPs: common ones (minor allele frequency >= 5%; all polymorphic SNPs if fewer
+    than 100 are common), at most ``limit`` of them, evenly spread."""
+    from ..stats.frequencies import allele_frequencies
+
+    freq, _ = allele_frequencies(genotypes)
+    minor = np.minimum(freq, 1.0 - freq)
+    common = np.flatnonzero(minor >= START_MAF)
+    if len(common) < 100:
+        common = np.flatnonzero(minor > 0)
+    if len(common) == 0:
+        common = np.arange(genotypes.n_snps)
+    if len(common) <= limit:
+        return common
+    return common[np.floor((np.arange(limit) + 0.5) * len(common) / limit).astype(np.int64)]
 
 
-def svd_start(genotypes: Genotypes, k: int, seed: int, snps: np.ndarray) -> np.ndarray:
-    """Q from a randomised SVD of the standardised genotypes on ``snps``, PCK-Means on the leading
-    K-1 axes and alternating least squares on the rank-(K-1) reconstruction."""
+def svd_start(subset: Genotypes, k: int, seed: int) -> np.ndarray:
+    """Q from a randomised SVD of the standardised genotypes of ``subset`` (the start's SNPs),
+    PCK-Means on the leading K-1 axes and alternating least squares on the rank-(K-1)
+    reconstruction."""
     from ..stats.pca import fit_pca
     from .starts import low_rank_als, pckmeans
 
-    subset = genotypes if len(snps) == genotypes.n_snps else genotypes.select_snps(snps)
-    components = max(1, min(k - 1, genotypes.n_samples - 1))
+    components = max(1, min(k - 1, subset.n_samples - 1))
     pca = fit_pca(subset, max(components, 2), seed=seed, power_iterations=4)
     frequencies, _ = pckmeans(subset, k, pca, seed=seed)
     q, _ = low_rank_als(pca, frequencies)
@@ -423,11 +371,17 @@ def random_start(n_samples: int, k: int, seed: int) -> np.ndarray:
 
 
 def frequencies_given_q(genotypes: Genotypes, q: np.ndarray) -> np.ndarray:
-    """The Q-weighted allele frequencies (one pass): the F every start begins from."""
-    from ..stats.frequencies import allele_frequencies, weighted_allele_frequencies
+    """The least-squares F given Q (one pass): E[g / 2] = Q F' solved per SNP, missing calls
+    replaced by the SNP's mean. Unlike the Q-weighted frequencies, which mix the clusters of
+    admixed samples, this un-mixes them, so the first Newton steps start close."""
+    from ..stats.frequencies import allele_frequencies, weighted_sums
 
     overall, _ = allele_frequencies(genotypes)
-    return project_f(weighted_allele_frequencies(genotypes, q, fallback=overall))
+    numerator, observed = weighted_sums(genotypes, q)  # K x M each
+    missing_weight = q.sum(axis=0)[:, None] - observed
+    rhs = numerator / 2.0 + missing_weight * overall[None, :]
+    gram = q.T @ q + 1e-9 * np.eye(q.shape[1])
+    return project_f(np.linalg.solve(gram, rhs).T)
 
 
 # ------------------------------------------------------------------------------------------
@@ -470,7 +424,6 @@ def fit(
     fix_p: bool = False,
     device: str | None = "cpu",
     engine: str = "auto",
-    accelerate: bool = True,
     start_snps_limit: int = START_SNPS,
     progress: Progress | None = None,
     weights: np.ndarray | None = None,
@@ -522,7 +475,7 @@ def fit(
 
     if q is None:
         # Starts, each refined on the SNP subset; the best one goes on.
-        snps = start_snps(m, start_snps_limit)
+        snps = start_snps(genotypes, start_snps_limit)
         subset = genotypes if len(snps) == m else genotypes.select_snps(snps)
         engine_subset = (
             full
@@ -535,9 +488,9 @@ def fit(
             if init == "random":
                 q0 = random_start(n, k, start_seed)
             elif init == "pckmeans":
-                q0 = _pckmeans_q(genotypes, k, start_seed, snps)
+                q0 = _pckmeans_q(subset, k, start_seed)
             else:
-                q0 = svd_start(genotypes, k, start_seed, snps)
+                q0 = svd_start(subset, k, start_seed)
             f0 = frequencies_given_q(subset, q0)
             iteration = _Iteration(engine_subset, None, None, False)
             tolerance = tol if len(snps) == m else max(tol, SUBSET_TOL)
@@ -547,7 +500,6 @@ def fit(
                 f0,
                 tol=tolerance,
                 max_iter=max_iter,
-                accelerate=accelerate,
                 progress=progress,
                 stage=f"start {start_seed}" if seeds > 1 else "start",
             )
@@ -583,7 +535,6 @@ def fit(
         np.ascontiguousarray(f),
         tol=tol,
         max_iter=max_iter,
-        accelerate=accelerate,
         progress=progress,
         stage="fit" if not fix_p else "projection",
     )
@@ -609,13 +560,12 @@ def _subset_options(options: dict, snps: np.ndarray) -> dict:
     }
 
 
-def _pckmeans_q(genotypes: Genotypes, k: int, seed: int, snps: np.ndarray) -> np.ndarray:
+def _pckmeans_q(subset: Genotypes, k: int, seed: int) -> np.ndarray:
     """The paper's Algorithm 1 alone: hard PCK-Means clusters as Q."""
     from ..stats.pca import fit_pca
     from .starts import pckmeans, pckmeans_components
 
-    subset = genotypes if len(snps) == genotypes.n_snps else genotypes.select_snps(snps)
-    pca = fit_pca(subset, pckmeans_components(k, genotypes.n_samples - 1), seed=seed)
+    pca = fit_pca(subset, pckmeans_components(k, subset.n_samples - 1), seed=seed)
     _, assignment = pckmeans(subset, k, pca, seed=seed)
     return project_q(np.eye(k)[assignment])
 

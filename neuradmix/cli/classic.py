@@ -56,8 +56,8 @@ def register(subparsers) -> None:
         "em",
         help="fit the ADMIXTURE model by maximum likelihood (the classic engine)",
         description=(
-            "Maximise the ADMIXTURE log-likelihood by block relaxation with Newton steps "
-            "(accelerated) from an SVD/ALS start, and write DIR/NAME.K.Q and DIR/NAME.K.P; prints "
+            "Maximise the ADMIXTURE log-likelihood by block relaxation with exact Newton steps "
+            "from an SVD/ALS start, and write DIR/NAME.K.Q and DIR/NAME.K.P; prints "
             "the final 'Loglikelihood:' per K and a progress line per iteration on stderr. With "
             "--labels, labelled samples keep Q fixed to their population (ADMIXTURE "
             "--supervised; components in sorted label order). --bootstrap B also writes "

@@ -89,6 +89,16 @@ def _weighted_sums_packed(packed, n, weights_t):
     return numerator, denominator
 
 
+def weighted_sums(source, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sum_i w_ik g_ij`` and ``sum_i w_ik [g_ij observed]`` (K x M each)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if isinstance(source, Genotypes):
+        return _weighted_sums_packed(
+            source.packed, source.n_samples, np.ascontiguousarray(weights.T)
+        )
+    return _weighted_sums(np.ascontiguousarray(source), np.ascontiguousarray(weights), 512)
+
+
 def weighted_allele_frequencies(
     source, weights: np.ndarray, fallback: np.ndarray | None = None
 ) -> np.ndarray:
@@ -98,17 +108,8 @@ def weighted_allele_frequencies(
     recovery of F for SNPs the network never saw. Returns M x K (``.P`` orientation). Where a
     component has no observed call at a SNP, ``fallback`` (per-SNP frequency) is used.
     """
-    weights = np.asarray(weights, dtype=np.float64)
-    if isinstance(source, Genotypes):
-        n_snps = source.n_snps
-        numerator, denominator = _weighted_sums_packed(
-            source.packed, source.n_samples, np.ascontiguousarray(weights.T)
-        )
-    else:
-        n_snps = source.shape[1]
-        numerator, denominator = _weighted_sums(
-            np.ascontiguousarray(source), np.ascontiguousarray(weights), 512
-        )
+    n_snps = source.n_snps if isinstance(source, Genotypes) else source.shape[1]
+    numerator, denominator = weighted_sums(source, weights)
     with np.errstate(invalid="ignore", divide="ignore"):
         freq = numerator / (2.0 * denominator)
     empty = denominator <= 1e-12

@@ -26,7 +26,7 @@ from ..data import Genotypes
 from ..data.packed import decode_snps
 from .frequencies import allele_frequencies
 
-_BLOCK = 1024
+_BLOCK = 2048
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
@@ -43,15 +43,19 @@ def _standardised_block(calls, rows, start, stop, centre, scale, out):
 
 @numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
 def _standardised_decoded(decoded, rows, start, centre, scale, out):
-    """``decoded`` is SNPs x N (from the packed bytes); ``out`` rows x SNPs."""
+    """``decoded`` is SNPs x N (from the packed bytes); ``out`` is SNPs x rows, SNP-major like
+    the bytes, so both sides are read and written contiguously."""
     width = decoded.shape[0]
-    for r in numba.prange(rows.shape[0]):
-        i = rows[r]
-        target = out[r]
-        for t in range(width):
-            g = decoded[t, i]
-            value = (g - centre[start + t]) * scale[start + t]
-            target[t] = value if g != 3 else 0.0
+    all_rows = rows.shape[0] == decoded.shape[1]
+    for t in numba.prange(width):
+        source = decoded[t]
+        target = out[t]
+        c = centre[start + t]
+        sc = scale[start + t]
+        for r in range(rows.shape[0]):
+            g = source[r] if all_rows else source[rows[r]]
+            value = (g - c) * sc
+            target[r] = value if g != 3 else 0.0
 
 
 @dataclass
@@ -146,13 +150,15 @@ class _Source:
         """``(start, stop, X)``: the standardised rows x SNPs[start:stop] block."""
         for start in range(0, self.n_snps, block):
             stop = min(start + block, self.n_snps)
-            out = np.empty((self.n_rows, stop - start), dtype=dtype)
             if self.packed:
                 decoded = decode_snps(
                     self.genotypes.packed, self.genotypes.n_samples, self.snps[start:stop]
                 )
-                _standardised_decoded(decoded, self.rows, start, centre, scale, out)
+                snp_major = np.empty((stop - start, self.n_rows), dtype=dtype)
+                _standardised_decoded(decoded, self.rows, start, centre, scale, snp_major)
+                out = snp_major.T  # a view: BLAS reads it as a transposed matrix
             else:
+                out = np.empty((self.n_rows, stop - start), dtype=dtype)
                 _standardised_block(self.calls, self.rows, start, stop, centre, scale, out)
             yield start, stop, out
 
