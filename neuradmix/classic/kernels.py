@@ -36,8 +36,8 @@ from .likelihood import PROBABILITY_FLOOR
 SNP_GROUPS = 64
 # Samples per block of the ancestry pass (a multiple of 4: whole bytes).
 SAMPLE_BLOCK = 256
-# SNPs summed in single precision before the running sums move into double precision.
-_FLUSH = 1024
+# SNPs summed in single precision by the ancestry pass before its sums move to double precision.
+_FLUSH = 64
 _FASTMATH = {"reassoc", "contract", "arcp"}
 
 
@@ -296,12 +296,8 @@ def frequency_pass(
     use_weights = weights.shape[0] == m
     lut = CODE_TO_COUNT
     eps = PROBABILITY_FLOOR
-    zero32 = np.float32(0.0)
-    one32 = np.float32(1.0)
-    two32 = np.float32(2.0)
-    qt32 = qt.astype(np.float32)
     # q_ik q_il for every pair k >= l: the Hessian of every f_j is sum_i w_i (q_ik q_il).
-    qq = np.empty((k * (k + 1) // 2, n), dtype=np.float32)
+    qq = np.empty((k * (k + 1) // 2, n))
     if steps > 0:
         pair = 0
         for c in range(k):
@@ -314,8 +310,8 @@ def frequency_pass(
         stop_snp = (grp + 1) * m // n_groups
         calls = np.empty(n, dtype=np.uint8)
         p = np.empty(n)
-        s = np.empty(n, dtype=np.float32)
-        w = np.empty(n, dtype=np.float32)
+        s = np.empty(n)
+        w = np.empty(n)
         factor = np.empty(n + 8)
         logs = np.empty(n + 8)
         fj = np.empty(k)
@@ -359,31 +355,30 @@ def frequency_pass(
                     ll += weight * _sum_log(factor, n, logs)
                 if steps == 0:
                     break
-                # Score and weight in single precision (twice the SIMD width): the sums over
-                # the samples of one SNP keep a relative error near 1e-6, far below what moves
-                # the Newton point of f_j measurably.
                 for i in range(n):
                     g = calls[i]
-                    x = np.float32(min(max(p[i], eps), 1.0 - eps))
+                    x = min(max(p[i], eps), 1.0 - eps)
                     observed = g < 3
-                    a = np.float32(g) if observed else zero32
-                    b = two32 - np.float32(g) if observed else zero32
+                    a = np.float64(g) if observed else 0.0
+                    b = 2.0 - np.float64(g) if observed else 0.0
                     # One division: 1/p = (1-p) r and 1/(1-p) = p r with r = 1 / (p (1-p)).
-                    r = one32 / (x * (one32 - x))
-                    inv_p = (one32 - x) * r
+                    r = 1.0 / (x * (1.0 - x))
+                    inv_p = (1.0 - x) * r
                     inv_q = x * r
                     s[i] = a * inv_p - b * inv_q
                     w[i] = a * inv_p * inv_p + b * inv_q * inv_q
+                # Sums over chunks of samples in single precision, added in double precision:
+                # a surprising call (weight 1e10) swamps only its own chunk.
                 pair = 0
                 for c in range(k):
-                    row = qt32[c]
-                    total = zero32
+                    row = qt[c]
+                    total = 0.0
                     for i in range(n):
                         total += s[i] * row[i]
                     grad[c] = total
                     for e in range(c + 1):
                         products = qq[pair]
-                        total = zero32
+                        total = 0.0
                         for i in range(n):
                             total += w[i] * products[i]
                         hess[c, e] = total
@@ -415,9 +410,10 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats):
     """Per-sample gradient (``stats[0:K]``) and Hessian (``stats[K:]``, the K(K+1)/2 entries of
     ``sum_j w f_j f_j^T`` in row-major lower-triangle order) at (Q, F); ``stats`` is S x N.
 
-    The per-call terms and the running sums are single precision (twice the SIMD width), and the
-    sums are moved into double precision every ``_FLUSH`` SNPs, so a sum over 10^6 SNPs keeps a
-    relative error near 1e-7; at the optimum that moves the Newton point of a q_i by ~1e-7."""
+    The per-call terms and the running sums are single precision (twice the SIMD width); the sums
+    move into double precision every ``_FLUSH`` SNPs. A single surprising call (a genotype 2
+    where p = 1e-5) weighs 1e10 and swamps a single-precision sum, but only of the few SNPs summed
+    with it, so the rest of that sample's curvature survives in double precision."""
     m = packed.shape[0]
     k = qt.shape[0]
     use_weights = weights.shape[0] == m
@@ -430,12 +426,14 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats):
     n_stats = stats.shape[0]
     qt32 = qt.astype(np.float32)
     f32 = f.astype(np.float32)
+    fc32 = (1.0 - f).astype(np.float32)
     for blk in numba.prange(n_blocks):
         start = blk * SAMPLE_BLOCK
         stop = min(start + SAMPLE_BLOCK, n)
         width = stop - start
         calls = np.empty(width, dtype=np.uint8)
         p = np.empty(width, dtype=np.float32)
+        pc = np.empty(width, dtype=np.float32)
         s = np.empty(width, dtype=np.float32)
         w = np.empty(width, dtype=np.float32)
         acc = np.zeros((n_stats, width), dtype=np.float32)
@@ -449,20 +447,26 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats):
                 _mask_fold(calls, start, width, j, seed, folds, heldout)
             for t in range(width):
                 p[t] = zero
+                pc[t] = zero
             for c in range(k):
                 fc = f32[j, c]
+                fcc = fc32[j, c]
                 # Row slices keep a contiguous array type, which lets LLVM vectorise.
                 q_row = qt32[c, start:stop]
                 for t in range(width):
                     p[t] += q_row[t] * fc
+                    pc[t] += q_row[t] * fcc
             for t in range(width):
                 g = calls[t]
-                x = min(max(p[t], eps), one - eps)
+                # p and 1 - p = sum_k q_k (1 - f_k) each keep full relative precision, even
+                # where p is within 1e-5 of 1.
+                x = max(p[t], eps)
+                y = max(pc[t], eps)
                 observed = g < 3
                 a = np.float32(g) if observed else zero
                 b = two - np.float32(g) if observed else zero
-                r = one / (x * (one - x))
-                inv_p = (one - x) * r
+                r = one / (x * y)
+                inv_p = y * r
                 inv_q = x * r
                 s[t] = a * inv_p - b * inv_q
                 w[t] = a * inv_p * inv_p + b * inv_q * inv_q
