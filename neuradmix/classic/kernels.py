@@ -38,6 +38,11 @@ SNP_GROUPS = 64
 SAMPLE_BLOCK = 256
 # SNPs summed in single precision by the ancestry pass before its sums move to double precision.
 _FLUSH = 64
+# A call whose Hessian term w * max_k (f_jk - mean f_j)^2 exceeds this is summed in double
+# precision: single precision would leave an error of 1e-7 of it (1e-2 at the cutoff), enough
+# to tilt the small eigenvalues of a sample's Hessian when the term is 1e10 (a genotype 2
+# where p = 1e-5).
+_DOUBLE_CUTOFF = 1e5
 _FASTMATH = {"reassoc", "contract", "arcp"}
 
 
@@ -192,7 +197,12 @@ def _bounded_qp(hess, grad, lo, hi, equality, d, work, rhs, free_index, state):
             state[t] = -1
         elif hi[t] <= 0.0:
             state[t] = 1
-    for _ in range(4 * k + 4):
+    # ``stationary``: d is the optimum over the working set, either because the last step was
+    # taken in full or because the solve gave a zero step. Testing the step's size alone would
+    # miss that a full step was taken when the Hessian has entries of 1e10, as it can where a
+    # call is surprising: the next solve then returns rounding noise instead of zero.
+    stationary = False
+    for _ in range(6 * k + 6):
         # Residual gradient at d.
         n_free = 0
         for t in range(k):
@@ -201,7 +211,7 @@ def _bounded_qp(hess, grad, lo, hi, equality, d, work, rhs, free_index, state):
                 n_free += 1
         size = n_free + (1 if equality else 0)
         step_is_zero = True
-        if n_free > 0:
+        if n_free > 0 and not stationary:
             for a in range(n_free):
                 ta = free_index[a]
                 r = grad[ta]
@@ -221,7 +231,7 @@ def _bounded_qp(hess, grad, lo, hi, equality, d, work, rhs, free_index, state):
             for a in range(n_free):
                 if abs(rhs[a]) > 1e-15:
                     step_is_zero = False
-        if step_is_zero:
+        if stationary or step_is_zero:
             # Stationary on the working set: release a bound whose multiplier has the wrong sign.
             nu = 0.0
             if equality:
@@ -250,6 +260,7 @@ def _bounded_qp(hess, grad, lo, hi, equality, d, work, rhs, free_index, state):
             if worst < 0:
                 return
             state[worst] = 0
+            stationary = False
             continue
         # Ratio test along the step.
         alpha = 1.0
@@ -275,6 +286,8 @@ def _bounded_qp(hess, grad, lo, hi, equality, d, work, rhs, free_index, state):
         if blocking >= 0:
             d[blocking] = lo[blocking] if blocking_state == -1 else hi[blocking]
             state[blocking] = blocking_state
+        else:
+            stationary = True
 
 
 # ------------------------------------------------------------------------------------------
@@ -405,15 +418,42 @@ def frequency_pass(
 # ------------------------------------------------------------------------------------------
 
 
+@numba.njit(inline="always")
+def _double_term(g, qt, f, u, j, i, t, weights, total):
+    """One call's gradient and Hessian terms in double precision, into column ``t`` of
+    ``total`` (the ancestry pass's double-precision sums)."""
+    k = qt.shape[0]
+    p = 0.0
+    pc = 0.0
+    for c in range(k):
+        p += qt[c, i] * f[j, c]
+        pc += qt[c, i] * (1.0 - f[j, c])
+    p = max(p, PROBABILITY_FLOOR)
+    pc = max(pc, PROBABILITY_FLOOR)
+    a = float(g)
+    b = 2.0 - a
+    weight = weights[j] if weights.shape[0] == f.shape[0] else 1.0
+    s = weight * (a / p - b / pc)
+    w = weight * (a / (p * p) + b / (pc * pc))
+    row = k
+    for c in range(k):
+        total[c, t] += s * u[j, c]
+        for e in range(c + 1):
+            total[row, t] += w * u[j, c] * u[j, e]
+            row += 1
+
+
 @numba.njit(parallel=True, cache=True, fastmath=_FASTMATH)
 def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats):
     """Per-sample gradient (``stats[0:K]``) and Hessian (``stats[K:]``, the K(K+1)/2 entries of
-    ``sum_j w f_j f_j^T`` in row-major lower-triangle order) at (Q, F); ``stats`` is S x N.
+    ``sum_j w u_j u_j^T`` in row-major lower-triangle order) at (Q, F); ``stats`` is S x N, and
+    ``u_j = f_j - mean_k f_jk``: on the simplex the centring changes neither the Newton step
+    nor the QP, and keeps the all-ones direction from dominating the sums.
 
     The per-call terms and the running sums are single precision (twice the SIMD width); the sums
-    move into double precision every ``_FLUSH`` SNPs. A single surprising call (a genotype 2
-    where p = 1e-5) weighs 1e10 and swamps a single-precision sum, but only of the few SNPs summed
-    with it, so the rest of that sample's curvature survives in double precision."""
+    move into double precision every ``_FLUSH`` SNPs, and the rare call whose Hessian term is
+    above ``_DOUBLE_CUTOFF`` (a genotype 2 where p = 1e-5 weighs 1e10) is summed in double
+    precision from the start."""
     m = packed.shape[0]
     k = qt.shape[0]
     use_weights = weights.shape[0] == m
@@ -427,6 +467,23 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats):
     qt32 = qt.astype(np.float32)
     f32 = f.astype(np.float32)
     fc32 = (1.0 - f).astype(np.float32)
+    # On the simplex the QP ignores any multiple of (1, ..., 1) in the gradient and any
+    # 1 v^T + v 1^T in the Hessian, so each SNP's f_j enters centred. A call where every f_jk
+    # is within 1e-5 of 1 (or 0) then adds a Hessian term of order 1 instead of 1e10 in the
+    # all-ones direction, which would otherwise drown the rest in single precision.
+    u64 = np.empty((m, k))
+    cutoff = np.empty(m, dtype=np.float32)
+    for j in range(m):
+        centre = 0.0
+        for c in range(k):
+            centre += f[j, c]
+        centre /= k
+        largest = 0.0
+        for c in range(k):
+            u64[j, c] = f[j, c] - centre
+            largest = max(largest, u64[j, c] * u64[j, c])
+        cutoff[j] = _DOUBLE_CUTOFF / max(largest, 1e-30)
+    u32 = u64.astype(np.float32)
     for blk in numba.prange(n_blocks):
         start = blk * SAMPLE_BLOCK
         stop = min(start + SAMPLE_BLOCK, n)
@@ -456,6 +513,9 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats):
                 for t in range(width):
                     p[t] += q_row[t] * fc
                     pc[t] += q_row[t] * fcc
+            # Calls heavy enough for double precision are counted in the same sweep.
+            limit = cutoff[j] / weight
+            heavy = 0
             for t in range(width):
                 g = calls[t]
                 # p and 1 - p = sum_k q_k (1 - f_k) each keep full relative precision, even
@@ -470,18 +530,25 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats):
                 inv_q = x * r
                 s[t] = a * inv_p - b * inv_q
                 w[t] = a * inv_p * inv_p + b * inv_q * inv_q
+                heavy += w[t] > limit
             if weight != one:
                 for t in range(width):
                     s[t] *= weight
                     w[t] *= weight
+            if heavy > 0:
+                for t in range(width):
+                    if w[t] > cutoff[j]:
+                        _double_term(calls[t], qt, f, u64, j, start + t, t, weights, total)
+                        s[t] = zero
+                        w[t] = zero
             row = k
             for c in range(k):
-                fc = f32[j, c]
+                fc = u32[j, c]
                 target = acc[c]
                 for t in range(width):
                     target[t] += s[t] * fc
                 for e in range(c + 1):
-                    fce = fc * f32[j, e]
+                    fce = fc * u32[j, e]
                     target = acc[row]
                     for t in range(width):
                         target[t] += w[t] * fce

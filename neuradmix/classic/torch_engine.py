@@ -160,12 +160,33 @@ def bounded_qp(hess, grad, lo, hi, equality: bool):
     state[lo >= 0] = -1
     state[(hi <= 0) & (state == 0)] = 1
     done = torch.zeros(batch, dtype=torch.bool, device=device)
+    # As in the numba kernel, a full step (or a zero one) marks the row stationary on its
+    # working set; only then is a bound released.
+    stationary = torch.zeros(batch, dtype=torch.bool, device=device)
     size = k + (1 if equality else 0)
-    for _ in range(4 * k + 4):
+    for _ in range(6 * k + 6):
         if bool(done.all()):
             break
         free = state == 0
         residual = grad - (hess @ d.unsqueeze(-1)).squeeze(-1)
+        if bool(stationary.any()):
+            # Release the bound with the most wrongly signed multiplier.
+            nu = torch.zeros(batch, dtype=dtype, device=device)
+            if equality:
+                n_free = free.sum(dim=1).clamp_min(1).to(dtype)
+                nu = torch.where(free, residual, 0.0).sum(dim=1) / n_free
+            r = residual - nu[:, None]
+            violation = torch.where(state == -1, r, torch.where(state == 1, -r, -torch.inf))
+            worst_value, worst = violation.max(dim=1)
+            release = stationary & (worst_value > 1e-12)
+            done |= stationary & ~release
+            rows = torch.nonzero(release).squeeze(-1)
+            state[rows, worst[rows]] = 0
+            stationary = torch.zeros_like(stationary)
+            free = state == 0
+        active = ~done
+        if not bool(active.any()):
+            break
         # KKT system on the free set; fixed coordinates get identity rows and a zero step.
         system = torch.zeros((batch, size, size), dtype=dtype, device=device)
         pair = free.unsqueeze(2) & free.unsqueeze(1)
@@ -180,22 +201,8 @@ def bounded_qp(hess, grad, lo, hi, equality: bool):
             system[:, k, k] = torch.where(no_free, 1.0, 0.0)
         step = torch.linalg.solve(system, rhs.unsqueeze(-1)).squeeze(-1)[:, :k]
         step = torch.where(free, step, 0.0)
-        moving = (step.abs() > 1e-15).any(dim=1) & ~done
-        stationary = ~moving & ~done
-        # Stationary problems: release the bound with the most wrongly signed multiplier.
-        if bool(stationary.any()):
-            nu = torch.zeros(batch, dtype=dtype, device=device)
-            if equality:
-                n_free = free.sum(dim=1).clamp_min(1).to(dtype)
-                nu = torch.where(free, residual, 0.0).sum(dim=1) / n_free
-            r = residual - nu[:, None]
-            violation = torch.where(state == -1, r, torch.where(state == 1, -r, -torch.inf))
-            worst_value, worst = violation.max(dim=1)
-            release = stationary & (worst_value > 1e-12)
-            finished = stationary & ~release
-            done |= finished
-            rows = torch.nonzero(release).squeeze(-1)
-            state[rows, worst[rows]] = 0
+        moving = (step.abs() > 1e-15).any(dim=1) & active
+        stationary = active & ~moving
         if not bool(moving.any()):
             continue
         # Ratio test for the moving problems.
@@ -206,6 +213,7 @@ def bounded_qp(hess, grad, lo, hi, equality: bool):
         alpha = torch.where(moving, alpha.clamp_max(1.0), 0.0)
         d = d + alpha[:, None] * step
         blocked = moving & (alpha < 1.0)
+        stationary |= moving & ~blocked
         rows = torch.nonzero(blocked).squeeze(-1)
         if rows.numel():
             cols = blocking[rows]

@@ -3,6 +3,7 @@ the optimum from its starts, modes, determinism, engines, and the command line."
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
-from neuradmix.classic import fit
+from neuradmix.classic import fit, kernels
 from neuradmix.classic.likelihood import log_likelihood
 from neuradmix.classic.torch_engine import TorchEngine, bounded_qp
 from neuradmix.cli import main
@@ -123,10 +124,55 @@ def test_batched_qp_of_the_torch_engine_matches_the_reference():
         np.testing.assert_allclose(d[t], reference, atol=1e-6)
 
 
+def _qp_by_enumeration(grad, hess, lo, hi):
+    """The simplex QP solved exactly: every choice of coordinates held at a bound, the KKT
+    system on the rest, the best feasible point."""
+    k = grad.shape[0]
+    best, best_value = None, -np.inf
+    for held in itertools.product((0, -1, 1), repeat=k):
+        free = [c for c in range(k) if held[c] == 0]
+        if not free:
+            continue
+        d = np.where(np.array(held) == -1, lo, np.where(np.array(held) == 1, hi, 0.0))
+        system = np.zeros((len(free) + 1, len(free) + 1))
+        system[:-1, :-1] = hess[np.ix_(free, free)]
+        system[:-1, -1] = system[-1, :-1] = 1.0
+        rhs = np.append(grad[free] - hess[free] @ d, -d.sum())
+        d[free] = np.linalg.solve(system, rhs)[:-1]
+        if np.all(d >= lo - 1e-12) and np.all(d <= hi + 1e-12):
+            value = grad @ d - 0.5 * d @ hess @ d
+            if value > best_value:
+                best, best_value = d, value
+    return best
+
+
+def test_both_qp_solvers_release_a_bound_under_extreme_curvature():
+    """A sample's Newton problem from a fit (one call with p = 1 - 1e-5 adds curvature 5e9
+    along nearly (1, 1, 1)): the optimum moves q_1 off its bound. A solver that waits for a
+    zero step before releasing a bound sees rounding noise instead and stops at q_1 = 1e-5."""
+    grad = np.array([-124132.09055412177, -124168.90869533787, -124168.29127924361])
+    hess = np.array(
+        [
+            [5.563683272523681e09, 5.563678143590104e09, 5.563697938386466e09],
+            [5.563678143590104e09, 5.563675455077046e09, 5.563694177258523e09],
+            [5.563697938386466e09, 5.563694177258523e09, 5.563714952055661e09],
+        ]
+    )
+    q = np.array([fit.Q_MIN, 9.207658526523650e-01, 1 - fit.Q_MIN - 9.207658526523650e-01])
+    lo, hi = fit.Q_MIN - q, 1.0 - q
+    reference = _qp_by_enumeration(grad, hess, lo, hi)
+    assert reference[0] > 0.01
+    stats = np.array([*grad, hess[0, 0], hess[1, 0], hess[1, 1], *hess[2]])[:, None]
+    q_new = np.empty((1, 3))
+    kernels.ancestry_newton(q[:, None].copy(), stats, fit.Q_MIN, np.zeros(0, bool), q_new)
+    np.testing.assert_allclose(q_new[0] - q, reference, atol=1e-6)
+    d = bounded_qp(*(torch.tensor(x)[None] for x in (hess, grad, lo, hi)), equality=True)
+    np.testing.assert_allclose(d.numpy()[0], reference, atol=1e-6)
+
+
 def test_numba_and_torch_engines_agree(cohort):
-    """The same passes on both engines. The numba ancestry pass sums in single precision over
-    short runs of SNPs; near the optimum its Newton steps agree with the double-precision
-    torch engine to 1e-5."""
+    """The same passes on both engines. The numba ancestry pass sums in single precision (heavy
+    calls in double); its Newton steps agree with the double-precision torch engine to 1e-5."""
     genotypes = cohort.genotypes
     rng = np.random.default_rng(3)
     q = fit.project_q(cohort.q + rng.normal(0, 0.02, cohort.q.shape))
