@@ -389,18 +389,22 @@ def frequencies_given_q(genotypes: Genotypes, q: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------
 
 
-def check_k(genotypes: Genotypes, k: int) -> None:
+def check_k_for(n_samples: int, k: int) -> None:
     """K must be at least 1 and below the number of samples."""
-    n, m = genotypes.n_samples, genotypes.n_snps
-    if n < 1 or m < 1:
-        raise InputError("the genotype matrix is empty; the .bed needs samples and SNPs.")
     if k < 1:
         raise InputError(f"--k {k}: the number of ancestral populations must be at least 1.")
-    if k >= n and n > 1:
+    if k >= n_samples and n_samples > 1:
         raise InputError(
-            f"--k {k}: as many ancestral populations as the {n} samples or more; each sample "
-            "would be its own population. Lower K below the number of samples."
+            f"--k {k}: as many ancestral populations as the {n_samples} samples or more; each "
+            "sample would be its own population. Lower K below the number of samples."
         )
+
+
+def check_k(genotypes: Genotypes, k: int) -> None:
+    """:func:`check_k_for` on a cohort that has samples and SNPs."""
+    if genotypes.n_samples < 1 or genotypes.n_snps < 1:
+        raise InputError("the genotype matrix is empty; the .bed needs samples and SNPs.")
+    check_k_for(genotypes.n_samples, k)
 
 
 def _as_genotypes(genotypes) -> Genotypes:

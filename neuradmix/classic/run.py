@@ -21,6 +21,7 @@ from ..data import (
     write_p,
     write_q,
 )
+from ..data.outputs import check_name, check_out_dir
 from ..data.timing import Timing, timing_path, write_timing
 from ..errors import InputError
 from ..runtime import device_description, process_seconds, set_threads, threads_in_use
@@ -31,14 +32,11 @@ def _read(bed: str, threads: int | None):
     return read_bed(bed)
 
 
-def check_output_dir(out: str) -> None:
-    """``--out`` must be a directory (created when missing), checked before any work."""
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise InputError(
-            f"--out {out}: is an existing file, but --out names a directory that receives "
-            "NAME.K.Q and its companions; give a directory."
-        )
+def check_outputs(out: str, name: str) -> None:
+    """``--out`` (a directory, created when missing) and ``--name`` (a plain stem), checked
+    before any input is read."""
+    check_out_dir(out)
+    check_name(name)
 
 
 def _write_fit(out: str, name: str, k: int, q, p=None, timing: dict | None = None, se=None) -> Path:
@@ -87,7 +85,7 @@ def em_files(
     before the first fit starts."""
     from . import fit
 
-    check_output_dir(out)
+    check_outputs(out, name)
     genotypes = _read(bed, threads)
     label_values = read_labels(labels, genotypes.sample_ids) if labels else None
     # Supervised: K defaults to the number of populations in the label file.
@@ -171,7 +169,7 @@ def project_files(
 
     from . import tools
 
-    check_output_dir(out)
+    check_outputs(out, name)
     genotypes = _read(bed, threads)
     p = read_p(p_path, genotypes.n_snps)
     started = time.perf_counter()
@@ -205,7 +203,7 @@ def polish_files(
     from . import fit
     from .likelihood import log_likelihood
 
-    check_output_dir(out)
+    check_outputs(out, name)
     genotypes = _read(bed, threads)
     q = read_q(q_path, genotypes.n_samples)
     p = read_p(p_path, genotypes.n_snps)
@@ -251,7 +249,7 @@ def cv_files(
     from .cv import cross_validate, format_cv, write_cv_table
 
     if out:
-        check_output_dir(out)
+        check_outputs(out, name)
     genotypes = _read(bed, threads)
     results = []
     from .fit import check_k
@@ -272,9 +270,13 @@ def baseline_files(bed: str, k: int, tool: str, out: str, name: str, *, threads,
     """Fit K with a baseline tool; writes OUT/NAME.K.Q/.P and OUT/NAME.K.baseline.tsv."""
     import os
 
+    from ..data.plink import read_fam, require_fileset
     from . import tools
+    from .fit import check_k_for
 
-    check_output_dir(out)
+    check_outputs(out, name)
+    _, _, fam = require_fileset(bed)
+    check_k_for(len(read_fam(fam)), k)
     set_threads(threads)
     n_threads = threads or os.cpu_count() or 1
     result = tools.run_baseline(bed, k, tool, threads=n_threads, seed=seed, device=device)

@@ -32,6 +32,7 @@ from ..data import (
     write_p,
     write_q,
 )
+from ..data.matrices import as_written
 from ..data.timing import timing_path, write_timing
 from ..errors import InputError
 from ..runtime import process_seconds
@@ -255,10 +256,10 @@ def run_em(
 
 
 def _result(tool, k, q, p, seconds, tool_loglik, command, genotypes) -> BaselineResult:
-    # Scored on the values as they are written (6 decimals), the same way for every tool.
-    q_written = np.round(q, 6)
-    q_written /= q_written.sum(axis=1, keepdims=True)
-    loglik = log_likelihood(genotypes, q_written, np.round(p, 6)) if p is not None else np.nan
+    # Scored on the values as they are written (P bounded to [1e-5, 1 - 1e-5], 6 decimals), the
+    # same way for every tool.
+    q_written, p_written = as_written(q, p)
+    loglik = log_likelihood(genotypes, q_written, p_written) if p is not None else np.nan
     return BaselineResult(tool, k, q, p, seconds, float(loglik), tool_loglik, command)
 
 
@@ -273,8 +274,7 @@ def run_baseline(
 ) -> BaselineResult:
     tool = resolve_tool(tool)
     genotypes = read_bed(bed)
-    if k < 1 or k > genotypes.n_samples:
-        raise InputError(f"--k {k}: must be between 1 and the {genotypes.n_samples} samples.")
+    engine.check_k(genotypes, k)
     if tool == "admixture":
         return run_admixture(bed, k, threads=threads, seed=seed, genotypes=genotypes)
     if tool == "fastmixture2":

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 
 from ..classic.defaults import BASELINE_TOOLS, DEFAULT_MAX_ITER, DEFAULT_TOL
-from .common import add_threads_seed_device, requested_ks, run_name
+from .common import (
+    add_threads_seed_device,
+    at_least_two,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    requested_ks,
+    run_name,
+)
 
 
 def _add_k_range(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +25,7 @@ def _add_k_range(parser: argparse.ArgumentParser) -> None:
 def _add_convergence(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tol",
-        type=float,
+        type=positive_float,
         default=DEFAULT_TOL,
         help=(
             "stop when the log-likelihood rises by less than TOL x |log-likelihood| between "
@@ -26,7 +34,7 @@ def _add_convergence(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-iter",
-        type=int,
+        type=positive_int,
         default=DEFAULT_MAX_ITER,
         help=f"most iterations, 2 to 4 passes over the genotypes each ({DEFAULT_MAX_ITER})",
     )
@@ -78,21 +86,21 @@ def register(subparsers) -> None:
     )
     fit.add_argument(
         "--seeds",
-        type=int,
+        type=positive_int,
         default=1,
         help="starts (seeds SEED, SEED+1, ...) refined on a SNP subset; the best one is fitted "
         "on all SNPs and each start's log-likelihood is printed (default: 1)",
     )
     fit.add_argument(
         "--bootstrap",
-        type=int,
+        type=non_negative_int,
         default=0,
         metavar="B",
         help="also write NAME.K.Q_se: standard errors of Q from B block-bootstrap replicates",
     )
     fit.add_argument(
         "--bootstrap-block",
-        type=float,
+        type=positive_float,
         default=5.0,
         metavar="CM",
         help="bootstrap block length in cM of the .bim map (1 cM per Mb where a chromosome has "
@@ -100,7 +108,7 @@ def register(subparsers) -> None:
     )
     fit.add_argument(
         "--bootstrap-iter",
-        type=int,
+        type=positive_int,
         default=3,
         help="iterations of each warm-started bootstrap refit (default: 3)",
     )
@@ -163,11 +171,11 @@ def register(subparsers) -> None:
     )
     cv.add_argument("bed", help="PLINK .bed")
     _add_k_range(cv)
-    cv.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
+    cv.add_argument("--folds", type=at_least_two, default=5, help="number of folds (default: 5)")
     cv.add_argument(
         "--method", default="em", choices=("em", "neural"), help="model fitted per fold"
     )
-    cv.add_argument("--epochs", type=int, help="training epochs for --method neural")
+    cv.add_argument("--epochs", type=positive_int, help="most training epochs for --method neural")
     cv.add_argument(
         "--out",
         metavar="DIR",
@@ -180,11 +188,12 @@ def register(subparsers) -> None:
 
     base = subparsers.add_parser(
         "baseline",
-        help="run a classic baseline: admixture, fastmixture or our EM",
+        help="run a classic baseline: admixture, fastmixture2, fastmixture or our EM",
         description=(
-            "Fit K with an external tool (admixture when on PATH, fastmixture) or our EM; writes "
-            "DIR/NAME.K.Q, DIR/NAME.K.P and DIR/NAME.K.baseline.tsv (tool, wall seconds, "
-            "log-likelihood). --tool auto picks admixture, then fastmixture, then em."
+            "Fit K with an external tool (admixture, fastmixture2 or fastmixture, where "
+            "installed) or our EM; writes DIR/NAME.K.Q, DIR/NAME.K.P and DIR/NAME.K.baseline.tsv "
+            "(tool, wall seconds, log-likelihood). --tool auto picks admixture, then "
+            "fastmixture2, then fastmixture, then em."
         ),
     )
     base.add_argument("bed", help="PLINK .bed")
@@ -277,6 +286,7 @@ def _run_cv(args) -> int:
                 tol=args.tol,
                 max_iter=args.max_iter,
                 device=_device(args),
+                progress=_progress(args),
             )
 
     return cv_files(

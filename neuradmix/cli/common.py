@@ -8,9 +8,34 @@ from pathlib import Path
 from ..errors import InputError
 
 
+def _number(kind, smallest, what):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not value >= smallest or value != value:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+# argparse types: a bad value ends in one line naming the option, before any file is read.
+positive_int = _number(int, 1, "a positive integer")
+non_negative_int = _number(int, 0, "a non-negative integer")
+at_least_two = _number(int, 2, "an integer of at least 2")
+positive_float = _number(float, 1e-300, "a positive number")
+non_negative_float = _number(float, 0.0, "a non-negative number")
+
+
 def add_threads_seed_device(parser: argparse.ArgumentParser, device: bool = True) -> None:
     parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads to use (default: all available)."
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="CPU threads to use (default: all available).",
     )
     parser.add_argument("--seed", type=int, default=42, help="Random seed (default: 42).")
     if device:

@@ -79,10 +79,25 @@ def write_q(path: str | os.PathLike, q: np.ndarray, digits: int = 6) -> None:
     write_matrix(path, q, digits)
 
 
-def write_p(path: str | os.PathLike, p: np.ndarray, digits: int = 6) -> None:
-    """Write an ADMIXTURE ``.P`` (SNPs x K), bounded to [1e-5, 1 - 1e-5] as ADMIXTURE does."""
+def bound_p(p: np.ndarray) -> np.ndarray:
+    """``p`` bounded to [1e-5, 1 - 1e-5], as ADMIXTURE writes a ``.P``."""
     p = np.asarray(p, dtype=np.float64)
     if not np.isfinite(p).all() or p.min(initial=0.0) < -1e-6 or p.max(initial=0.0) > 1 + 1e-6:
         raise ValueError("allele frequencies to write must be finite and lie in [0, 1].")
-    bounded = np.clip(p, P_BOUND, 1.0 - P_BOUND)
-    write_matrix(path, bounded, digits)
+    return np.clip(p, P_BOUND, 1.0 - P_BOUND)
+
+
+def as_written(q: np.ndarray | None, p: np.ndarray | None, digits: int = 6):
+    """The values a reader gets back from :func:`write_q` and :func:`write_p` (Q rows
+    renormalised after rounding), so every tool is scored on what its files say."""
+    if q is not None:
+        q = np.round(np.asarray(q, dtype=np.float64), digits)
+        q /= q.sum(axis=1, keepdims=True)
+    if p is not None:
+        p = np.round(bound_p(p), digits)
+    return q, p
+
+
+def write_p(path: str | os.PathLike, p: np.ndarray, digits: int = 6) -> None:
+    """Write an ADMIXTURE ``.P`` (SNPs x K), bounded to [1e-5, 1 - 1e-5] as ADMIXTURE does."""
+    write_matrix(path, bound_p(p), digits)

@@ -365,15 +365,63 @@ def test_cli_seeds_report_each_start(fileset, tmp_path, capsys):
     assert captured.err == ""  # --quiet: no progress lines
 
 
-def test_cli_checks_before_fitting(fileset, tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["em", "{bed}", "--k", "2", "--out", "{file}"], "is a file"),
+        (["em", "{bed}", "--k", "2", "--out", "{out}", "--name", "a/b"], "plain file stem"),
+        (["em", "{bed}", "--k", "240", "--out", "{out}"], "240 samples"),
+        (["em", "{bed}", "--k", "0", "--out", "{out}"], "at least 1"),
+        (["em", "{bed}", "--k", "2", "--out", "{out}", "--bootstrap", "1"], "at least 2"),
+        (["polish", "{bed}", "--q", "x.Q", "--p", "x.P", "--out", "{file}"], "is a file"),
+        (["project", "{bed}", "--p", "x.P", "--out", "{file}"], "is a file"),
+        (["cv", "{bed}", "--k", "240"], "240 samples"),
+        (["baseline", "{bed}", "--k", "240", "--tool", "em", "--out", "{out}"], "240 samples"),
+        (["baseline", "{bed}", "--k", "2", "--tool", "em", "--out", "{file}"], "is a file"),
+    ],
+)
+def test_cli_checks_before_fitting(fileset, tmp_path, capsys, monkeypatch, command, expected):
+    """Each bad argument ends in one line naming it, exit status 2, no outputs, and no fit."""
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a fit started before the arguments were checked")
+
+    from neuradmix.classic import tools
+
+    monkeypatch.setattr(fit, "fit", no_fit)
+    monkeypatch.setattr(tools, "run_baseline", no_fit)
     taken = tmp_path / "afile"
     taken.write_text("not a directory")
-    assert main(["em", str(fileset) + ".bed", "--k", "2", "--out", str(taken)]) == 2
+    values = {"bed": f"{fileset}.bed", "file": str(taken), "out": str(tmp_path / "o")}
+    assert main([part.format(**values) for part in command]) == 2
     err = capsys.readouterr().err
-    assert "--out" in err and "existing file" in err and len(err.strip().splitlines()) == 1
-    assert main(["em", str(fileset) + ".bed", "--k", "240", "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err
-    assert "240 samples" in err and not (tmp_path / "o").exists()
+    assert expected in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--threads", "0"],
+        ["--seeds", "0"],
+        ["--tol", "-1"],
+        ["--max-iter", "0"],
+        ["--bootstrap-block", "0"],
+        ["--bootstrap", "-2"],
+    ],
+)
+def test_cli_refuses_non_positive_numbers(fileset, tmp_path, capsys, option):
+    with pytest.raises(SystemExit) as stop:
+        main(["em", f"{fileset}.bed", "--k", "2", "--out", str(tmp_path / "o"), *option])
+    assert stop.value.code == 2
+    assert f"argument {option[0]}: '{option[1]}' is not a" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_cv_needs_two_folds(fileset, capsys):
+    with pytest.raises(SystemExit):
+        main(["cv", f"{fileset}.bed", "--k", "2", "--folds", "1"])
+    assert "argument --folds: '1' is not an integer of at least 2" in capsys.readouterr().err
 
 
 def test_cli_project_refuses_mismatched_p(fileset, tmp_path, capsys):

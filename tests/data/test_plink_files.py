@@ -21,6 +21,7 @@ from neuradmix.data import (
     write_p,
     write_q,
 )
+from neuradmix.data.matrices import as_written
 from neuradmix.errors import InputError
 from neuradmix.simulation.psd import simulate_psd
 from neuradmix.stats.frequencies import allele_frequencies
@@ -139,6 +140,23 @@ def test_p_is_bounded_on_write_as_admixture_does(tmp_path):
     ]
     with pytest.raises(ValueError, match="finite and lie in"):
         write_p(tmp_path / "b.1.P", np.array([[np.nan]]))
+
+
+def test_tools_are_scored_on_what_their_files_say(tmp_path):
+    """``as_written`` gives exactly what reading the written .Q/.P back gives."""
+    rng = np.random.default_rng(0)
+    q = rng.dirichlet(np.ones(3), size=5)
+    q[0] = [1.0, 0.0, 0.0]
+    p = rng.uniform(0, 1, size=(7, 3))
+    p[0] = [0.0, 1.0, 1e-9]
+    write_q(tmp_path / "x.3.Q", q)
+    write_p(tmp_path / "x.3.P", p)
+    q_back = read_q(tmp_path / "x.3.Q")
+    q_back /= q_back.sum(axis=1, keepdims=True)
+    q_written, p_written = as_written(q, p)
+    np.testing.assert_array_equal(p_written, read_p(tmp_path / "x.3.P"))
+    np.testing.assert_allclose(q_written, q_back, rtol=0, atol=1e-15)
+    assert p_written.min() == 1e-5 and p_written.max() == 1 - 1e-5
 
 
 def test_duplicate_sample_ids_in_a_fam_are_refused(tmp_path):
