@@ -123,7 +123,7 @@ class NumbaEngine:
         self.seed, self.folds, self.heldout = holdout if holdout is not None else (0, 0, 0)
         groups = max(1, min(kernels.SNP_GROUPS, self.packed.shape[0]))
         self._ll_groups = np.zeros(groups)
-        self.passes = 0
+        self.passes = 0.0
 
     def frequencies(self, q: np.ndarray, f: np.ndarray, steps: int = 1):
         """(F after ``steps`` Newton steps per SNP, log-likelihood at (Q, F)); F unchanged for
@@ -152,14 +152,32 @@ class NumbaEngine:
     def log_likelihood(self, q: np.ndarray, f: np.ndarray) -> float:
         return self.frequencies(q, f, steps=0)[1]
 
-    def ancestry(self, q: np.ndarray, f: np.ndarray, fixed: np.ndarray | None) -> np.ndarray:
-        """Newton-updated Q at (Q, F); rows where ``fixed`` is True are kept."""
+    def ancestry(
+        self,
+        q: np.ndarray,
+        f: np.ndarray,
+        fixed: np.ndarray | None,
+        entropy: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Newton-updated Q at (Q, F); rows where ``fixed`` is True are kept. ``entropy`` (one
+        weight per sample) adds ``entropy_i * H(q_i)`` to each sample's objective (the neural
+        engine's lambda). ``rows`` (sample indices) limits the step to those samples, at a cost
+        in proportion to their number; the others keep their Q."""
         k = q.shape[1]
-        qt = np.ascontiguousarray(q.T)
-        stats = np.empty((k + k * (k + 1) // 2, self.n))
+        if rows is not None:
+            rows = np.ascontiguousarray(rows, dtype=np.int64)
+            q_rows = q[rows]
+            n = len(rows)
+        else:
+            rows = np.zeros(0, dtype=np.int64)
+            q_rows = q
+            n = self.n
+        qt = np.ascontiguousarray(q_rows.T)
+        stats = np.empty((k + k * (k + 1) // 2, n))
         kernels.ancestry_pass(
             self.packed,
-            self.n,
+            n,
             qt,
             np.ascontiguousarray(f),
             self.weights,
@@ -167,12 +185,23 @@ class NumbaEngine:
             self.folds,
             self.heldout,
             stats,
+            rows,
         )
-        q_out = np.empty_like(q)
+        subset = len(rows) > 0
+        if entropy is not None:
+            weight = np.asarray(entropy, dtype=np.float64)
+            kernels.add_entropy(qt, np.ascontiguousarray(weight[rows] if subset else weight), stats)
+        q_out = np.empty_like(q_rows)
         fixed = np.zeros(0, dtype=np.bool_) if fixed is None else fixed
+        if subset and len(fixed):
+            fixed = np.ascontiguousarray(fixed[rows])
         kernels.ancestry_newton(qt, stats, Q_MIN, fixed, q_out)
-        self.passes += 1
-        return q_out
+        self.passes += n / self.n
+        if not subset:
+            return q_out
+        result = np.array(q, dtype=np.float64, copy=True)
+        result[rows] = q_out
+        return result
 
 
 def make_engine(genotypes: Genotypes, device: str | None = "cpu", engine: str = "auto", **options):
@@ -519,7 +548,7 @@ def fit(
                 p=best[1],
                 log_likelihood=best[2],
                 iterations=len(best[3]),
-                passes=full.passes,
+                passes=round(full.passes),
                 seconds=time.perf_counter() - started,
                 converged=best[4],
                 trace=best[3],
@@ -547,7 +576,7 @@ def fit(
         p=np.asarray(f),
         log_likelihood=trace[-1],
         iterations=iterations,
-        passes=full.passes,
+        passes=round(full.passes),
         seconds=time.perf_counter() - started,
         converged=converged,
         trace=trace,

@@ -444,7 +444,7 @@ def _double_term(g, qt, f, u, j, i, t, weights, total):
 
 
 @numba.njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats):
+def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats, rows):
     """Per-sample gradient (``stats[0:K]``) and Hessian (``stats[K:]``, the K(K+1)/2 entries of
     ``sum_j w u_j u_j^T`` in row-major lower-triangle order) at (Q, F); ``stats`` is S x N, and
     ``u_j = f_j - mean_k f_jk``: on the simplex the centring changes neither the Newton step
@@ -453,8 +453,13 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats):
     The per-call terms and the running sums are single precision (twice the SIMD width); the sums
     move into double precision every ``_FLUSH`` SNPs, and the rare call whose Hessian term is
     above ``_DOUBLE_CUTOFF`` (a genotype 2 where p = 1e-5 weighs 1e10) is summed in double
-    precision from the start."""
+    precision from the start.
+
+    ``rows`` (int64) restricts the pass to those samples: ``n`` is then their number, ``qt`` and
+    ``stats`` have one column per row, and each call is gathered from its byte; an empty
+    ``rows`` means all ``n`` samples, decoded a block at a time."""
     m = packed.shape[0]
+    use_rows = rows.shape[0] > 0
     k = qt.shape[0]
     use_weights = weights.shape[0] == m
     lut = CODE_TO_COUNT
@@ -499,9 +504,18 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats):
             weight = np.float32(weights[j]) if use_weights else one
             if weight == zero:
                 continue
-            _decode(packed[j], lut, start, stop, calls)
-            if folds > 0:
-                _mask_fold(calls, start, width, j, seed, folds, heldout)
+            if use_rows:
+                row_bytes = packed[j]
+                for t in range(width):
+                    i = rows[start + t]
+                    g = lut[(row_bytes[i >> 2] >> (2 * (i & 3))) & 3]
+                    if folds > 0 and g < 3 and _fold_of(seed, i, j, folds) == heldout:
+                        g = 3
+                    calls[t] = g
+            else:
+                _decode(packed[j], lut, start, stop, calls)
+                if folds > 0:
+                    _mask_fold(calls, start, width, j, seed, folds, heldout)
             for t in range(width):
                 p[t] = zero
                 pc[t] = zero
@@ -561,6 +575,22 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats):
         for r_ in range(n_stats):
             for t in range(width):
                 stats[r_, start + t] = total[r_, t] + acc[r_, t]
+
+
+@numba.njit(parallel=True, cache=True)
+def add_entropy(qt, weight, stats):
+    """Add ``weight_i * H(q_i)`` (``H(q) = -sum_k q_k log q_k``) to each sample's objective in
+    ``stats``: gradient ``-weight_i (log q_k + 1)``, curvature ``weight_i / q_k`` on the diagonal
+    (``stats`` holds the negated Hessian, as :func:`ancestry_pass` writes it)."""
+    k, n = qt.shape
+    for i in numba.prange(n):
+        c_i = weight[i]
+        if c_i == 0.0:
+            continue
+        for c in range(k):
+            q = max(qt[c, i], 1e-300)
+            stats[c, i] -= c_i * (np.log(q) + 1.0)
+            stats[k + c * (c + 1) // 2 + c, i] += c_i / q
 
 
 @numba.njit(parallel=True, cache=True)

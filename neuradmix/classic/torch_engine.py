@@ -113,7 +113,16 @@ class TorchEngine:
     def log_likelihood(self, q: np.ndarray, f: np.ndarray) -> float:
         return self.frequencies(q, f, steps=0)[1]
 
-    def ancestry(self, q: np.ndarray, f: np.ndarray, fixed: np.ndarray | None) -> np.ndarray:
+    def ancestry(
+        self,
+        q: np.ndarray,
+        f: np.ndarray,
+        fixed: np.ndarray | None,
+        entropy: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """As :meth:`NumbaEngine.ancestry`; ``rows`` keeps the other samples' Q (the pass itself
+        covers every sample on the device)."""
         from .fit import Q_MIN
 
         qt = torch.as_tensor(q, dtype=torch.float64, device=self.device)  # N x K
@@ -137,6 +146,11 @@ class TorchEngine:
             w = a / (p * p) + b / ((1.0 - p) * (1.0 - p))
             grad += s.T @ fj
             hess += torch.einsum("ji,jk,jl->ikl", w, fj, fj)
+        if entropy is not None:
+            weight = torch.as_tensor(entropy, dtype=torch.float64, device=self.device)[:, None]
+            safe = qt.clamp_min(1e-300)
+            grad -= weight * (torch.log(safe) + 1.0)
+            hess += torch.diag_embed(weight / safe)
         d = bounded_qp(hess, grad, Q_MIN - qt, 1.0 - qt, equality=True)
         q_new = (qt + d).clamp_min(Q_MIN)
         q_new = q_new / q_new.sum(dim=1, keepdim=True)
@@ -144,6 +158,10 @@ class TorchEngine:
         if fixed is not None and len(fixed) == self.n:
             result[fixed] = q[fixed]
         self.passes += 1
+        if rows is not None:
+            kept = np.array(q, dtype=np.float64, copy=True)
+            kept[rows] = result[rows]
+            return kept
         return result
 
 

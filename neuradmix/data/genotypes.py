@@ -94,6 +94,9 @@ class Genotypes:
     variants: pd.DataFrame
     source: str = "<memory>"
     _calls: np.ndarray | None = field(default=None, repr=False)
+    # Allele counts per SNP (sum, observed), computed once: the packed bytes are never changed
+    # in place (masking or selecting makes a new Genotypes).
+    _counts: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_calls(

@@ -17,8 +17,9 @@ from ..data.packed import allele_counts, decode_row
 def allele_frequencies(source) -> tuple[np.ndarray, np.ndarray]:
     """Frequency of the counted allele per SNP (0.5 where nothing is observed) and call counts."""
     if isinstance(source, Genotypes):
-        counts = allele_counts(source.packed, source.n_samples)
-        sums, observed = counts[:, 0], counts[:, 1]
+        if source._counts is None:
+            source._counts = allele_counts(source.packed, source.n_samples)
+        sums, observed = source._counts[:, 0], source._counts[:, 1]
     else:
         calls = source
         sums = np.zeros(calls.shape[1])

@@ -101,6 +101,35 @@ def test_ancestry_pass_is_the_exact_newton_step_on_the_simplex():
         assert q_new[i].sum() == pytest.approx(1.0) and q_new[i].min() >= fit.Q_MIN
 
 
+def test_ancestry_pass_on_chosen_rows_and_with_an_entropy_term():
+    """``rows`` steps only those samples (exactly as a full pass would, holdout included) and
+    keeps the others; ``entropy`` adds ``c_i H(q_i)`` to each sample's objective, on both
+    engines."""
+    rng = np.random.default_rng(4)
+    calls = rng.integers(0, 3, size=(9, 300)).astype(np.uint8)
+    calls[5, :40] = MISSING
+    q = rng.dirichlet(np.ones(3), size=9)
+    f = rng.uniform(0.05, 0.95, size=(300, 3))
+    genotypes = make_genotypes(calls)
+    rows = np.array([7, 1, 5])
+    for options in ({}, {"holdout": (3, 4, 2)}):
+        numba_engine = fit.NumbaEngine(genotypes, **options)
+        full = numba_engine.ancestry(q, f, None)
+        some = numba_engine.ancestry(q, f, None, rows=rows)
+        np.testing.assert_allclose(some[rows], full[rows], atol=1e-12)
+        others = np.setdiff1d(np.arange(9), rows)
+        np.testing.assert_array_equal(some[others], q[others])
+    weight = np.linspace(0.0, 40.0, 9)
+    _, _, grad_q, hess_q = _score_and_curvature(calls, q, f)
+    grad_q = grad_q - weight[:, None] * (np.log(q) + 1.0)
+    for engine in (fit.NumbaEngine(genotypes), TorchEngine(genotypes, device="cpu")):
+        q_new = engine.ancestry(q, f, None, entropy=weight)
+        for i in range(9):
+            curvature = -hess_q[i] + np.diag(weight[i] / q[i])
+            step = _qp_optimum(grad_q[i], curvature, fit.Q_MIN - q[i], 1.0 - q[i], True)
+            np.testing.assert_allclose(q_new[i], q[i] + step, atol=1e-5)
+
+
 def test_batched_qp_of_the_torch_engine_matches_the_reference():
     rng = np.random.default_rng(2)
     k = 4
