@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from ..errors import InputError
-from .common import add_threads_seed_device, requested_ks, run_name
+from .common import (
+    add_threads_seed_device,
+    at_least_two,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    requested_ks,
+    run_name,
+)
 
 
 def register(subparsers) -> None:
@@ -14,16 +22,17 @@ def register(subparsers) -> None:
 
 
 def _register_train(subparsers) -> None:
-    from ..neural.config import TrainConfig
+    from ..neural.config import ENGINES, INITS, TrainConfig
 
     defaults = TrainConfig(ks=[2])
     parser = subparsers.add_parser(
         "train",
         help="train a Neural ADMIXTURE model and write .Q/.P files",
         description=(
-            "Train Neural ADMIXTURE on a PLINK fileset. Writes OUT/NAME.K.Q and OUT/NAME.K.P "
-            "(ADMIXTURE format) for every K, OUT/NAME.model.pt (for `neuradmix infer`) and "
-            "OUT/NAME.loss.tsv (per-epoch losses)."
+            "Train Neural ADMIXTURE on a PLINK fileset until the log-likelihood stops rising "
+            "(one line per epoch on stderr). Writes OUT/NAME.K.Q and OUT/NAME.K.P (ADMIXTURE "
+            "format) for every K, OUT/NAME.model.pt (for `neuradmix infer`), OUT/NAME.loss.tsv "
+            "(one row per epoch) and OUT/NAME.timing.tsv, and prints 'K=k Loglikelihood: x'."
         ),
     )
     parser.add_argument("bed", help="PLINK .bed file (the .bim and .fam must sit beside it)")
@@ -36,91 +45,109 @@ def _register_train(subparsers) -> None:
     parser.add_argument(
         "--labels",
         help="population labels for a supervised run: ADMIXTURE .pop (one per .fam line, '-' "
-        "unknown) or two columns SAMPLE LABEL; unknown samples make it semi-supervised",
+        "unknown) or two columns SAMPLE LABEL; labelled samples keep Q fixed to their "
+        "population (ADMIXTURE --supervised); unknown samples make it semi-supervised",
     )
     parser.add_argument(
         "--init-p",
-        help="pretrained mode: start the decoder from this .P (e.g. ADMIXTURE's) and freeze it",
+        help="pretrained mode: the decoder is this .P (e.g. ADMIXTURE's), kept fixed",
     )
     parser.add_argument(
         "--polish",
         action="store_true",
-        help="continue the neural fit with accelerated EM to ADMIXTURE's optimum; the written "
-        ".Q/.P are then the polished ones",
-    )
-    parser.add_argument(
-        "--epochs", type=int, default=defaults.epochs, help="maximum epochs (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=defaults.batch_size, help="default: %(default)s"
-    )
-    parser.add_argument(
-        "--lr",
-        type=float,
-        default=defaults.learning_rate,
-        help="encoder learning rate (Adam; default: %(default)s)",
-    )
-    parser.add_argument(
-        "--decoder-lr",
-        type=float,
-        default=defaults.decoder_learning_rate,
-        help="decoder (F) learning rate (default: %(default)s)",
+        help="continue the neural fit with the classic engine to ADMIXTURE's optimum; the "
+        "written .Q/.P are then the polished ones",
     )
     parser.add_argument(
         "--lambda",
-        dest="l2_penalty",
-        type=float,
-        default=defaults.l2_penalty,
-        help="lambda of Equation 2: L2 penalty on the first encoder layer (default: %(default)s)",
+        dest="entropy",
+        type=non_negative_float,
+        default=defaults.entropy,
+        help="weight of the entropy of each sample's Q per observed genotype call: 0 fits the "
+        "ADMIXTURE likelihood itself (hardest Q); 0.01 softens Q visibly, 0.1 strongly, 1 "
+        "nearly to uniform (default: %(default)s)",
     )
     parser.add_argument(
         "--eta",
-        type=float,
+        type=non_negative_float,
         default=defaults.supervised_weight,
-        help="weight of the supervised cross-entropy (Equation 5; default: %(default)s)",
+        help="weight of the labelled samples' cross-entropy in the encoder's loss (Equation 5; "
+        "default: %(default)s)",
     )
     parser.add_argument(
-        "--hidden", type=int, default=defaults.hidden, help="hidden layer width (default: 512)"
+        "--epochs",
+        type=positive_int,
+        default=defaults.epochs,
+        help="most epochs of each training stage; training stops earlier once converged "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tol",
+        type=positive_float,
+        default=defaults.tolerance,
+        help="an epoch is progress when the objective rises by more than TOL x |objective| "
+        "(default: %(default)s, which leaves the fit within about 1e-7 of the optimum)",
+    )
+    parser.add_argument(
+        "--patience",
+        type=positive_int,
+        default=defaults.patience,
+        help="epochs without progress before stopping (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lr",
+        type=positive_float,
+        default=defaults.learning_rate,
+        help="encoder learning rate (Adam; halved when the encoder stops improving; default: "
+        "%(default)s)",
+    )
+    parser.add_argument(
+        "--encoder-steps",
+        type=positive_int,
+        default=defaults.encoder_steps,
+        help="encoder optimiser steps per epoch (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=at_least_two,
+        default=defaults.batch_size,
+        help="encoder minibatch; smaller cohorts train full-batch (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--hidden",
+        type=positive_int,
+        default=defaults.hidden,
+        help="hidden layer width (default: %(default)s)",
     )
     parser.add_argument(
         "--pcs",
-        type=int,
+        type=positive_int,
         default=defaults.n_components,
         help="principal axes fed to the encoder (default: %(default)s)",
     )
     parser.add_argument(
+        "--refine-steps",
+        type=positive_int,
+        default=defaults.refine_steps,
+        help="most Newton steps of the refinement of Q given F at the end of training and at "
+        "inference (default: %(default)s)",
+    )
+    parser.add_argument(
         "--init",
-        choices=["pckmeans+als", "pckmeans"],
+        choices=INITS,
         default=defaults.init,
-        help="unsupervised decoder initialisation: PCK-Means refined by low-rank ALS (default) "
-        "or PCK-Means alone (the paper's Algorithm 1)",
+        help="unsupervised initialisation: PCK-Means refined by low-rank ALS (default) or "
+        "PCK-Means alone (the paper's Algorithm 1)",
     )
     parser.add_argument(
-        "--validation-fraction",
-        type=float,
-        default=defaults.validation_fraction,
-        help="samples held out to monitor loss and stop early (default: %(default)s)",
+        "--engine",
+        choices=ENGINES,
+        default=defaults.engine,
+        help="passes over the genotypes: numba (CPU), torch (used on cuda) or auto (default)",
     )
     parser.add_argument(
-        "--patience",
-        type=int,
-        default=defaults.patience,
-        help="epochs without validation improvement before stopping (default: %(default)s)",
+        "--quiet", action="store_true", help="no progress lines on stderr (one per epoch)"
     )
-    parser.add_argument(
-        "--stop-on",
-        choices=["train", "validation"],
-        default=defaults.stop_on,
-        help="loss that decides early stopping: the training loss (ADMIXTURE-style convergence, "
-        "default) or the held-out validation loss",
-    )
-    parser.add_argument(
-        "--backend",
-        choices=["auto", "fused", "torch"],
-        default="auto",
-        help="loss implementation: fused CPU kernel, torch ops (GPU), or auto (default)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads_seed_device(parser)
     parser.set_defaults(func=_train)
 
@@ -132,21 +159,21 @@ def _train(args) -> int:
     config = TrainConfig(
         ks=[],
         epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        decoder_learning_rate=args.decoder_lr,
-        l2_penalty=args.l2_penalty,
+        tolerance=args.tol,
+        patience=args.patience,
+        entropy=args.entropy,
         supervised_weight=args.eta,
+        learning_rate=args.lr,
+        encoder_steps=args.encoder_steps,
+        batch_size=args.batch_size,
         hidden=args.hidden,
         n_components=args.pcs,
+        refine_steps=args.refine_steps,
         init=args.init,
-        validation_fraction=args.validation_fraction,
-        patience=args.patience,
-        stop_on=args.stop_on,
         seed=args.seed,
         device=args.device,
         threads=args.threads,
-        backend=args.backend,
+        engine=args.engine,
     )
     request = TrainRequest(
         bed=args.bed,
@@ -164,10 +191,11 @@ def _train(args) -> int:
 def _register_infer(subparsers) -> None:
     parser = subparsers.add_parser(
         "infer",
-        help="assign new samples with a trained model (one forward pass)",
+        help="assign new samples with a trained model",
         description=(
-            "Write OUT/NAME.K.Q for every head of MODEL. The data must have the model's SNPs and "
-            "allele coding; SNPs in another order are reordered."
+            "Write OUT/NAME.K.Q for every head of MODEL: the encoder's Q refined by Newton steps "
+            "given the model's F (a pass over the new genotypes each). The data must have the "
+            "model's SNPs and allele coding; SNPs in another order are reordered."
         ),
     )
     parser.add_argument("bed", nargs="?", help="PLINK .bed of the samples to assign")
@@ -178,6 +206,11 @@ def _register_infer(subparsers) -> None:
         "--export-snps",
         metavar="FILE",
         help="write the model's SNP IDs (one per line, for plink2 --extract) and exit",
+    )
+    parser.add_argument(
+        "--refine-steps",
+        type=positive_int,
+        help="most Newton steps of the refinement (default: the model's, 8)",
     )
     add_threads_seed_device(parser)
     parser.set_defaults(func=_infer)
@@ -191,7 +224,13 @@ def _infer(args) -> int:
     if not args.bed or not args.out:
         raise InputError("give the BED to assign and --out (or --export-snps FILE).")
     return infer_files(
-        args.bed, args.model, args.out, run_name(args.bed, args.name), args.device, args.threads
+        args.bed,
+        args.model,
+        args.out,
+        run_name(args.bed, args.name),
+        args.device,
+        args.threads,
+        args.refine_steps,
     )
 
 
@@ -211,7 +250,9 @@ def _register_recover(subparsers) -> None:
         "--out", required=True, help="output directory: writes OUT/NAME.K.P (created if missing)"
     )
     parser.add_argument("--name", help="output file prefix (default: the BED file's stem)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="CPU threads (default: all)"
+    )
     parser.set_defaults(func=_recover)
 
 
@@ -238,7 +279,9 @@ def _register_evaluate(subparsers) -> None:
     parser.add_argument("--labels", help="population labels (for AMI and Delta)")
     parser.add_argument("--truth-q", help="true Q of simulated data (for RMSE)")
     parser.add_argument("--no-header", action="store_true", help="print the row only")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="CPU threads (default: all)"
+    )
     parser.set_defaults(func=_evaluate)
 
 

@@ -1,9 +1,10 @@
 """Saving and loading trained models (``NAME.model.pt``).
 
-A model file holds everything inference needs: the network weights, the K of each head, the
-hyperparameters, the package version, the PCA that turns genotypes into encoder inputs, and the
-SNPs (IDs, chromosome, position, alleles) it was trained on, so that data with another SNP set or
-allele coding is refused instead of silently giving wrong ancestry.
+A model file holds everything inference needs: the encoder's weights, the decoders' F, the K of
+each head, the hyperparameters, the package version, the PCA that turns genotypes into encoder
+inputs (with the indices of the SNPs it uses), and the SNPs (IDs, chromosome, position, alleles)
+it was trained on, so that data with another SNP set or allele coding is refused instead of
+silently giving wrong ancestry.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,10 +22,12 @@ from .. import __version__
 from ..errors import InputError
 from ..stats.pca import GenotypePCA
 from .model import NeuralAdmixture
-from .train import TrainResult
+
+if TYPE_CHECKING:  # loading a model must not import the training loop
+    from .train import TrainResult
 
 FORMAT = "neuradmix-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -55,6 +59,9 @@ def save_model(path: str | os.PathLike, result: TrainResult) -> None:
             "scale": torch.from_numpy(result.pca.scale),
             "loadings": torch.from_numpy(result.pca.loadings),
             "singular_values": torch.from_numpy(result.pca.singular_values),
+            "snps": torch.from_numpy(
+                np.arange(len(snps)) if result.pca.snps is None else result.pca.snps
+            ),
         },
         "snps": {
             "chrom": [str(x) for x in snps["chrom"]],
@@ -86,6 +93,11 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
             f"{path}: written by neuradmix {payload['package_version']} in a newer format; "
             f"upgrade neuradmix (this is {__version__})."
         )
+    if payload["format_version"] < FORMAT_VERSION:
+        raise InputError(
+            f"{path}: written by neuradmix {payload['package_version']}, whose models this "
+            f"version ({__version__}) cannot run; train the model again with `neuradmix train`."
+        )
     ks = [int(k) for k in payload["ks"]]
     config = payload["config"]
     model = NeuralAdmixture(
@@ -104,6 +116,7 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         loadings=loadings,
         scores=np.zeros((0, loadings.shape[1]), dtype=np.float32),
         singular_values=pca_part["singular_values"].numpy(),
+        snps=pca_part["snps"].numpy().astype(np.int64),
     )
     snp_part = payload["snps"]
     snps = pd.DataFrame(

@@ -1,5 +1,6 @@
-"""Assigning new samples with a trained model: one forward pass, after checking that the data
-carry the model's SNPs with the model's allele coding."""
+"""Assigning new samples with a trained model, after checking that the data carry the model's
+SNPs with the model's allele coding: the encoder's forward pass, then the refinement layer's
+Newton steps given each head's F (a pass over the new samples' genotypes each)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from ..data import Genotypes
 from ..errors import InputError
 from ..runtime import select_device
 from .checkpoint import LoadedModel
-from .train import predict
+from .model import encode
+from .refine import refine
 
 
 def snp_keys(variants: pd.DataFrame) -> np.ndarray:
@@ -72,18 +74,44 @@ class Inference:
     seconds: float
     reordered: bool
     device: str = "cpu"
+    refine_steps: int = 0
 
 
-def infer(loaded: LoadedModel, data: Genotypes, device: str = "auto", model_path="model"):
-    """Q of each sample in ``data`` for every head of the model: one forward pass."""
+def infer(
+    loaded: LoadedModel,
+    data: Genotypes,
+    device: str = "auto",
+    model_path="model",
+    refine_steps: int | None = None,
+):
+    """Q of each sample in ``data`` for every head of the model."""
+    from ..classic.fit import make_engine
+    from ..classic.kernels import observed_per_sample
+
     started = time.perf_counter()
     order = align_snps(loaded.snps, data, model_path)
     reordered = not np.array_equal(order, np.arange(len(order)))
-    calls = np.ascontiguousarray(data.calls[:, order]) if reordered else data.calls
-    inputs = torch.from_numpy(loaded.pca.transform(calls))
+    ordered = data.select_snps(order) if reordered else data
     target = select_device(device)
+    inputs = torch.from_numpy(loaded.pca.transform(ordered).astype(np.float32)).to(target)
     model = loaded.model.to(target)
-    q = predict(model, inputs.to(target), loaded.ks)
+    q_enc = encode(model, inputs)
+    steps = int(refine_steps or loaded.config.get("refine_steps", 8))
+    engine = make_engine(ordered, target.type if target.type == "cuda" else "cpu")
+    lam = float(loaded.config.get("entropy", 0.0))
+    entropy = None
+    if lam > 0:
+        entropy = lam * observed_per_sample(ordered.packed, ordered.n_samples).astype(np.float64)
+    q, taken = {}, 0
+    for h, k in enumerate(loaded.ks):
+        q[k], used = refine(
+            engine, q_enc[h], model.frequencies(h), max_steps=steps, entropy=entropy
+        )
+        taken = max(taken, used)
     return Inference(
-        q=q, seconds=time.perf_counter() - started, reordered=reordered, device=str(target)
+        q=q,
+        seconds=time.perf_counter() - started,
+        reordered=reordered,
+        device=str(target),
+        refine_steps=taken,
     )

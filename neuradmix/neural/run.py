@@ -14,11 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classic.likelihood import log_likelihood
 from ..data import atomic_outputs, read_bed, read_labels, read_p, read_q, write_p, write_q
+from ..data.outputs import check_name, check_out_dir
 from ..data.timing import Timing, timing_path, write_timing
 from ..errors import InputError
-from ..runtime import device_description, process_seconds, set_threads, threads_in_use
+from ..runtime import (
+    ProgressLog,
+    device_description,
+    process_seconds,
+    set_threads,
+    threads_in_use,
+)
 from .config import TrainConfig
 
 
@@ -51,9 +57,18 @@ def train_files(request: TrainRequest, ks_for) -> int:
     """Read the fileset, train, optionally polish, write ``OUT/NAME.K.Q/.P``, the model and the
     loss table. ``ks_for(default)`` turns the K options into the list of K (it needs the default
     taken from the labels or the ``.P``)."""
+    from ..classic.fit import check_k_for
+    from ..data.plink import read_fam, require_fileset
     from .checkpoint import save_model
-    from .train import train
+    from .train import check_inputs, train
 
+    # Arguments first: nothing is read or fitted before they pass.
+    check_out_dir(request.out)
+    check_name(request.name)
+    _, _, fam = require_fileset(request.bed)
+    n_samples = len(read_fam(fam))
+    for k in ks_for(None) if not (request.labels or request.init_p) else []:
+        check_k_for(n_samples, k)
     set_threads(request.config.threads)
     genotypes = read_bed(request.bed)
     labels = read_labels(request.labels, genotypes.sample_ids) if request.labels else None
@@ -62,22 +77,23 @@ def train_files(request: TrainRequest, ks_for) -> int:
     if init_p is not None and ks != [init_p.shape[1]]:
         raise InputError(f"{request.init_p}: has {init_p.shape[1]} columns but --k is {ks[0]}.")
     config = replace(request.config, ks=ks)
+    check_inputs(genotypes, config, labels, init_p)
     mode = "supervised" if labels is not None else "pretrained" if init_p is not None else None
     _log(
         f"neuradmix train: {genotypes.n_samples} samples x {genotypes.n_snps} SNPs, "
         f"K={','.join(map(str, ks))}, {mode or 'unsupervised'}"
     )
     started = time.perf_counter()
-    result = train(
-        genotypes, config, labels=labels, init_p=init_p, progress=request.progress, log=_log
-    )
-    _log(
-        f"trained in {result.seconds:.1f} s: {result.epochs_run} epochs, best at epoch "
-        f"{result.best_epoch}"
-    )
+    progress = ProgressLog() if request.progress else None
+    result = train(genotypes, config, labels=labels, init_p=init_p, progress=progress)
+    if progress is not None:
+        progress.done()
+    status = "converged" if result.converged else "stopped at --epochs"
+    _log(f"trained in {result.seconds:.1f} s: {status} after {result.epochs_run} epochs")
     q, p = dict(result.q), dict(result.p)
+    lls = dict(result.log_likelihood)
     if request.polish:
-        q, p = _polish(genotypes, q, p, config.device)
+        q, p, lls = _polish(genotypes, q, p, lls, config.device, progress)
     fit_seconds = time.perf_counter() - started
     out = Path(request.out)
     name = request.name
@@ -103,24 +119,25 @@ def train_files(request: TrainRequest, ks_for) -> int:
         save_model(staged(out / f"{name}.model.pt"), result)
         result.history.to_csv(staged(out / f"{name}.loss.tsv"), sep="\t", index=False)
     for k in ks:
-        print(f"K={k}\tLoglikelihood: {log_likelihood(genotypes, q[k], p[k]):.6f}")
+        print(f"K={k}\tLoglikelihood: {lls[k]:.6f}")
     _log(f"wrote {out}/{name}.{{{','.join(map(str, ks))}}}.Q/.P, {name}.model.pt, {name}.loss.tsv")
     return 0
 
 
-def _polish(genotypes, q: dict, p: dict, device):
+def _polish(genotypes, q: dict, p: dict, lls: dict, device, progress):
     """Continue each head's fit with the classic engine to ADMIXTURE's optimum."""
     from ..classic.fit import polish
 
     for k in list(q):
-        polished = polish(genotypes, q[k], p[k], device=device)
+        polished = polish(genotypes, q[k], p[k], device=device, progress=progress)
+        if progress is not None:
+            progress.done()
         _log(
-            f"polish K={k}: {polished.iterations} EM iterations in {polished.seconds:.1f} s, "
-            f"log-likelihood {log_likelihood(genotypes, q[k], p[k]):.1f} -> "
-            f"{polished.log_likelihood:.1f}"
+            f"polish K={k}: {polished.iterations} iterations in {polished.seconds:.1f} s, "
+            f"log-likelihood {lls[k]:.3f} -> {polished.log_likelihood:.3f}"
         )
-        q[k], p[k] = polished.q, polished.p
-    return q, p
+        q[k], p[k], lls[k] = polished.q, polished.p, polished.log_likelihood
+    return q, p, lls
 
 
 def export_snps(model_path: str, out: str) -> int:
@@ -134,16 +151,24 @@ def export_snps(model_path: str, out: str) -> int:
 
 
 def infer_files(
-    bed: str, model_path: str, out: str, name: str, device: str, threads: int | None
+    bed: str,
+    model_path: str,
+    out: str,
+    name: str,
+    device: str,
+    threads: int | None,
+    refine_steps: int | None = None,
 ) -> int:
-    """``OUT/NAME.K.Q`` for every head of the model: one forward pass."""
+    """``OUT/NAME.K.Q`` for every head of the model: the encoder, then the refinement."""
     from .checkpoint import load_model
     from .inference import infer
 
+    check_out_dir(out)
+    check_name(name)
     loaded = load_model(model_path)
     set_threads(threads)
     data = read_bed(bed)
-    result = infer(loaded, data, device=device, model_path=model_path)
+    result = infer(loaded, data, device=device, model_path=model_path, refine_steps=refine_steps)
     out_dir = Path(out)
     with atomic_outputs() as staged:
         for k in loaded.ks:
@@ -162,7 +187,8 @@ def infer_files(
         )
     note = " (SNPs reordered to the model's order)" if result.reordered else ""
     _log(
-        f"assigned {data.n_samples} samples in {result.seconds:.2f} s{note}; wrote "
+        f"assigned {data.n_samples} samples in {result.seconds:.2f} s ({result.refine_steps} "
+        f"refinement steps){note}; wrote "
         f"{out_dir}/{name}.{{{','.join(map(str, loaded.ks))}}}.Q"
     )
     return 0
@@ -173,6 +199,8 @@ def recover_p_files(bed: str, q_path: str, out: str, name: str, threads: int | N
     ``OUT/NAME.K.P``."""
     from ..stats.frequencies import allele_frequencies, weighted_allele_frequencies
 
+    check_out_dir(out)
+    check_name(name)
     set_threads(threads)
     genotypes = read_bed(bed)
     q = read_q(q_path, genotypes.n_samples)
@@ -185,7 +213,7 @@ def recover_p_files(bed: str, q_path: str, out: str, name: str, threads: int | N
     return 0
 
 
-def neural_fold_fit(seed: int, device: str | None, epochs: int | None):
+def neural_fold_fit(seed: int, device: str | None, epochs: int | None, progress=None):
     """Fold fit for :func:`neuradmix.classic.cv.cross_validate`: a network trained from scratch
     on each masked copy."""
     from ..classic.cv import masked_genotypes
@@ -196,7 +224,7 @@ def neural_fold_fit(seed: int, device: str | None, epochs: int | None):
         if epochs is not None:
             options["epochs"] = epochs
         masked = masked_genotypes(genotypes, holdout)
-        result = train(masked, TrainConfig(**options), progress=False)
+        result = train(masked, TrainConfig(**options), progress=progress)
         return np.asarray(result.q[k], dtype=np.float64), np.asarray(result.p[k], dtype=np.float64)
 
     return fit_fold

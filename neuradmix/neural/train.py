@@ -1,34 +1,59 @@
-"""Training Neural ADMIXTURE, in three stages: initialisation, the epoch loop, the stopping rule.
+"""Training Neural ADMIXTURE.
 
-The objective per head is Equation 2 of the paper, ``sum_ij BCE(g_ij / 2, (Q F)_ij) + lambda
-||W1||^2`` (summed over heads, Equation 4), plus ``eta`` times the cross-entropy of Q against the
-labels of labelled samples in supervised and semi-supervised runs (Equation 5). Each minibatch
-estimates it scaled by ``1 / (observed calls)`` so that learning rates do not depend on cohort size.
+The network (:mod:`neuradmix.neural.model`) is an encoder from a sample's principal coordinates
+to Q_enc, a refinement layer (:mod:`neuradmix.neural.refine`) that takes Q_enc to the exact
+optimum of the sample's likelihood given the decoder, and the decoder F. The objective is the
+paper's Equation 2 with lambda = 0, i.e. the ADMIXTURE log-likelihood (Equation 3 shows they are
+the same problem), plus ``lambda`` times the entropy of Q (this package's lambda; see
+``TrainConfig.entropy``) and, for labelled samples, ``eta`` times the cross-entropy of Q_enc
+against the labels (Equation 5).
+
+One epoch, over the whole cohort:
+
+1. the encoder gives Q_enc for every sample (a forward pass on the N x d inputs);
+2. the refinement takes one Newton step of every sample's Q from Q_enc given F: Q_ref (one pass
+   over the packed genotypes);
+3. the decoder takes one exact Newton step of every SNP's F given Q_ref, and the same pass
+   gives the log-likelihood at (Q_ref, F), the epoch's objective;
+4. the encoder takes Adam steps towards Q_ref (the KL divergence from Q_ref, weighted by each
+   sample's observed calls; full batch up to ``batch_size`` samples, minibatches beyond), with a
+   learning rate halved whenever that loss stops falling.
+
+Training runs in two stages, both on the whole cohort of samples: first on the common SNPs the
+PCA uses (at most ``start_snps``), then on all SNPs, with F for every SNP starting from least
+squares given the first stage's Q. Each stage stops when the objective rose by less than
+``tolerance`` (relative) in ``patience`` consecutive epochs, or after ``epochs`` epochs. The
+result is the refined Q (Newton steps to convergence from the final encoder's Q) and F.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
-from tqdm.auto import tqdm
 
+from ..classic import fit as classic
 from ..classic.kernels import observed_per_sample
 from ..data import Genotypes
 from ..errors import InputError
 from ..runtime import select_device, set_threads
+from ..stats.metrics import entropy_of
 from ..stats.pca import GenotypePCA, fit_pca
-from .config import TrainConfig
-from .init import initial_decoders, set_decoders, warm_start_encoder
-from .loss import reconstruction_loss
-from .model import NeuralAdmixture
+from .config import ENGINES, INITS, TrainConfig
+from .init import (
+    Start,
+    initial_state,
+    kl_to_targets,
+    parameters_of_encoder,
+    warm_start_encoder,
+)
+from .model import NeuralAdmixture, encode
+from .optim import Adam
+from .refine import refine
 
 
 @dataclass
@@ -38,259 +63,275 @@ class TrainResult:
     config: TrainConfig
     q: dict[int, np.ndarray]
     p: dict[int, np.ndarray]
+    log_likelihood: dict[int, float]
     history: pd.DataFrame
     populations: list[str] | None
     snps: pd.DataFrame
     seconds: float
-    epochs_run: int
-    best_epoch: int
+    epochs_run: int  # epochs of both stages
+    converged: bool
     device: str = "cpu"
 
 
 def check_inputs(genotypes: Genotypes, config: TrainConfig, labels, init_p) -> None:
+    """Every argument and input, before any work."""
     n, m = genotypes.n_samples, genotypes.n_snps
-    if n < 2 or m < 2:
+    if n < 3 or m < 2:
         raise InputError(
-            f"{genotypes.source}: {n} samples x {m} SNPs; training needs at least 2 of each."
+            f"{genotypes.source}: {n} samples x {m} SNPs; training needs at least 3 samples and "
+            "2 SNPs."
         )
     if not config.ks or min(config.ks) < 2:
         raise InputError("K must be at least 2 (--k, or --min-k/--max-k).")
-    if max(config.ks) > n:
+    if max(config.ks) >= n:
         raise InputError(
-            f"{genotypes.source}: K={max(config.ks)} is larger than the number of samples ({n}); "
-            "choose K no larger than the number of samples."
+            f"--k {max(config.ks)}: as many ancestral populations as the {n} samples or more; "
+            "each sample would be its own population. Lower K below the number of samples."
         )
     if init_p is not None and len(config.ks) != 1:
         raise InputError("--init-p gives one decoder: use it with a single --k.")
     if labels is not None and len(labels) != n:
         raise InputError(f"labels: {len(labels)} entries for {n} samples.")
+    if config.init not in INITS:
+        raise InputError(f"--init {config.init!r}: choose {' or '.join(INITS)}.")
+    if config.engine not in ENGINES:
+        raise InputError(f"--engine {config.engine!r}: choose {', '.join(ENGINES)}.")
+    for name, value, smallest in (
+        ("--epochs", config.epochs, 0),
+        ("--patience", config.patience, 1),
+        ("--encoder-steps", config.encoder_steps, 1),
+        ("--batch-size", config.batch_size, 2),
+        ("--hidden", config.hidden, 1),
+        ("--pcs", config.n_components, 1),
+        ("--refine-steps", config.refine_steps, 1),
+    ):
+        if value < smallest:
+            raise InputError(f"{name} {value}: must be at least {smallest}.")
+    for name, value in (
+        ("--lambda", config.entropy),
+        ("--eta", config.supervised_weight),
+        ("--tol", config.tolerance),
+    ):
+        if not (value >= 0 and math.isfinite(value)):
+            raise InputError(f"{name} {value}: must be a non-negative number.")
+    if not (config.learning_rate > 0 and math.isfinite(config.learning_rate)):
+        raise InputError(f"--lr {config.learning_rate}: must be a positive number.")
 
 
 # ------------------------------------------------------------------------------------------
-# Stage 1: initialisation
-# ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Setup:
-    """Everything the epoch loop needs, built by :func:`_initialise`."""
-
-    model: NeuralAdmixture
-    pca: GenotypePCA
-    inputs: torch.Tensor
-    training_rows: np.ndarray
-    validation_rows: np.ndarray
-    label_index: torch.Tensor | None
-    populations: list[str] | None
-    rng: np.random.Generator
-    device: torch.device
-
-
-def _initialise(genotypes, config: TrainConfig, labels, init_p) -> _Setup:
-    """PCA inputs, the held-out split, the network with its decoders initialised and its encoder
-    warm-started."""
-    torch.manual_seed(config.seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    rng = np.random.default_rng(config.seed)
-    device = select_device(config.device)
-    calls = genotypes.calls
-    n_samples, n_snps = calls.shape
-
-    # Principal axes of the training genotypes: the encoder's input and PCK-Means' space.
-    components = min(config.n_components, n_samples - 1, n_snps)
-    pca = fit_pca(calls, components, seed=config.seed)
-    inputs = torch.from_numpy(pca.scores)
-
-    n_validation = int(round(config.validation_fraction * n_samples)) if n_samples >= 20 else 0
-    order = rng.permutation(n_samples)
-    validation_rows = np.sort(order[:n_validation])
-    training_rows = np.sort(order[n_validation:])
-
-    model = NeuralAdmixture(
-        components, n_snps, config.ks, hidden=config.hidden, frozen_decoders=init_p is not None
-    )
-    frequencies, targets, label_index, populations = initial_decoders(
-        calls, pca, config.ks, labels, init_p, config.init, config.seed
-    )
-    set_decoders(model, frequencies)
-    warm_start_encoder(model, inputs, targets, config.warm_start_steps, config.seed)
-    return _Setup(
-        model=model.to(device),
-        pca=pca,
-        inputs=inputs.to(device),
-        training_rows=training_rows,
-        validation_rows=validation_rows,
-        label_index=None if label_index is None else label_index.to(device),
-        populations=populations,
-        rng=rng,
-        device=device,
-    )
-
-
-# ------------------------------------------------------------------------------------------
-# Stage 3: the stopping rule
+# Schedules
 # ------------------------------------------------------------------------------------------
 
 
 class StoppingRule:
-    """Early stopping on the monitored loss: stop after ``patience`` epochs without a relative
-    improvement of ``tolerance``; remembers the best state when the held-out loss decides."""
+    """Stop after ``patience`` consecutive epochs whose objective (to maximise) rose by less
+    than ``tolerance`` x |objective| over the previous epoch's."""
 
-    def __init__(self, patience: int, tolerance: float, keep_best_state: bool):
-        self.patience = patience
+    def __init__(self, tolerance: float, patience: int):
         self.tolerance = tolerance
-        self.keep_best_state = keep_best_state
-        self.best_loss = math.inf
-        self.best_state = None
-        self.best_epoch = 0
+        self.patience = patience
+        self.previous = -math.inf
         self.stale = 0
 
-    def update(self, loss: float, epoch: int, model: nn.Module) -> bool:
-        """Record an epoch's monitored loss; True when training should stop."""
-        if loss < self.best_loss * (1.0 - self.tolerance):
-            self.best_loss = loss
-            self.best_state = copy.deepcopy(model.state_dict()) if self.keep_best_state else None
-            self.best_epoch = epoch
+    def update(self, objective: float) -> bool:
+        """Record an epoch's objective; True when training should stop."""
+        if objective - self.previous > self.tolerance * abs(objective):
             self.stale = 0
-            return False
-        self.stale += 1
+        else:
+            self.stale += 1
+        self.previous = objective
         return self.stale >= self.patience
 
 
+class LearningRateSchedule:
+    """The encoder's learning rate: halved when its loss has not fallen by 1% (relative) for
+    ``patience`` epochs, down to ``initial / 64``."""
+
+    def __init__(self, initial: float, patience: int = 2, factor: float = 0.5, floor=1 / 64):
+        self.rate = initial
+        self.minimum = initial * floor
+        self.patience = patience
+        self.factor = factor
+        self.best = math.inf
+        self.stale = 0
+
+    def update(self, loss: float) -> float:
+        if loss < self.best * 0.99:
+            self.best = loss
+            self.stale = 0
+        else:
+            self.stale += 1
+            if self.stale >= self.patience:
+                self.rate = max(self.rate * self.factor, self.minimum)
+                self.stale = 0
+                self.best = loss
+        return self.rate
+
+
 # ------------------------------------------------------------------------------------------
-# Stage 2: the epoch loop
+# The state of a training run
 # ------------------------------------------------------------------------------------------
 
 
-class _Objective:
-    """The minibatch objective and the full-cohort evaluation over the genotype matrix."""
+@dataclass
+class _Head:
+    k: int
+    f: np.ndarray  # SNPs of the stage x K
+    q: np.ndarray  # refined Q of the last epoch
+    frozen: bool = False
 
-    def __init__(self, setup: _Setup, genotypes: Genotypes, config: TrainConfig):
-        calls = genotypes.calls
-        self.setup = setup
+
+class _Trainer:
+    def __init__(self, model, inputs, config: TrainConfig, start: Start, device, progress):
+        self.model = model
+        self.inputs = inputs
         self.config = config
-        device = setup.device
-        # Genotypes: numpy for the fused CPU kernel, a device tensor for the torch path.
-        self.fused = config.backend == "fused" or (
-            config.backend == "auto" and device.type == "cpu"
-        )
-        if self.fused and device.type != "cpu":
-            raise InputError("the fused loss kernel runs on the CPU; use --device cpu with it.")
-        self.calls = calls if self.fused else torch.from_numpy(calls).to(device)
-        self.observed = observed_per_sample(genotypes.packed, genotypes.n_samples)
-        self.penalty_scale = config.l2_penalty / max(self.observed[setup.training_rows].sum(), 1.0)
-
-    def _rows(self, rows):
-        return rows if self.fused else torch.from_numpy(rows).to(self.setup.device)
-
-    def batch(self, rows, want_loss):
-        model, device = self.setup.model, self.setup.device
-        qs = model(self.setup.inputs[torch.from_numpy(rows).to(device)])
-        losses = [
-            reconstruction_loss(q, f_t, self.calls, self._rows(rows), want_loss)
-            for q, f_t in zip(qs, model.decoders, strict=True)
+        self.start = start
+        self.device = device
+        self.progress = progress
+        self.frozen = start.frozen_f is not None
+        self.heads = [
+            _Head(k, f, q, self.frozen) for k, f, q in zip(config.ks, start.f, start.q, strict=True)
         ]
-        scale = 1.0 / max(self.observed[rows].sum(), 1.0)
-        total = sum(loss.to(torch.float32) for loss in losses) * scale
-        total = total + self.penalty_scale * model.first_layer_weight.pow(2).sum()
-        label_index = self.setup.label_index
-        if label_index is not None:
-            known = label_index[torch.from_numpy(rows).to(device)]
+        first, rest = parameters_of_encoder(model)
+        self.optimiser = Adam(
+            [
+                {"params": first, "weight_decay": config.weight_decay},
+                {"params": rest, "weight_decay": 0.0},
+            ],
+            lr=config.learning_rate,
+        )
+        self.schedule = LearningRateSchedule(config.learning_rate)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.history: list[dict] = []
+        self.epochs = 0
+        label_index = start.label_index
+        self.labels = None if label_index is None else torch.from_numpy(label_index).to(device)
+
+    # -- one stage --------------------------------------------------------------------------
+
+    def run_stage(
+        self, stage: str, engine, genotypes: Genotypes, epochs: int, first_f_steps: int = 1
+    ) -> bool:
+        """Epochs on ``genotypes`` until the stopping rule; True when it converged."""
+        config = self.config
+        observed = observed_per_sample(genotypes.packed, genotypes.n_samples).astype(np.float64)
+        entropy = config.entropy * observed if config.entropy > 0 else None
+        weights = torch.from_numpy((observed / max(observed.mean(), 1.0)).astype(np.float32))
+        weights = weights.to(self.device)
+        stopping = StoppingRule(config.tolerance, config.patience)
+        n_calls = max(observed.sum(), 1.0)
+        relax = config.relaxation != 1.0
+        for stage_epoch in range(epochs):
+            tick = time.perf_counter()
+            q_enc = encode(self.model, self.inputs)
+            objective, lls = 0.0, []
+            for h, head in enumerate(self.heads):
+                q = classic.project_q(q_enc[h])
+                fixed = self.start.fixed if h == 0 else None
+                if fixed is not None:
+                    q[fixed] = self.start.fixed_q
+                q_ref, _ = refine(
+                    engine,
+                    q,
+                    head.f,
+                    max_steps=config.epoch_refine_steps,
+                    fixed=fixed,
+                    fixed_q=self.start.fixed_q if fixed is not None else None,
+                    entropy=entropy,
+                    tol=0.0,
+                )
+                if head.frozen:
+                    ll = engine.log_likelihood(q_ref, head.f)
+                else:
+                    steps = first_f_steps if stage_epoch == 0 else 1
+                    f_newton, ll = engine.frequencies(q_ref, head.f, steps)
+                    if relax and stage_epoch >= 2:
+                        f_newton = classic.project_f(
+                            head.f + config.relaxation * (f_newton - head.f)
+                        )
+                    head.f = f_newton
+                head.q = q_ref
+                lls.append(ll)
+                objective += ll
+                if entropy is not None:
+                    objective += float(entropy @ entropy_of(q_ref))
+            encoder_loss = self._fit_encoder(weights)
+            self.epochs += 1
+            row = {
+                "epoch": self.epochs,
+                "stage": stage,
+                "train_loss": -objective / n_calls,
+                "objective": objective,
+                "encoder_loss": encoder_loss,
+                "learning_rate": self.optimiser.lr,
+                "seconds": time.perf_counter() - tick,
+            }
+            for k, ll in zip(config.ks, lls, strict=True):
+                row[f"log_likelihood_k{k}"] = ll
+            self.history.append(row)
+            if self.progress is not None:
+                for k, ll in zip(config.ks, lls, strict=True):
+                    label = stage if len(config.ks) == 1 else f"{stage} K={k}"
+                    self.progress(label, self.epochs, ll, row["seconds"])
+            if objective < stopping.previous:
+                relax = False  # an over-relaxed step overshot: plain steps from here on
+            if stopping.update(objective):
+                return True
+        return False
+
+    # -- the encoder ------------------------------------------------------------------------
+
+    def _fit_encoder(self, weights: torch.Tensor) -> float:
+        """Adam steps of the encoder towards every head's refined Q; returns the loss after."""
+        config, model = self.config, self.model
+        targets = [
+            torch.from_numpy(head.q.astype(np.float32)).to(self.device) for head in self.heads
+        ]
+        n = self.inputs.shape[0]
+        batch = min(n, config.batch_size)
+        per_pass = math.ceil(n / batch)
+        steps = max(config.encoder_steps, per_pass)
+        self.optimiser.lr = self.schedule.rate
+        model.train()
+        order = None
+        for step in range(steps):
+            if batch == n:
+                rows = None
+            else:
+                if step % per_pass == 0:
+                    order = torch.randperm(n, generator=self.generator).to(self.device)
+                rows = order[(step % per_pass) * batch : (step % per_pass + 1) * batch]
+            loss = self._encoder_loss(rows, targets, weights)
+            self.optimiser.zero_grad()
+            loss.backward()
+            self.optimiser.step()
+        model.eval()
+        with torch.no_grad():
+            final = float(self._encoder_loss(None, targets, weights))
+        self.schedule.update(final)
+        return final
+
+    def _encoder_loss(self, rows, targets, weights) -> torch.Tensor:
+        inputs = self.inputs if rows is None else self.inputs[rows]
+        w = weights if rows is None else weights[rows]
+        logits = self.model.logits(inputs)
+        loss = 0.0
+        for logit, target in zip(logits, targets, strict=True):
+            loss = loss + kl_to_targets(logit, target if rows is None else target[rows], w)
+        if self.labels is not None and self.config.supervised_weight > 0:
+            known = self.labels if rows is None else self.labels[rows]
             mask = known >= 0
             if bool(mask.any()):
-                log_q = torch.log(qs[0][mask].clamp_min(1e-12))
-                total = total + self.config.supervised_weight * nn.functional.nll_loss(
-                    log_q, known[mask]
+                loss = loss + self.config.supervised_weight * torch.nn.functional.cross_entropy(
+                    logits[0][mask], known[mask]
                 )
-        return total, [float(loss.detach()) * scale for loss in losses]
-
-    @torch.no_grad()
-    def evaluate(self, rows):
-        model = self.setup.model
-        model.eval()
-        values = np.zeros(len(self.config.ks))
-        for start in range(0, len(rows), 4096):
-            chunk = rows[start : start + 4096]
-            qs = model(self.setup.inputs[torch.from_numpy(chunk).to(self.setup.device)])
-            for h, (q, f_t) in enumerate(zip(qs, model.decoders, strict=True)):
-                values[h] += float(reconstruction_loss(q, f_t, self.calls, self._rows(chunk)))
-        return values / max(self.observed[rows].sum(), 1.0)
+        return loss
 
 
-def _optimiser(model: NeuralAdmixture, config: TrainConfig, frozen_decoders: bool):
-    encoder_params = [p for n, p in model.named_parameters() if not n.startswith("decoders")]
-    groups = [{"params": encoder_params, "lr": config.learning_rate}]
-    if not frozen_decoders:
-        groups.append({"params": list(model.decoders), "lr": config.decoder_learning_rate})
-    optimiser = torch.optim.Adam(groups)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimiser, factor=0.5, patience=1, threshold=config.tolerance
-    )
-    return optimiser, scheduler
-
-
-def _run_epochs(setup: _Setup, objective: _Objective, config, frozen, progress, log, on_epoch):
-    """Minibatch epochs until the stopping rule or the epoch cap; returns (history, last epoch,
-    stopping rule)."""
-    model, rng = setup.model, setup.rng
-    training_rows, validation_rows = setup.training_rows, setup.validation_rows
-    n_validation = len(validation_rows)
-    optimiser, scheduler = _optimiser(model, config, frozen)
-    use_validation = config.stop_on == "validation" and n_validation > 0
-    stopping = StoppingRule(config.patience, config.tolerance, keep_best_state=use_validation)
-    history = []
-    epoch_bar = tqdm(
-        range(1, config.epochs + 1),
-        desc="training",
-        unit="epoch",
-        disable=not progress,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
-    # Small cohorts get smaller batches (at least 8 optimiser steps per epoch, batches of 16 or
-    # more): an epoch costs one pass over the genotypes whatever the batch size.
-    batch = max(1, min(config.batch_size, len(training_rows), max(16, len(training_rows) // 8)))
-    epoch = 0
-    for epoch in epoch_bar:
-        tick = time.perf_counter()
-        model.train()
-        shuffled = training_rows[rng.permutation(len(training_rows))]
-        train_sums = np.zeros(len(config.ks))
-        n_batches = max(1, len(shuffled) // batch)
-        for b in range(n_batches):
-            # The last batch absorbs the remainder so BatchNorm never sees a batch of one.
-            rows = np.sort(shuffled[b * batch : (b + 1) * batch if b < n_batches - 1 else None])
-            total, per_head = objective.batch(rows, want_loss=True)
-            optimiser.zero_grad(set_to_none=True)
-            total.backward()
-            optimiser.step()
-            model.project_decoders()
-            train_sums += np.array(per_head) * objective.observed[rows].sum()
-        train_loss = train_sums / max(objective.observed[training_rows].sum(), 1.0)
-        validation_loss = objective.evaluate(validation_rows) if n_validation else train_loss
-        monitored = float(validation_loss.sum() if use_validation else train_loss.sum())
-        scheduler.step(monitored)
-        row = {
-            "epoch": epoch,
-            "train_loss": float(train_loss.sum()),
-            "val_loss": float(validation_loss.sum()) if n_validation else float("nan"),
-            "seconds": time.perf_counter() - tick,
-            "learning_rate": optimiser.param_groups[0]["lr"],
-        }
-        if len(config.ks) > 1:
-            for h, k in enumerate(config.ks):
-                row[f"train_loss_k{k}"] = float(train_loss[h])
-                if n_validation:
-                    row[f"val_loss_k{k}"] = float(validation_loss[h])
-        history.append(row)
-        if on_epoch is not None:
-            on_epoch(row, model, setup.inputs)
-        epoch_bar.set_postfix(loss=f"{row['train_loss']:.5f}", val=f"{row['val_loss']:.5f}")
-        if stopping.update(monitored, epoch, model):
-            log(f"early stop at epoch {epoch}: no improvement for {stopping.stale} epochs")
-            break
-    epoch_bar.close()
-    return history, epoch, stopping
+# ------------------------------------------------------------------------------------------
+# Training
+# ------------------------------------------------------------------------------------------
 
 
 def train(
@@ -298,68 +339,102 @@ def train(
     config: TrainConfig,
     labels: np.ndarray | None = None,
     init_p: np.ndarray | None = None,
-    progress: bool = True,
-    log=None,
-    on_epoch=None,
+    progress=None,
 ) -> TrainResult:
     """Fit a (multi-head) Neural ADMIXTURE model; see :class:`TrainConfig` for the knobs.
 
-    ``labels`` (one per sample, ``""`` for unknown) makes the run supervised or semi-supervised:
-    one head with one column per population, in sorted order. ``init_p`` (M x K, a ``.P``) makes it
-    pretrained: the decoder is set to it and frozen, only the encoder learns.
+    ``labels`` (one per sample, ``""`` or ``-`` for unknown) makes the run supervised or
+    semi-supervised: one head with one column per population, in sorted order, the labelled
+    samples' Q fixed to their population. ``init_p`` (M x K, a ``.P``) makes it pretrained: the
+    decoder is that F and stays fixed; only Q and the encoder are fitted. ``progress(stage,
+    epoch, log-likelihood, seconds)`` is called after every epoch.
     """
-    log = log or (lambda message: print(message, file=sys.stderr))
     started = time.perf_counter()
     check_inputs(genotypes, config, labels, init_p)
     set_threads(config.threads)
-    setup = _initialise(genotypes, config, labels, init_p)
-    objective = _Objective(setup, genotypes, config)
-    frozen = init_p is not None
-    history, epoch, stopping = _run_epochs(
-        setup, objective, config, frozen, progress, log, on_epoch
+    torch.manual_seed(config.seed)
+    device = select_device(config.device)
+    if device.type == "cuda":
+        # The CPU kernels used here are deterministic already; setting this loads torch's
+        # compiler stack (1.5 s), so only CUDA pays for it.
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    n, m = genotypes.n_samples, genotypes.n_snps
+
+    # Inputs: principal coordinates on the common SNPs (also the first stage's SNPs).
+    snps = classic.start_snps(genotypes, config.start_snps)
+    components = max(1, min(config.n_components, n - 1, len(snps)))
+    pca = fit_pca(genotypes, components, seed=config.seed, power_iterations=4, snps=snps)
+    inputs = torch.from_numpy(pca.scores.astype(np.float32)).to(device)
+    subset = genotypes if len(snps) == m else genotypes.select_snps(snps)
+
+    start = initial_state(subset, snps, pca, config.ks, labels, init_p, config.init, config.seed)
+    model = NeuralAdmixture(components, m, config.ks, hidden=config.hidden).to(device)
+    model.set_input_statistics(inputs)
+    warm_start_encoder(
+        model,
+        inputs,
+        start.q,
+        config.warm_start_steps,
+        config.learning_rate,
+        config.batch_size,
+        config.seed,
     )
-    model = setup.model
-    if stopping.keep_best_state and stopping.best_state is not None:
-        # Classic early stopping: go back to the state that generalised best.
-        model.load_state_dict(stopping.best_state)
-        best_epoch = stopping.best_epoch
+
+    engine_device = device.type if device.type == "cuda" else "cpu"
+    trainer = _Trainer(model, inputs, config, start, device, progress)
+    converged = True
+    if len(snps) < m and config.epochs > 0 and not trainer.frozen:
+        # Stage 1 on the common SNPs: the same epochs, a tenth or less of the genotypes.
+        engine = classic.make_engine(subset, engine_device, config.engine)
+        trainer.run_stage("common SNPs", engine, subset, config.epochs)
+        del engine
+    # Stage 2 on all SNPs: F for every SNP from least squares given the refined Q; the first
+    # epoch takes a few Newton steps per SNP (as the classic engine does after its start).
+    engine = classic.make_engine(genotypes, engine_device, config.engine)
+    for head in trainer.heads:
+        if trainer.frozen:
+            head.f = start.frozen_f
+        elif len(snps) < m:
+            head.f = classic.frequencies_given_q(genotypes, head.q)
+    if config.epochs > 0:
+        converged = trainer.run_stage(
+            "all SNPs", engine, genotypes, config.epochs, first_f_steps=classic.F_START_STEPS
+        )
     else:
-        # Converged on the training loss: the last state, reached with the smallest learning rate,
-        # is kept. The epoch minimum of a running training loss is within its noise and picking it
-        # measured worse (RMSE(Q) 0.0093 at the minimum, 0.0085 at the end, 2000 x 100k).
-        best_epoch = epoch
-    model.eval()
-    q = predict(model, setup.inputs, config.ks)
-    p = {
-        k: model.decoders[h].detach().cpu().numpy().T.astype(np.float64)
-        for h, k in enumerate(config.ks)
-    }
+        converged = False
+
+    # The network's output: the refinement from the final encoder's Q, to convergence.
+    observed = observed_per_sample(genotypes.packed, n).astype(np.float64)
+    entropy = config.entropy * observed if config.entropy > 0 else None
+    q_enc = encode(model, inputs)
+    q_out, p_out, ll_out = {}, {}, {}
+    for h, head in enumerate(trainer.heads):
+        fixed = start.fixed if h == 0 else None
+        q, _ = refine(
+            engine,
+            q_enc[h],
+            head.f,
+            max_steps=config.refine_steps,
+            fixed=fixed,
+            fixed_q=start.fixed_q if fixed is not None else None,
+            entropy=entropy,
+        )
+        q_out[head.k] = q
+        p_out[head.k] = np.asarray(head.f, dtype=np.float64)
+        ll_out[head.k] = engine.log_likelihood(q, head.f)
+        model.set_frequencies(h, head.f)
     return TrainResult(
         model=model.cpu(),
-        pca=setup.pca,
+        pca=pca,
         config=config,
-        q=q,
-        p=p,
-        history=pd.DataFrame(history),
-        populations=setup.populations,
+        q=q_out,
+        p=p_out,
+        log_likelihood=ll_out,
+        history=pd.DataFrame(trainer.history),
+        populations=start.populations,
         snps=genotypes.variants,
         seconds=time.perf_counter() - started,
-        epochs_run=epoch,
-        best_epoch=best_epoch,
-        device=str(setup.device),
+        epochs_run=trainer.epochs,
+        converged=converged,
+        device=str(device),
     )
-
-
-@torch.no_grad()
-def predict(model: NeuralAdmixture, inputs: torch.Tensor, ks: list[int]) -> dict[int, np.ndarray]:
-    """Q of every sample for every head, in batches (one forward pass)."""
-    model.eval()
-    parts: list[list[np.ndarray]] = [[] for _ in ks]
-    for start in range(0, inputs.shape[0], 4096):
-        for h, q in enumerate(model(inputs[start : start + 4096])):
-            parts[h].append(q.cpu().double().numpy())
-    result = {}
-    for h, k in enumerate(ks):
-        q = np.concatenate(parts[h])
-        result[k] = q / q.sum(axis=1, keepdims=True)
-    return result

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_mutual_info_score
 
 from ..data import is_unknown
 from ..errors import InputError
@@ -35,6 +34,9 @@ def one_hot(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def ami(q: np.ndarray, labels: np.ndarray) -> float:
     """AMI between argmax(Q) and the labels, over samples with a known label."""
+    # scikit-learn costs 55 MB and a second at import; only the report's metrics need it.
+    from sklearn.metrics import adjusted_mutual_info_score
+
     _, known = one_hot(labels)
     if known.sum() < 2:
         return float("nan")
@@ -115,3 +117,10 @@ def rmse_q(q: np.ndarray, truth: np.ndarray) -> float:
     order = np.empty(truth.shape[1], dtype=np.int64)
     order[truth_columns] = q_columns
     return float(np.sqrt(np.mean((q[:, order] - truth) ** 2)))
+
+
+def entropy_of(q: np.ndarray) -> np.ndarray:
+    """Entropy of each row of Q, ``-sum_k q_k log q_k`` (natural log; 0 for a hard assignment,
+    ``log K`` for uniform Q)."""
+    safe = np.clip(q, 1e-300, 1.0)
+    return -(q * np.log(safe)).sum(axis=1)

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 
+from neuradmix.cli import main
 from neuradmix.data import read_p, read_q, write_bed, write_labels, write_q
 from neuradmix.data.timing import read_timing
 from neuradmix.simulation.psd import simulate_psd
@@ -42,18 +43,18 @@ def test_train_infer_recover_evaluate(data):
         3,
         "--out",
         out,
-        "--epochs",
-        5,
-        "--quiet",
         "--threads",
         1,
     )
     assert "K=3\tLoglikelihood:" in result.stdout
+    # Without a terminal: one progress line per epoch (and head), no carriage returns.
+    assert "\r" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if "loglik" in line]) >= 10
     for name in ("toy.2.Q", "toy.2.P", "toy.3.Q", "toy.3.P", "toy.model.pt", "toy.loss.tsv"):
         assert (out / name).is_file(), name
     assert read_q(out / "toy.3.Q", 120).shape == (120, 3)
     assert read_p(out / "toy.3.P", 1500).shape == (1500, 3)
-    assert (out / "toy.loss.tsv").read_text().startswith("epoch\ttrain_loss\tval_loss")
+    assert (out / "toy.loss.tsv").read_text().startswith("epoch\tstage\ttrain_loss")
     timing = read_timing(out / "toy.timing.tsv")
     assert (timing.command, timing.tool, timing.k_values) == ("train", "neural", [2, 3])
     # The fit excludes the interpreter start-up and file reading that the process includes.
@@ -98,25 +99,31 @@ def test_train_infer_recover_evaluate(data):
     assert 0 < float(values["ami"]) <= 1
 
 
-def test_bad_inputs_fail_with_one_line_and_no_outputs(data, tmp_path):
+def test_bad_inputs_fail_with_one_line_and_no_outputs(data, tmp_path, capsys):
+    """Each checked before any reading or training (in-process: the exit status is main's)."""
     folder, _ = data
-    result = run("train", folder / "toy.bed", "--k", 500, "--out", tmp_path / "o", check=False)
-    assert result.returncode == 2
-    assert "K=500 is larger than the number of samples (120)" in result.stderr
-    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
-
+    (tmp_path / "afile").write_text("x")
     (tmp_path / "short.pop").write_text("pop1\npop2\n")
-    result = run(
-        "train",
-        folder / "toy.bed",
-        "--labels",
-        tmp_path / "short.pop",
-        "--out",
-        tmp_path / "o",
-        check=False,
-    )
-    assert result.returncode == 2 and "short.pop: 2 labels" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    cases = [
+        (["--k", 120], "--k 120: as many ancestral populations as the 120 samples"),
+        (["--k", 3, "--out", tmp_path / "afile"], "is a file"),
+        (["--k", 3, "--name", "a/b"], "plain file stem"),
+        (["--labels", tmp_path / "short.pop"], "short.pop: 2 labels"),
+        (["--min-k", 3, "--max-k", 2], "need 1 <= min-k <= max-k"),
+    ]
+    for options, message in cases:
+        arguments = ["train", folder / "toy.bed", *options]
+        if "--out" not in options:
+            arguments += ["--out", tmp_path / "o"]
+        assert main([str(a) for a in arguments]) == 2, options
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (options, err)
+        assert not (tmp_path / "o").exists()
+    for option, value in (("--epochs", 0), ("--threads", 0), ("--lambda", -1), ("--tol", 0)):
+        with pytest.raises(SystemExit) as stop:
+            main(["train", str(folder / "toy.bed"), "--k", "2", "--out", str(tmp_path / "o"),
+                  option, str(value)])  # fmt: skip
+        assert stop.value.code == 2 and f"argument {option}:" in capsys.readouterr().err
 
     (tmp_path / "cut.bed").write_bytes((folder / "toy.bed").read_bytes()[:100])
     for ext in ("bim", "fam"):
