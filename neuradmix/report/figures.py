@@ -25,6 +25,7 @@ from ..classic.cv import read_cv_table
 from ..data import atomic_outputs, read_bed, read_fam_ids, read_labels, read_p, read_q
 from ..data.tables import read_result_table
 from ..errors import InputError
+from ..stats.metrics import entropy_of
 
 MANIFEST = "figures.json"
 
@@ -391,10 +392,12 @@ def lambda_figure(results: CohortResults):
     fig, shown, total = plots.plot_lambda_effect(
         panels, lambda_labels, max_samples=results.max_samples, seed=results.seed
     )
+    entropies = ", ".join(f"{name} {entropy_of(q).mean():.2f}" for name, (q, _) in panels.items())
     caption = (
         f"Ancestry of the {which} individuals at K={main_k} for each λ: small values "
         "give hard, single-cluster assignments and large values flatten them towards "
-        "uniform." + _shown_note(shown, total, f"{which} individuals")
+        f"uniform. Mean entropy of Q (uniform Q: ln {main_k} = {np.log(main_k):.2f}): "
+        f"{entropies}." + _shown_note(shown, total, f"{which} individuals")
     )
     return fig, "Effect of the regularisation λ", caption
 

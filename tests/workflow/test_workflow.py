@@ -98,7 +98,7 @@ def tiny_config(data: Path, **overrides) -> dict:
         "downsample": {"method": "uniform", "every": 2},
         "simulate": {"n_per_population": 10, "n_val_per_population": 4},
         "neural": {
-            "epochs": 2,
+            "epochs": 10,
             "runs": {
                 "single": {"mode": "unsupervised", "k": 3},
                 "multi": {"mode": "multihead", "min_k": 2, "max_k": 3},

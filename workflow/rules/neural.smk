@@ -31,12 +31,11 @@ rule train_neural:
         lam=lambda wc: run_setting(wc.run, "lambda"),
         device=lambda wc: run_device(wc.run),
         seed=SEED,
-    # --quiet: no progress bar (its carriage returns garble a log file); the loss of every
-    # epoch is in train.loss.tsv.
+    # The log gets one line per epoch (no progress bar: stderr is a file here).
     shell:
         "python -m neuradmix train {input.bed} {params.options} --out {params.outdir}"
         " --name train --epochs {params.epochs} --lambda {params.lam}"
-        " --device {params.device} --seed {params.seed} --threads {threads} --quiet"
+        " --device {params.device} --seed {params.seed} --threads {threads}"
         " > {log} 2>&1"
 
 
