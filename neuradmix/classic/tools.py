@@ -175,32 +175,8 @@ def run_fastmixture(
     genotypes: Genotypes | None = None,
 ) -> BaselineResult:
     """Run ``fastmixture`` (its default settings) and read its ``.Q``/``.P``."""
-    executable = _require("fastmixture")
-    genotypes = genotypes if genotypes is not None else read_bed(bed)
-    n, m = genotypes.n_samples, genotypes.n_snps
-    with tempfile.TemporaryDirectory(prefix="neuradmix-fastmixture-") as tmp:
-        workdir = Path(tmp)
-        prefix = _link_fileset(bed, workdir, "data")
-        out = workdir / "run"
-        command = [
-            executable,
-            "--bfile",
-            str(prefix),
-            "--K",
-            str(k),
-            "--threads",
-            str(max(1, threads)),
-            "--seed",
-            str(seed),
-            "--out",
-            str(out),
-        ]
-        output, seconds = _run(command, workdir, "fastmixture", bed)
-        stem = f"run.K{k}.s{seed}"
-        q, p = _read_outputs(workdir / f"{stem}.Q", workdir / f"{stem}.P", n, m, "fastmixture")
-    return _result(
-        "fastmixture", k, q, p, seconds, _parse_loglik("fastmixture", output), command, genotypes
-    )
+    flags = ("--bfile", "--K", "--threads", "--seed", "--out")
+    return _run_fastmixture_tool("fastmixture", flags, bed, k, threads, seed, genotypes)
 
 
 def run_fastmixture2(
@@ -214,34 +190,29 @@ def run_fastmixture2(
     """Run ``fastmixture2`` (its default settings) and read its ``.Q``/``.P``.
 
     fastmixture2 refuses monomorphic SNPs; filter them first (``plink2 --maf 1e-6``)."""
-    executable = _require("fastmixture2")
+    flags = ("-b", "-k", "-t", "-s", "-o")
+    return _run_fastmixture_tool("fastmixture2", flags, bed, k, threads, seed, genotypes)
+
+
+def _run_fastmixture_tool(name, flags, bed, k, threads, seed, genotypes) -> BaselineResult:
+    """fastmixture and fastmixture2 share their outputs (``OUT.K{k}.s{seed}.Q/.P/.log``) and
+    differ in their flag names: ``flags`` are those of the fileset, K, threads, seed and out."""
+    executable = _require(name)
     genotypes = genotypes if genotypes is not None else read_bed(bed)
     n, m = genotypes.n_samples, genotypes.n_snps
-    with tempfile.TemporaryDirectory(prefix="neuradmix-fastmixture2-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"neuradmix-{name}-") as tmp:
         workdir = Path(tmp)
         prefix = _link_fileset(bed, workdir, "data")
-        out = workdir / "run"
-        command = [
-            executable,
-            "-b",
-            str(prefix),
-            "-k",
-            str(k),
-            "-t",
-            str(max(1, threads)),
-            "-s",
-            str(seed),
-            "-o",
-            str(out),
-        ]
-        output, seconds = _run(command, workdir, "fastmixture2", bed)
+        values = (prefix, k, max(1, threads), seed, workdir / "run")
+        command = [executable]
+        for flag, value in zip(flags, values, strict=True):
+            command += [flag, str(value)]
+        output, seconds = _run(command, workdir, name, bed)
         stem = f"run.K{k}.s{seed}"
         log = workdir / f"{stem}.log"
         text = output + (log.read_text() if log.is_file() else "")
-        q, p = _read_outputs(workdir / f"{stem}.Q", workdir / f"{stem}.P", n, m, "fastmixture2")
-    return _result(
-        "fastmixture2", k, q, p, seconds, _parse_loglik("fastmixture2", text), command, genotypes
-    )
+        q, p = _read_outputs(workdir / f"{stem}.Q", workdir / f"{stem}.P", n, m, name)
+    return _result(name, k, q, p, seconds, _parse_loglik(name, text), command, genotypes)
 
 
 def run_em(
