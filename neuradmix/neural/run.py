@@ -120,7 +120,8 @@ def train_files(request: TrainRequest, ks_for) -> int:
         result.history.to_csv(staged(out / f"{name}.loss.tsv"), sep="\t", index=False)
     for k in ks:
         print(f"K={k}\tLoglikelihood: {lls[k]:.6f}")
-    _log(f"wrote {out}/{name}.{{{','.join(map(str, ks))}}}.Q/.P, {name}.model.pt, {name}.loss.tsv")
+    k_part = str(ks[0]) if len(ks) == 1 else "{" + ",".join(map(str, ks)) + "}"
+    _log(f"wrote {out}/{name}.{k_part}.Q/.P, {name}.model.pt, {name}.loss.tsv")
     return 0
 
 
