@@ -66,7 +66,7 @@ def save_model(path: str | os.PathLike, result: TrainResult) -> None:
         "snps": {
             "chrom": [str(x) for x in snps["chrom"]],
             "snp": [str(x) for x in snps["snp"]],
-            "pos": torch.from_numpy(snps["pos"].to_numpy(dtype=np.int64)),
+            "pos": torch.from_numpy(np.array(snps["pos"], dtype=np.int64)),  # a copy: writable
             "a1": [str(x) for x in snps["a1"]],
             "a2": [str(x) for x in snps["a2"]],
         },
