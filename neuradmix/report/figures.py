@@ -52,7 +52,7 @@ class RunFiles:
 
 
 def read_loss_table(path: str | Path) -> pd.DataFrame:
-    """A training log of ``neuradmix train`` (columns epoch, train_loss, val_loss, ...)."""
+    """A training log of ``neuradmix train`` (columns epoch, stage, train_loss, ...)."""
     return read_result_table(path, "loss table", ["epoch", "train_loss"], "`neuradmix train`")
 
 
@@ -358,15 +358,18 @@ def cv_figure(results: CohortResults):
 
 
 def loss_figure(results: CohortResults):
-    """Training and validation loss per epoch, one panel per neural run."""
+    """The training objective per epoch and stage, one panel per neural run."""
     from . import plots
 
     tables = {name: read_loss_table(path) for name, path in results.loss_files.items()}
     caption = (
-        "Loss of the neural model per epoch on the training individuals and on the "
-        "held-out individuals used for early stopping."
+        "Training objective of each neural run per epoch: the negative log-likelihood per "
+        "observed genotype call of the training individuals (plus the λ term), first on the "
+        "common SNPs the encoder's PCA uses (blue, left axis), then on all SNPs (orange, "
+        "right axis). Each stage stops when the objective improves by less than the "
+        "tolerance (1e-6, relative) in two epochs running."
     )
-    return plots.plot_loss_curves(tables), "Training and validation loss", caption
+    return plots.plot_loss_curves(tables), "Training objective per epoch", caption
 
 
 def lambda_figure(results: CohortResults):

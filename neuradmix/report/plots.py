@@ -557,7 +557,7 @@ def plot_cv_error(table: pd.DataFrame) -> Figure:
         ax.scatter([best["k"]], [best["cv_error"]], s=120, facecolors="none", edgecolors="black")
     ax.set_xlabel("K")
     ax.set_ylabel("cross-validation error")
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=6, integer=True))
     ax.legend(fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -565,7 +565,9 @@ def plot_cv_error(table: pd.DataFrame) -> Figure:
 
 
 def plot_loss_curves(tables: Mapping[str, pd.DataFrame]) -> Figure:
-    """Training and validation loss per epoch, one panel per neural run."""
+    """The training objective per epoch (``train_loss``: negative log-likelihood per observed
+    call, plus the λ term), one panel per neural run and one line per training stage (the
+    stages fit different SNP sets, so their losses are not on one scale)."""
     if not tables:
         raise ValueError("plot_loss_curves needs at least one loss table.")
     # At most three panels a row, so the figure keeps the report's width (11 in at 110 dpi).
@@ -577,17 +579,27 @@ def plot_loss_curves(tables: Mapping[str, pd.DataFrame]) -> Figure:
     for empty in range(len(tables), n_rows * n_cols):
         axes[empty // n_cols, empty % n_cols].set_axis_off()
     for ax, (run, table) in zip(axes.ravel(), tables.items(), strict=False):
-        for column, style in (("train_loss", "-"), ("val_loss", "--")):
-            if column in table.columns and table[column].notna().any():
-                ax.plot(
-                    table["epoch"], table[column], style, marker=".", label=column.split("_")[0]
-                )
+        stages = table["stage"] if "stage" in table.columns else pd.Series("training", table.index)
+        for stage in pd.unique(stages):
+            rows = table[stages == stage]
+            if len(pd.unique(stages)) == 1:
+                ax.plot(rows["epoch"], rows["train_loss"], "-", marker=".", label=str(stage))
+                continue
+            # One axis per stage: the second stage's loss (all SNPs) sits on its own scale.
+            target = ax if stage == stages.iloc[0] else ax.twinx()
+            colour = "C0" if target is ax else "C1"
+            target.plot(rows["epoch"], rows["train_loss"], "-", marker=".", color=colour)
+            target.tick_params(axis="y", colors=colour, labelsize=7)
+            target.ticklabel_format(axis="y", useOffset=False)
+            target.set_ylabel(f"loss, {stage}", color=colour, fontsize=8)
         ax.set_title(run, fontsize=9)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        if len(pd.unique(stages)) == 1:
+            ax.ticklabel_format(axis="y", useOffset=False)
+            ax.set_ylabel("loss")
+            ax.legend(fontsize=8, frameon=False)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=6, integer=True))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 

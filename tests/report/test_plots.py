@@ -100,10 +100,16 @@ def test_pca_centre_figure_and_curves_have_one_panel_each(cohort):
     assert len(plots.plot_cv_error(cv).axes) == 1
     with pytest.raises(ValueError, match="cv_error"):
         plots.plot_cv_error(cv.drop(columns="cv_error"))
-    loss = pd.DataFrame({"epoch": [1, 2], "train_loss": [2.0, 1.0], "val_loss": [2.1, 1.2]})
-    fig = plots.plot_loss_curves({"a": loss, "b": loss})
-    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
-    assert len(fig.axes[0].get_lines()) == 2
+    stages = ["common SNPs"] * 2 + ["all SNPs"] * 3
+    loss = pd.DataFrame({"epoch": range(1, 6), "stage": stages, "train_loss": [9, 8, 3, 2, 1]})
+    fig = plots.plot_loss_curves({"a": loss, "b": loss[loss["stage"] == "all SNPs"]})
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in titled] == ["a", "b"]
+    # Two stages: each on its own axis (their losses are on different SNP sets).
+    lines = [line for ax in fig.axes for line in ax.get_lines()]
+    xs = sorted(list(line.get_xdata()) for line in lines)
+    assert xs == [[1, 2], [3, 4, 5], [3, 4, 5]]
+    assert len(titled[0].get_lines()) == 1 and len(titled[1].get_lines()) == 1
 
 
 def test_multik_grid_titles_and_labels_every_column_whatever_each_model_fitted(cohort):

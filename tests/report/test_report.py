@@ -45,7 +45,7 @@ def cohort_dir(tmp_path_factory):
             write_q(root / run / f"val.{k}.Q", q[N_TRAIN:])
             write_p(root / run / f"train.{k}.P", p)
     (root / "neural/single/train.loss.tsv").write_text(
-        "epoch\ttrain_loss\tval_loss\tseconds\n1\t3.0\t3.2\t0.1\n2\t2.1\t2.4\t0.1\n"
+        "epoch\tstage\ttrain_loss\tseconds\n1\tcommon SNPs\t3.0\t0.1\n2\tall SNPs\t2.1\t0.1\n"
     )
     (root / "cv").mkdir()
     (root / "cv/em.cv.tsv").write_text("k\tcv_error\n2\t0.61\n3\t0.48\n")
