@@ -21,8 +21,9 @@ One epoch, over the whole cohort:
 
 Training runs in two stages, both on the whole cohort of samples: first on the common SNPs the
 PCA uses (at most ``start_snps``), then on all SNPs, with F for every SNP starting from least
-squares given the first stage's Q. Each stage stops when the objective rose by less than
-``tolerance`` (relative) in ``patience`` consecutive epochs, or after ``epochs`` epochs. The
+squares given the first stage's Q. Each stage stops when every head's objective rose by less
+than ``tolerance`` (relative to that head's) in ``patience`` consecutive epochs, or after
+``epochs`` epochs. The
 result is the refined Q (Newton steps to convergence from the final encoder's Q) and F.
 """
 
@@ -219,13 +220,16 @@ class _Trainer:
         entropy = config.entropy * observed if config.entropy > 0 else None
         weights = torch.from_numpy((observed / max(observed.mean(), 1.0)).astype(np.float32))
         weights = weights.to(self.device)
-        stopping = StoppingRule(config.tolerance, config.patience)
+        # One rule per head: a head still climbing keeps the stage going even when its rise is
+        # small against the sum over heads (a large K converges more slowly than a small one).
+        stopping = [StoppingRule(config.tolerance, config.patience) for _ in self.heads]
+        previous = -math.inf
         n_calls = max(observed.sum(), 1.0)
         relax = config.relaxation != 1.0
         for stage_epoch in range(epochs):
             tick = time.perf_counter()
             q_enc = encode(self.model, self.inputs)
-            objective, lls = 0.0, []
+            objective, lls, head_objectives = 0.0, [], []
             for h, head in enumerate(self.heads):
                 q = classic.project_q(q_enc[h])
                 fixed = self.start.fixed if h == 0 else None
@@ -253,9 +257,10 @@ class _Trainer:
                     head.f = f_newton
                 head.q = q_ref
                 lls.append(ll)
-                objective += ll
                 if entropy is not None:
-                    objective += float(entropy @ entropy_of(q_ref))
+                    ll = ll + float(entropy @ entropy_of(q_ref))
+                head_objectives.append(ll)
+                objective += ll
             encoder_loss = self._fit_encoder(weights)
             self.epochs += 1
             row = {
@@ -274,9 +279,13 @@ class _Trainer:
                 for k, ll in zip(config.ks, lls, strict=True):
                     label = stage if len(config.ks) == 1 else f"{stage} K={k}"
                     self.progress(label, self.epochs, ll, row["seconds"])
-            if objective < stopping.previous:
+            if objective < previous:
                 relax = False  # an over-relaxed step overshot: plain steps from here on
-            if stopping.update(objective):
+            previous = objective
+            done = [
+                rule.update(value) for rule, value in zip(stopping, head_objectives, strict=True)
+            ]
+            if all(done):
                 return True
         return False
 

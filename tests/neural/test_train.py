@@ -123,6 +123,15 @@ def test_every_head_of_a_multi_head_model_is_at_its_optimum(cohort):
         assert _gap(reference, result.log_likelihood[k]) < 1e-5
         assert result.q[k].shape == (300, k) and result.p[k].shape == (3000, k)
     assert {"log_likelihood_k2", "log_likelihood_k3"} <= set(result.history.columns)
+    # Each stage ended only when every head had stopped rising by itself (relative to its own
+    # log-likelihood), not when the sum over heads had: a slow head keeps the stage going.
+    config = result.config
+    for _, stage in result.history.groupby("stage", sort=False):
+        assert len(stage) < config.epochs
+        for k in (2, 3):
+            ll = stage[f"log_likelihood_k{k}"].to_numpy()
+            rises = np.diff(ll)[-config.patience :] / np.abs(ll[-config.patience :])
+            assert (rises <= config.tolerance).all(), (k, rises)
 
 
 def test_supervised_and_semi_supervised(cohort):
