@@ -152,6 +152,28 @@ class NumbaEngine:
     def log_likelihood(self, q: np.ndarray, f: np.ndarray) -> float:
         return self.frequencies(q, f, steps=0)[1]
 
+    def ancestry_model(self, q: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The second-order model of every sample's log-likelihood in its ``q_i`` at (Q, F): the
+        gradient (N x K) and minus the Hessian (N x K x K), both taken along the simplex (a
+        multiple of (1, ..., 1) is left out, which changes neither for a step that keeps
+        ``sum(q_i) = 1``); one pass over the genotypes."""
+        k = q.shape[1]
+        stats = np.empty((k + k * (k + 1) // 2, self.n))
+        kernels.ancestry_pass(
+            self.packed,
+            self.n,
+            np.ascontiguousarray(q.T),
+            np.ascontiguousarray(f),
+            self.weights,
+            self.seed,
+            self.folds,
+            self.heldout,
+            stats,
+            np.zeros(0, dtype=np.int64),
+        )
+        self.passes += 1
+        return kernels.unpack_model(stats, k)
+
     def ancestry(
         self,
         q: np.ndarray,

@@ -577,6 +577,20 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats, rows):
                 stats[r_, start + t] = total[r_, t] + acc[r_, t]
 
 
+def unpack_model(stats: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``stats`` of :func:`ancestry_pass` (S x N) as (gradient N x K, curvature N x K x K)."""
+    n = stats.shape[1]
+    gradient = np.ascontiguousarray(stats[:k].T)
+    curvature = np.empty((n, k, k))
+    row = k
+    for c in range(k):
+        for e in range(c + 1):
+            curvature[:, c, e] = stats[row]
+            curvature[:, e, c] = stats[row]
+            row += 1
+    return gradient, curvature
+
+
 @numba.njit(parallel=True, cache=True)
 def add_entropy(qt, weight, stats):
     """Add ``weight_i * H(q_i)`` (``H(q) = -sum_k q_k log q_k``) to each sample's objective in

@@ -113,20 +113,16 @@ class TorchEngine:
     def log_likelihood(self, q: np.ndarray, f: np.ndarray) -> float:
         return self.frequencies(q, f, steps=0)[1]
 
-    def ancestry(
-        self,
-        q: np.ndarray,
-        f: np.ndarray,
-        fixed: np.ndarray | None,
-        entropy: np.ndarray | None = None,
-        rows: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """As :meth:`NumbaEngine.ancestry`; ``rows`` keeps the other samples' Q (the pass itself
-        covers every sample on the device)."""
-        from .fit import Q_MIN
-
-        qt = torch.as_tensor(q, dtype=torch.float64, device=self.device)  # N x K
+    def ancestry_model(self, q, f):
+        """As :meth:`NumbaEngine.ancestry_model`, on the device (tensors stay there)."""
+        qt = torch.as_tensor(q, dtype=torch.float64, device=self.device)
         f_all = torch.as_tensor(f, dtype=torch.float64, device=self.device)
+        grad, hess = self._ancestry_sums(qt, f_all)
+        self.passes += 1
+        return grad, hess
+
+    def _ancestry_sums(self, qt, f_all):
+        """Per-sample gradient and minus the Hessian of the log-likelihood in q at (Q, F)."""
         k = qt.shape[1]
         grad = torch.zeros((self.n, k), dtype=torch.float64, device=self.device)
         hess = torch.zeros((self.n, k, k), dtype=torch.float64, device=self.device)
@@ -146,6 +142,23 @@ class TorchEngine:
             w = a / (p * p) + b / ((1.0 - p) * (1.0 - p))
             grad += s.T @ fj
             hess += torch.einsum("ji,jk,jl->ikl", w, fj, fj)
+        return grad, hess
+
+    def ancestry(
+        self,
+        q: np.ndarray,
+        f: np.ndarray,
+        fixed: np.ndarray | None,
+        entropy: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """As :meth:`NumbaEngine.ancestry`; ``rows`` keeps the other samples' Q (the pass itself
+        covers every sample on the device)."""
+        from .fit import Q_MIN
+
+        qt = torch.as_tensor(q, dtype=torch.float64, device=self.device)  # N x K
+        f_all = torch.as_tensor(f, dtype=torch.float64, device=self.device)
+        grad, hess = self._ancestry_sums(qt, f_all)
         if entropy is not None:
             weight = torch.as_tensor(entropy, dtype=torch.float64, device=self.device)[:, None]
             safe = qt.clamp_min(1e-300)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..errors import InputError
 from .common import (
     add_threads_seed_device,
-    at_least_two,
     non_negative_float,
+    non_negative_int,
     positive_float,
     positive_int,
     requested_ks,
@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 
 
 def _register_train(subparsers) -> None:
-    from ..neural.config import ENGINES, INITS, TrainConfig
+    from ..neural.config import ENGINES, TrainConfig
 
     defaults = TrainConfig(ks=[2])
     parser = subparsers.add_parser(
@@ -30,33 +30,39 @@ def _register_train(subparsers) -> None:
         help="train a Neural ADMIXTURE model and write .Q/.P files",
         description=(
             "Train Neural ADMIXTURE on a PLINK fileset until the log-likelihood stops rising "
-            "(one line per epoch on stderr). Writes OUT/NAME.K.Q and OUT/NAME.K.P (ADMIXTURE "
-            "format) for every K, OUT/NAME.model.pt (for `neuradmix infer`), OUT/NAME.loss.tsv "
-            "(one row per epoch) and OUT/NAME.timing.tsv, and prints 'K=k Loglikelihood: x'."
+            "(one line per epoch on stderr). Writes OUT/NAME.K.Q (the encoder's forward pass on "
+            "these samples) and OUT/NAME.K.P (the decoder's weights F) in ADMIXTURE format for "
+            "every K, OUT/NAME.model.pt (for `neuradmix infer`), OUT/NAME.loss.tsv (one row "
+            "per epoch) and OUT/NAME.timing.tsv, and prints 'K=k Loglikelihood: x'."
         ),
     )
     parser.add_argument("bed", help="PLINK .bed file (the .bim and .fam must sit beside it)")
     group = parser.add_argument_group("number of clusters (give --k, or --min-k and --max-k)")
     group.add_argument("--k", type=int, help="train one head with K clusters")
-    group.add_argument("--min-k", type=int, help="smallest K of a multi-head model")
+    group.add_argument(
+        "--min-k", type=int, help="smallest K of a multi-head model (one head per K)"
+    )
     group.add_argument("--max-k", type=int, help="largest K of a multi-head model")
     parser.add_argument("--out", required=True, help="output directory (created if missing)")
     parser.add_argument("--name", help="output file prefix (default: the BED file's stem)")
     parser.add_argument(
         "--labels",
         help="population labels for a supervised run: ADMIXTURE .pop (one per .fam line, '-' "
-        "unknown) or two columns SAMPLE LABEL; labelled samples keep Q fixed to their "
-        "population (ADMIXTURE --supervised); unknown samples make it semi-supervised",
+        "unknown) or two columns SAMPLE LABEL; the decoder starts at the labelled "
+        "populations' centroids and the labelled samples' cross-entropy (weight --eta) joins "
+        "the loss; unknown samples make it semi-supervised",
     )
     parser.add_argument(
         "--init-p",
-        help="pretrained mode: the decoder is this .P (e.g. ADMIXTURE's), kept fixed",
+        help="pretrained mode: the decoder is this .P (e.g. ADMIXTURE's), kept fixed; only the "
+        "encoder is trained",
     )
     parser.add_argument(
         "--polish",
         action="store_true",
-        help="continue the neural fit with the classic engine to ADMIXTURE's optimum; the "
-        "written .Q/.P are then the polished ones",
+        help="after training, continue from the network's Q/P with the classic engine to "
+        "ADMIXTURE's optimum; the written .Q/.P are then the classic engine's, not the "
+        "network's (the log and the timing file say 'neural+polish')",
     )
     parser.add_argument(
         "--lambda",
@@ -71,8 +77,8 @@ def _register_train(subparsers) -> None:
         "--eta",
         type=non_negative_float,
         default=defaults.supervised_weight,
-        help="weight of the labelled samples' cross-entropy in the encoder's loss (Equation 5; "
-        "default: %(default)s)",
+        help="weight of a labelled sample's cross-entropy against its label, beside its "
+        "negative log-likelihood per genotype call (Equation 5; default: %(default)s)",
     )
     parser.add_argument(
         "--epochs",
@@ -86,7 +92,7 @@ def _register_train(subparsers) -> None:
         type=positive_float,
         default=defaults.tolerance,
         help="an epoch is progress when the objective rises by more than TOL x |objective| "
-        "(default: %(default)s, which leaves the fit within about 1e-7 of the optimum)",
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--patience",
@@ -95,49 +101,16 @@ def _register_train(subparsers) -> None:
         help="epochs without progress before stopping (default: %(default)s)",
     )
     parser.add_argument(
-        "--lr",
-        type=positive_float,
-        default=defaults.learning_rate,
-        help="encoder learning rate (Adam; halved when the encoder stops improving; default: "
-        "%(default)s)",
-    )
-    parser.add_argument(
         "--encoder-steps",
         type=positive_int,
         default=defaults.encoder_steps,
-        help="encoder optimiser steps per epoch (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=at_least_two,
-        default=defaults.batch_size,
-        help="encoder minibatch; smaller cohorts train full-batch (default: %(default)s)",
+        help="L-BFGS steps of the encoder's weights per epoch (default: %(default)s)",
     )
     parser.add_argument(
         "--hidden",
         type=positive_int,
         default=defaults.hidden,
-        help="hidden layer width (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--pcs",
-        type=positive_int,
-        default=defaults.n_components,
-        help="principal axes fed to the encoder (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--refine-steps",
-        type=positive_int,
-        default=defaults.refine_steps,
-        help="most Newton steps of the refinement of Q given F at the end of training and at "
-        "inference (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--init",
-        choices=INITS,
-        default=defaults.init,
-        help="unsupervised initialisation: PCK-Means refined by low-rank ALS (default) or "
-        "PCK-Means alone (the paper's Algorithm 1)",
+        help="ReLU units of each head (default: %(default)s)",
     )
     parser.add_argument(
         "--engine",
@@ -163,13 +136,8 @@ def _train(args) -> int:
         patience=args.patience,
         entropy=args.entropy,
         supervised_weight=args.eta,
-        learning_rate=args.lr,
         encoder_steps=args.encoder_steps,
-        batch_size=args.batch_size,
         hidden=args.hidden,
-        n_components=args.pcs,
-        refine_steps=args.refine_steps,
-        init=args.init,
         seed=args.seed,
         device=args.device,
         threads=args.threads,
@@ -191,11 +159,13 @@ def _train(args) -> int:
 def _register_infer(subparsers) -> None:
     parser = subparsers.add_parser(
         "infer",
-        help="assign new samples with a trained model",
+        help="assign new samples with a trained model (one forward pass)",
         description=(
-            "Write OUT/NAME.K.Q for every head of MODEL: the encoder's Q refined by Newton steps "
-            "given the model's F (a pass over the new genotypes each). The data must have the "
-            "model's SNPs and allele coding; SNPs in another order are reordered."
+            "Write OUT/NAME.K.Q for every head of MODEL: the encoder's forward pass on the new "
+            "samples (one pass over their genotypes). --refine-steps N adds up to N Newton "
+            "steps of each sample's Q given the model's F (ADMIXTURE's projection, a pass each) "
+            "and the timing file then says 'neural+refine'. The data must have the model's "
+            "SNPs and allele coding; SNPs in another order are reordered."
         ),
     )
     parser.add_argument("bed", nargs="?", help="PLINK .bed of the samples to assign")
@@ -209,8 +179,10 @@ def _register_infer(subparsers) -> None:
     )
     parser.add_argument(
         "--refine-steps",
-        type=positive_int,
-        help="most Newton steps of the refinement (default: the model's, 8)",
+        type=non_negative_int,
+        default=0,
+        help="Newton steps of each sample's Q given F after the forward pass (default: "
+        "%(default)s, the forward pass alone)",
     )
     add_threads_seed_device(parser)
     parser.set_defaults(func=_infer)

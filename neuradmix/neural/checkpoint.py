@@ -1,8 +1,8 @@
 """Saving and loading trained models (``NAME.model.pt``).
 
-A model file holds everything inference needs: the encoder's weights, the decoders' F, the K of
-each head, the hyperparameters, the package version, the PCA that turns genotypes into encoder
-inputs (with the indices of the SNPs it uses), and the SNPs (IDs, chromosome, position, alleles)
+A model file holds everything inference needs: the encoder's first layer (the principal axes
+over all SNPs with their centring and scaling) and heads, the decoders' F, the K of each head,
+the hyperparameters, the package version, and the SNPs (IDs, chromosome, position, alleles)
 it was trained on, so that data with another SNP set or allele coding is refused instead of
 silently giving wrong ancestry.
 """
@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # loading a model must not import the training loop
     from .train import TrainResult
 
 FORMAT = "neuradmix-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """Assigning new samples with a trained model, after checking that the data carry the model's
-SNPs with the model's allele coding: the encoder's forward pass, then the refinement layer's
-Newton steps given each head's F (a pass over the new samples' genotypes each)."""
+SNPs with the model's allele coding: the encoder's forward pass (the principal-axes layer, one
+pass over the new genotypes, then every head). ``refine_steps`` > 0 adds that many Newton steps
+of each sample's Q given the head's F (ADMIXTURE's projection, a pass over the genotypes each),
+on request only."""
 
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ from ..errors import InputError
 from ..runtime import select_device
 from .checkpoint import LoadedModel
 from .model import encode
-from .refine import refine
 
 
 def snp_keys(variants: pd.DataFrame) -> np.ndarray:
@@ -74,7 +75,7 @@ class Inference:
     seconds: float
     reordered: bool
     device: str = "cpu"
-    refine_steps: int = 0
+    refine_steps: int = 0  # Newton steps taken after the forward pass (0: the forward pass)
 
 
 def infer(
@@ -82,32 +83,21 @@ def infer(
     data: Genotypes,
     device: str = "auto",
     model_path="model",
-    refine_steps: int | None = None,
-):
-    """Q of each sample in ``data`` for every head of the model."""
-    from ..classic.fit import make_engine
-    from ..classic.kernels import observed_per_sample
-
+    refine_steps: int = 0,
+) -> Inference:
+    """Q of each sample in ``data`` for every head of the model: the forward pass, then, if
+    ``refine_steps`` > 0, at most that many Newton steps given each head's F."""
     started = time.perf_counter()
     order = align_snps(loaded.snps, data, model_path)
     reordered = not np.array_equal(order, np.arange(len(order)))
     ordered = data.select_snps(order) if reordered else data
     target = select_device(device)
-    inputs = torch.from_numpy(loaded.pca.transform(ordered).astype(np.float32)).to(target)
+    coordinates = torch.from_numpy(loaded.pca.transform(ordered).astype(np.float64)).to(target)
     model = loaded.model.to(target)
-    q_enc = encode(model, inputs)
-    steps = int(refine_steps or loaded.config.get("refine_steps", 8))
-    engine = make_engine(ordered, target.type if target.type == "cuda" else "cpu")
-    lam = float(loaded.config.get("entropy", 0.0))
-    entropy = None
-    if lam > 0:
-        entropy = lam * observed_per_sample(ordered.packed, ordered.n_samples).astype(np.float64)
-    q, taken = {}, 0
-    for h, k in enumerate(loaded.ks):
-        q[k], used = refine(
-            engine, q_enc[h], model.frequencies(h), max_steps=steps, entropy=entropy
-        )
-        taken = max(taken, used)
+    q = dict(zip(loaded.ks, encode(model, coordinates), strict=True))
+    taken = 0
+    if refine_steps > 0:
+        q, taken = _refine(loaded, ordered, q, target, refine_steps)
     return Inference(
         q=q,
         seconds=time.perf_counter() - started,
@@ -115,3 +105,32 @@ def infer(
         device=str(target),
         refine_steps=taken,
     )
+
+
+def _refine(loaded: LoadedModel, data: Genotypes, q: dict, target, max_steps: int):
+    """Newton steps of every head's Q given its F (the classic engine's ancestry pass), each
+    sample until its Q moves by less than 1e-7."""
+    from ..classic.fit import make_engine, project_q
+    from ..classic.kernels import observed_per_sample
+
+    engine = make_engine(data, target.type if target.type == "cuda" else "cpu")
+    lam = float(loaded.config.get("entropy", 0.0))
+    entropy = None
+    if lam > 0:
+        entropy = lam * observed_per_sample(data.packed, data.n_samples).astype(np.float64)
+    refined, taken = {}, 0
+    for h, k in enumerate(loaded.ks):
+        current = project_q(q[k])
+        f = loaded.model.frequencies(h)
+        steps, active = 0, None
+        while steps < max_steps:
+            new = engine.ancestry(current, f, None, entropy, rows=active)
+            steps += 1
+            moved = np.abs(new - current).max(axis=1) >= 1e-7
+            current = new
+            active = np.flatnonzero(moved)
+            if active.size == 0:
+                break
+        refined[k] = current
+        taken = max(taken, steps)
+    return refined, taken

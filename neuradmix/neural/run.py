@@ -92,6 +92,8 @@ def train_files(request: TrainRequest, ks_for) -> int:
     _log(f"trained in {result.seconds:.1f} s: {status} after {result.epochs_run} epochs")
     q, p = dict(result.q), dict(result.p)
     lls = dict(result.log_likelihood)
+    for k in ks:
+        _log(f"K={k}: the network's forward pass has log-likelihood {lls[k]:.3f}")
     if request.polish:
         q, p, lls = _polish(genotypes, q, p, lls, config.device, progress)
     fit_seconds = time.perf_counter() - started
@@ -126,7 +128,8 @@ def train_files(request: TrainRequest, ks_for) -> int:
 
 
 def _polish(genotypes, q: dict, p: dict, lls: dict, device, progress):
-    """Continue each head's fit with the classic engine to ADMIXTURE's optimum."""
+    """Continue each head's fit with the classic engine to ADMIXTURE's optimum (the written
+    .Q/.P are then the classic engine's, started from the network's)."""
     from ..classic.fit import polish
 
     for k in list(q):
@@ -134,8 +137,10 @@ def _polish(genotypes, q: dict, p: dict, lls: dict, device, progress):
         if progress is not None:
             progress.done()
         _log(
-            f"polish K={k}: {polished.iterations} iterations in {polished.seconds:.1f} s, "
-            f"log-likelihood {lls[k]:.3f} -> {polished.log_likelihood:.3f}"
+            f"polish K={k}: the classic engine continued from the network's Q/P for "
+            f"{polished.iterations} iterations in {polished.seconds:.1f} s, log-likelihood "
+            f"{lls[k]:.3f} -> {polished.log_likelihood:.3f}; the .Q/.P written are the polished "
+            "ones"
         )
         q[k], p[k], lls[k] = polished.q, polished.p, polished.log_likelihood
     return q, p, lls
@@ -158,9 +163,10 @@ def infer_files(
     name: str,
     device: str,
     threads: int | None,
-    refine_steps: int | None = None,
+    refine_steps: int = 0,
 ) -> int:
-    """``OUT/NAME.K.Q`` for every head of the model: the encoder, then the refinement."""
+    """``OUT/NAME.K.Q`` for every head of the model: the forward pass, or with ``refine_steps``
+    > 0 the forward pass refined by that many Newton steps given the head's F."""
     from .checkpoint import load_model
     from .inference import infer
 
@@ -178,7 +184,7 @@ def infer_files(
             staged(timing_path(out_dir, name)),
             Timing(
                 command="infer",
-                tool="neural",
+                tool="neural+refine" if refine_steps > 0 else "neural",
                 ks=",".join(map(str, loaded.ks)),
                 fit_seconds=result.seconds,
                 process_seconds=process_seconds(),
@@ -186,10 +192,14 @@ def infer_files(
                 device=device_description(result.device),
             ),
         )
+    how = (
+        f"the forward pass refined by {result.refine_steps} Newton steps given F"
+        if refine_steps > 0
+        else "the forward pass"
+    )
     note = " (SNPs reordered to the model's order)" if result.reordered else ""
     _log(
-        f"assigned {data.n_samples} samples in {result.seconds:.2f} s ({result.refine_steps} "
-        f"refinement steps){note}; wrote "
+        f"assigned {data.n_samples} samples in {result.seconds:.2f} s by {how}{note}; wrote "
         f"{out_dir}/{name}.{{{','.join(map(str, loaded.ks))}}}.Q"
     )
     return 0

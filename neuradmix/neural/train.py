@@ -1,34 +1,37 @@
-"""Training Neural ADMIXTURE.
+"""Training Neural ADMIXTURE on the ADMIXTURE likelihood, through the network.
 
-The network (:mod:`neuradmix.neural.model`) is an encoder from a sample's principal coordinates
-to Q_enc, a refinement layer (:mod:`neuradmix.neural.refine`) that takes Q_enc to the exact
-optimum of the sample's likelihood given the decoder, and the decoder F. The objective is the
-paper's Equation 2 with lambda = 0, i.e. the ADMIXTURE log-likelihood (Equation 3 shows they are
-the same problem), plus ``lambda`` times the entropy of Q (this package's lambda; see
-``TrainConfig.entropy``) and, for labelled samples, ``eta`` times the cross-entropy of Q_enc
-against the labels (Equation 5).
+The model (:mod:`neuradmix.neural.model`): Q = encoder(x), one softmax head per K, and a decoder
+whose weights are F. The loss is the paper's Equation 2 with the ADMIXTURE likelihood
+(Equation 3: ``L_N`` with lambda = 0 is half of ADMIXTURE's negative log-likelihood), missing
+calls skipped, plus ``lambda`` times the entropy of Q (this package's lambda, see
+``TrainConfig.entropy``) and, for labelled samples, ``eta`` times the cross-entropy of Q against
+the labels (Equation 5). The output Q is the encoder's forward pass and P the decoder's F.
 
-One epoch, over the whole cohort:
+One epoch:
 
-1. the encoder gives Q_enc for every sample (a forward pass on the N x d inputs);
-2. the refinement takes one Newton step of every sample's Q from Q_enc given F: Q_ref (one pass
-   over the packed genotypes);
-3. the decoder takes one exact Newton step of every SNP's F given Q_ref, and the same pass
-   gives the log-likelihood at (Q_ref, F), the epoch's objective;
-4. the encoder takes Adam steps towards Q_ref (the KL divergence from Q_ref, weighted by each
-   sample's observed calls; full batch up to ``batch_size`` samples, minibatches beyond), with a
-   learning rate halved whenever that loss stops falling.
+1. the forward pass gives every head's Q for every sample;
+2. one pass over the genotypes (streamed from the 2-bit packed bytes, a block of SNPs at a time)
+   gives the log-likelihood at (Q, F) and the decoder's update: one exact Newton step of every
+   SNP's F given Q (the problem is separable per SNP, so this is the closed-form step of the
+   quadratic model on [0, 1]^K, not a gradient step);
+3. a second pass gives, per sample, the gradient and Hessian of its log-likelihood in q_i at
+   (Q, new F): the second-order Taylor model of the loss in the encoder's output;
+4. the encoder's weights take ``encoder_steps`` L-BFGS steps on that model composed with the
+   network (the gradient reaches the weights by back-propagation through the softmax head; at
+   the epoch's start it is exactly the gradient of the loss), plus the exact entropy and
+   cross-entropy terms. An epoch whose objective falls below the previous one is undone and its
+   encoder step repeated with the model's curvature doubled (a trust region), so the objective
+   at the start of every epoch never decreases.
 
-Training runs in two stages, both on the whole cohort of samples: first on the common SNPs the
-PCA uses (at most ``start_snps``), then on all SNPs, with F for every SNP starting from least
-squares given the first stage's Q. Each stage stops when every head's objective rose by less
-than ``tolerance`` (relative to that head's) in ``patience`` consecutive epochs, or after
-``epochs`` epochs. The
-result is the refined Q (Newton steps to convergence from the final encoder's Q) and F.
+Training runs in two stages on every sample: first on the common SNPs of the PCA start (at most
+``start_snps``), then on all SNPs, with F for every SNP starting from least squares given the
+encoder's Q. Each stage stops when every head's objective rose by less than the stage's
+tolerance (relative to that head's) in ``patience`` consecutive epochs, or after ``epochs``.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -42,28 +45,20 @@ from ..classic.kernels import observed_per_sample
 from ..data import Genotypes
 from ..errors import InputError
 from ..runtime import select_device, set_threads
-from ..stats.metrics import entropy_of
-from ..stats.pca import GenotypePCA, fit_pca
-from .config import ENGINES, INITS, TrainConfig
-from .init import (
-    Start,
-    initial_state,
-    kl_to_targets,
-    parameters_of_encoder,
-    warm_start_encoder,
-)
-from .model import NeuralAdmixture, encode
-from .optim import Adam
-from .refine import refine
+from ..stats.pca import GenotypePCA, extend_to_all_snps, fit_pca
+from .config import ENGINES, TrainConfig
+from .init import Start, fit_encoder_to, frequencies_for_all_snps, initial_state
+from .model import DTYPE, NeuralAdmixture, encode
+from .optim import minimise
 
 
 @dataclass
 class TrainResult:
     model: NeuralAdmixture
-    pca: GenotypePCA
+    pca: GenotypePCA  # the encoder's first layer (principal axes over all SNPs)
     config: TrainConfig
-    q: dict[int, np.ndarray]
-    p: dict[int, np.ndarray]
+    q: dict[int, np.ndarray]  # the encoder's forward pass on the training samples
+    p: dict[int, np.ndarray]  # the decoders' F
     log_likelihood: dict[int, float]
     history: pd.DataFrame
     populations: list[str] | None
@@ -93,18 +88,13 @@ def check_inputs(genotypes: Genotypes, config: TrainConfig, labels, init_p) -> N
         raise InputError("--init-p gives one decoder: use it with a single --k.")
     if labels is not None and len(labels) != n:
         raise InputError(f"labels: {len(labels)} entries for {n} samples.")
-    if config.init not in INITS:
-        raise InputError(f"--init {config.init!r}: choose {' or '.join(INITS)}.")
     if config.engine not in ENGINES:
         raise InputError(f"--engine {config.engine!r}: choose {', '.join(ENGINES)}.")
     for name, value, smallest in (
         ("--epochs", config.epochs, 0),
         ("--patience", config.patience, 1),
         ("--encoder-steps", config.encoder_steps, 1),
-        ("--batch-size", config.batch_size, 2),
         ("--hidden", config.hidden, 1),
-        ("--pcs", config.n_components, 1),
-        ("--refine-steps", config.refine_steps, 1),
     ):
         if value < smallest:
             raise InputError(f"{name} {value}: must be at least {smallest}.")
@@ -115,13 +105,6 @@ def check_inputs(genotypes: Genotypes, config: TrainConfig, labels, init_p) -> N
     ):
         if not (value >= 0 and math.isfinite(value)):
             raise InputError(f"{name} {value}: must be a non-negative number.")
-    if not (config.learning_rate > 0 and math.isfinite(config.learning_rate)):
-        raise InputError(f"--lr {config.learning_rate}: must be a positive number.")
-
-
-# ------------------------------------------------------------------------------------------
-# Schedules
-# ------------------------------------------------------------------------------------------
 
 
 class StoppingRule:
@@ -144,29 +127,48 @@ class StoppingRule:
         return self.stale >= self.patience
 
 
-class LearningRateSchedule:
-    """The encoder's learning rate: halved when its loss has not fallen by 1% (relative) for
-    ``patience`` epochs, down to ``initial / 64``."""
+# ------------------------------------------------------------------------------------------
+# The encoder's objective in an epoch
+# ------------------------------------------------------------------------------------------
 
-    def __init__(self, initial: float, patience: int = 2, factor: float = 0.5, floor=1 / 64):
-        self.rate = initial
-        self.minimum = initial * floor
-        self.patience = patience
-        self.factor = factor
-        self.best = math.inf
-        self.stale = 0
 
-    def update(self, loss: float) -> float:
-        if loss < self.best * 0.99:
-            self.best = loss
-            self.stale = 0
-        else:
-            self.stale += 1
-            if self.stale >= self.patience:
-                self.rate = max(self.rate * self.factor, self.minimum)
-                self.stale = 0
-                self.best = loss
-        return self.rate
+@dataclass
+class LocalModel:
+    """The second-order model of the loss in one head's Q around ``q0`` (from a pass over the
+    genotypes), with the terms of the objective that are exact in Q."""
+
+    q0: torch.Tensor  # N x K
+    gradient: torch.Tensor  # N x K: d log-likelihood / d q_i
+    curvature: torch.Tensor  # N x K x K: minus the Hessian
+    scale: float  # 1 / (mean observed calls per sample): the loss per genotype call
+    entropy: torch.Tensor | None = None  # N: lambda x observed calls of sample i
+    labels: torch.Tensor | None = None  # N: column of a labelled sample's population, else -1
+    eta: float = 0.0
+
+    def loss(self, logits: torch.Tensor, damping: float = 1.0) -> torch.Tensor:
+        """What the encoder minimises: minus [the Taylor model of the log-likelihood + lambda x
+        entropy] per genotype call, plus eta x the labelled samples' cross-entropy. ``damping``
+        multiplies the curvature (a trust region)."""
+        q = torch.softmax(logits, dim=1)
+        step = q - self.q0
+        gain = (self.gradient * step).sum() - 0.5 * damping * torch.einsum(
+            "ni,nij,nj->", step, self.curvature, step
+        )
+        if self.entropy is not None:
+            log_q = torch.log_softmax(logits, dim=1)
+            gain = gain - (self.entropy * (q * log_q).sum(dim=1)).sum()
+        loss = -gain * self.scale
+        if self.labels is not None and self.eta > 0:
+            known = self.labels >= 0
+            if bool(known.any()):
+                log_q = torch.log_softmax(logits[known], dim=1)
+                loss = loss - self.eta * log_q.gather(1, self.labels[known, None]).sum()
+        return loss
+
+
+def encoder_step(head, inputs, model: LocalModel, steps: int, damping: float) -> None:
+    """L-BFGS steps of one head's weights on its local model."""
+    minimise(list(head.parameters()), lambda: model.loss(head(inputs), damping), steps)
 
 
 # ------------------------------------------------------------------------------------------
@@ -177,165 +179,143 @@ class LearningRateSchedule:
 @dataclass
 class _Head:
     k: int
-    f: np.ndarray  # SNPs of the stage x K
-    q: np.ndarray  # refined Q of the last epoch
-    frozen: bool = False
+    f: np.ndarray  # the decoder's F on the stage's SNPs
+    frozen: bool
+    objective: float = -math.inf  # at the start of the current epoch
+    model: LocalModel | None = None  # the local model the last encoder step used
+    saved: tuple | None = None  # (encoder weights, F, objective) before that step
+    damping: float = 1.0
+    converged: bool = False
 
 
 class _Trainer:
-    def __init__(self, model, inputs, config: TrainConfig, start: Start, device, progress):
+    def __init__(self, model, coordinates, config: TrainConfig, start: Start, device, progress):
         self.model = model
-        self.inputs = inputs
+        self.coordinates = coordinates
+        self.inputs = (coordinates - model.input_mean) / model.input_scale  # what heads read
         self.config = config
-        self.start = start
         self.device = device
         self.progress = progress
-        self.frozen = start.frozen_f is not None
-        self.heads = [
-            _Head(k, f, q, self.frozen) for k, f, q in zip(config.ks, start.f, start.q, strict=True)
-        ]
-        first, rest = parameters_of_encoder(model)
-        self.optimiser = Adam(
-            [
-                {"params": first, "weight_decay": config.weight_decay},
-                {"params": rest, "weight_decay": 0.0},
-            ],
-            lr=config.learning_rate,
+        frozen = start.frozen_f is not None
+        self.heads = [_Head(k, f, frozen) for k, f in zip(config.ks, start.f, strict=True)]
+        self.labels = (
+            None
+            if start.label_index is None
+            else torch.from_numpy(start.label_index).to(self.inputs.device)
         )
-        self.schedule = LearningRateSchedule(config.learning_rate)
-        self.generator = torch.Generator().manual_seed(config.seed)
         self.history: list[dict] = []
         self.epochs = 0
-        label_index = start.label_index
-        self.labels = None if label_index is None else torch.from_numpy(label_index).to(device)
-
-    # -- one stage --------------------------------------------------------------------------
 
     def run_stage(
-        self, stage: str, engine, genotypes: Genotypes, epochs: int, first_f_steps: int = 1
+        self, stage: str, engine, genotypes: Genotypes, tolerance: float, first_f_steps: int = 1
     ) -> bool:
-        """Epochs on ``genotypes`` until the stopping rule; True when it converged."""
+        """Epochs on ``genotypes`` until every head has converged; True when they did."""
         config = self.config
         observed = observed_per_sample(genotypes.packed, genotypes.n_samples).astype(np.float64)
-        entropy = config.entropy * observed if config.entropy > 0 else None
-        weights = torch.from_numpy((observed / max(observed.mean(), 1.0)).astype(np.float32))
-        weights = weights.to(self.device)
-        # One rule per head: a head still climbing keeps the stage going even when its rise is
-        # small against the sum over heads (a large K converges more slowly than a small one).
-        stopping = [StoppingRule(config.tolerance, config.patience) for _ in self.heads]
-        previous = -math.inf
+        scale = 1.0 / max(float(observed.mean()), 1.0)
+        entropy = (
+            torch.as_tensor(config.entropy * observed, dtype=DTYPE, device=self.inputs.device)
+            if config.entropy > 0
+            else None
+        )
         n_calls = max(observed.sum(), 1.0)
-        relax = config.relaxation != 1.0
-        for stage_epoch in range(epochs):
+        rules = [StoppingRule(tolerance, config.patience) for _ in self.heads]
+        for head in self.heads:
+            head.objective, head.saved, head.model, head.converged = -math.inf, None, None, False
+            head.damping = 1.0
+        for stage_epoch in range(config.epochs):
             tick = time.perf_counter()
-            q_enc = encode(self.model, self.inputs)
-            objective, lls, head_objectives = 0.0, [], []
+            q_all = encode(self.model, self.coordinates)
+            row = {"epoch": self.epochs + 1, "stage": stage, "train_loss": 0.0, "objective": 0.0}
+            total = 0.0
             for h, head in enumerate(self.heads):
-                q = classic.project_q(q_enc[h])
-                fixed = self.start.fixed if h == 0 else None
-                if fixed is not None:
-                    q[fixed] = self.start.fixed_q
-                q_ref, _ = refine(
-                    engine,
-                    q,
-                    head.f,
-                    max_steps=config.epoch_refine_steps,
-                    fixed=fixed,
-                    fixed_q=self.start.fixed_q if fixed is not None else None,
-                    entropy=entropy,
-                    tol=0.0,
-                )
+                q = q_all[h]
                 if head.frozen:
-                    ll = engine.log_likelihood(q_ref, head.f)
+                    f_new, ll = head.f, engine.log_likelihood(q, head.f)
                 else:
                     steps = first_f_steps if stage_epoch == 0 else 1
-                    f_newton, ll = engine.frequencies(q_ref, head.f, steps)
-                    if relax and stage_epoch >= 2:
-                        f_newton = classic.project_f(
-                            head.f + config.relaxation * (f_newton - head.f)
-                        )
-                    head.f = f_newton
-                head.q = q_ref
-                lls.append(ll)
-                if entropy is not None:
-                    ll = ll + float(entropy @ entropy_of(q_ref))
-                head_objectives.append(ll)
-                objective += ll
-            encoder_loss = self._fit_encoder(weights)
+                    f_new, ll = engine.frequencies(q, head.f, steps)
+                objective = ll + self._penalties(q, h, entropy, scale)
+                row[f"log_likelihood_k{head.k}"] = ll
+                total += objective
+                if head.converged:
+                    continue
+                if objective < head.objective and head.saved is not None:
+                    # The encoder's step overshot its local model: undo it (and the F step
+                    # taken with it) and try again with a tighter trust region.
+                    self._restore(h, head)
+                    head.damping *= 2.0
+                    encoder_step(
+                        self.model.heads[h],
+                        self.inputs,
+                        head.model,
+                        config.encoder_steps,
+                        head.damping,
+                    )
+                    continue
+                head.converged = rules[h].update(objective)
+                head.objective = objective
+                head.f = f_new
+                if head.converged:
+                    continue
+                gradient, curvature = engine.ancestry_model(q, head.f)
+                head.model = LocalModel(
+                    q0=torch.as_tensor(q, dtype=DTYPE, device=self.inputs.device),
+                    gradient=torch.as_tensor(gradient, dtype=DTYPE, device=self.inputs.device),
+                    curvature=torch.as_tensor(curvature, dtype=DTYPE, device=self.inputs.device),
+                    scale=scale,
+                    entropy=entropy,
+                    labels=self.labels if h == 0 else None,
+                    eta=config.supervised_weight,
+                )
+                head.saved = (
+                    copy.deepcopy(self.model.heads[h].state_dict()),
+                    head.f,
+                    head.objective,
+                )
+                encoder_step(
+                    self.model.heads[h],
+                    self.inputs,
+                    head.model,
+                    config.encoder_steps,
+                    head.damping,
+                )
+                head.damping = max(1.0, head.damping / 2.0)
             self.epochs += 1
-            row = {
-                "epoch": self.epochs,
-                "stage": stage,
-                "train_loss": -objective / n_calls,
-                "objective": objective,
-                "encoder_loss": encoder_loss,
-                "learning_rate": self.optimiser.lr,
-                "seconds": time.perf_counter() - tick,
-            }
-            for k, ll in zip(config.ks, lls, strict=True):
-                row[f"log_likelihood_k{k}"] = ll
+            row["train_loss"] = -total / n_calls
+            row["objective"] = total
+            row["seconds"] = time.perf_counter() - tick
             self.history.append(row)
             if self.progress is not None:
-                for k, ll in zip(config.ks, lls, strict=True):
-                    label = stage if len(config.ks) == 1 else f"{stage} K={k}"
+                for head in self.heads:
+                    label = stage if len(self.heads) == 1 else f"{stage} K={head.k}"
+                    ll = row[f"log_likelihood_k{head.k}"]
                     self.progress(label, self.epochs, ll, row["seconds"])
-            if objective < previous:
-                relax = False  # an over-relaxed step overshot: plain steps from here on
-            previous = objective
-            done = [
-                rule.update(value) for rule, value in zip(stopping, head_objectives, strict=True)
-            ]
-            if all(done):
+            if all(head.converged for head in self.heads):
                 return True
         return False
 
-    # -- the encoder ------------------------------------------------------------------------
+    def _penalties(self, q: np.ndarray, h: int, entropy, scale: float) -> float:
+        """The objective's terms beside the log-likelihood, in its units: lambda x entropy, and
+        minus eta x the labelled samples' cross-entropy (per genotype call, see LocalModel)."""
+        total = 0.0
+        if entropy is not None:
+            total += float(entropy.cpu().numpy() @ _entropy(q))
+        if self.labels is not None and h == 0 and self.config.supervised_weight > 0:
+            labels = self.labels.cpu().numpy()
+            known = np.flatnonzero(labels >= 0)
+            chosen = np.maximum(q[known, labels[known]], 1e-300)
+            total += self.config.supervised_weight * float(np.log(chosen).sum()) / scale
+        return total
 
-    def _fit_encoder(self, weights: torch.Tensor) -> float:
-        """Adam steps of the encoder towards every head's refined Q; returns the loss after."""
-        config, model = self.config, self.model
-        targets = [
-            torch.from_numpy(head.q.astype(np.float32)).to(self.device) for head in self.heads
-        ]
-        n = self.inputs.shape[0]
-        batch = min(n, config.batch_size)
-        per_pass = math.ceil(n / batch)
-        steps = max(config.encoder_steps, per_pass)
-        self.optimiser.lr = self.schedule.rate
-        model.train()
-        order = None
-        for step in range(steps):
-            if batch == n:
-                rows = None
-            else:
-                if step % per_pass == 0:
-                    order = torch.randperm(n, generator=self.generator).to(self.device)
-                rows = order[(step % per_pass) * batch : (step % per_pass + 1) * batch]
-            loss = self._encoder_loss(rows, targets, weights)
-            self.optimiser.zero_grad()
-            loss.backward()
-            self.optimiser.step()
-        model.eval()
-        with torch.no_grad():
-            final = float(self._encoder_loss(None, targets, weights))
-        self.schedule.update(final)
-        return final
+    def _restore(self, h: int, head: _Head) -> None:
+        weights, f, objective = head.saved
+        self.model.heads[h].load_state_dict(weights)
+        head.f, head.objective = f, objective
 
-    def _encoder_loss(self, rows, targets, weights) -> torch.Tensor:
-        inputs = self.inputs if rows is None else self.inputs[rows]
-        w = weights if rows is None else weights[rows]
-        logits = self.model.logits(inputs)
-        loss = 0.0
-        for logit, target in zip(logits, targets, strict=True):
-            loss = loss + kl_to_targets(logit, target if rows is None else target[rows], w)
-        if self.labels is not None and self.config.supervised_weight > 0:
-            known = self.labels if rows is None else self.labels[rows]
-            mask = known >= 0
-            if bool(mask.any()):
-                loss = loss + self.config.supervised_weight * torch.nn.functional.cross_entropy(
-                    logits[0][mask], known[mask]
-                )
-        return loss
+
+def _entropy(q: np.ndarray) -> np.ndarray:
+    return -(q * np.log(np.maximum(q, 1e-300))).sum(axis=1)
 
 
 # ------------------------------------------------------------------------------------------
@@ -353,10 +333,11 @@ def train(
     """Fit a (multi-head) Neural ADMIXTURE model; see :class:`TrainConfig` for the knobs.
 
     ``labels`` (one per sample, ``""`` or ``-`` for unknown) makes the run supervised or
-    semi-supervised: one head with one column per population, in sorted order, the labelled
-    samples' Q fixed to their population. ``init_p`` (M x K, a ``.P``) makes it pretrained: the
-    decoder is that F and stays fixed; only Q and the encoder are fitted. ``progress(stage,
-    epoch, log-likelihood, seconds)`` is called after every epoch.
+    semi-supervised: one head with one column per population, in sorted order, its decoder
+    started at the labelled populations' centroids, and eta x the labelled samples'
+    cross-entropy in the loss (Equation 5). ``init_p`` (M x K, a ``.P``) makes it pretrained: the
+    decoder is that F and stays fixed; only the encoder is trained. ``progress(stage, epoch,
+    log-likelihood, seconds)`` is called after every epoch.
     """
     started = time.perf_counter()
     check_inputs(genotypes, config, labels, init_p)
@@ -367,78 +348,56 @@ def train(
         # The CPU kernels used here are deterministic already; setting this loads torch's
         # compiler stack (1.5 s), so only CUDA pays for it.
         torch.use_deterministic_algorithms(True, warn_only=True)
-    n, m = genotypes.n_samples, genotypes.n_snps
+    m = genotypes.n_snps
+    ks = list(config.ks)
 
-    # Inputs: principal coordinates on the common SNPs (also the first stage's SNPs).
+    # The encoder's first layer: principal axes found on the common SNPs, carried to all SNPs.
     snps = classic.start_snps(genotypes, config.start_snps)
-    components = max(1, min(config.n_components, n - 1, len(snps)))
-    pca = fit_pca(genotypes, components, seed=config.seed, power_iterations=4, snps=snps)
-    inputs = torch.from_numpy(pca.scores.astype(np.float32)).to(device)
+    n_coordinates = max(ks) - 1
+    subset_pca = fit_pca(genotypes, max(n_coordinates, 2), seed=config.seed, snps=snps)
+    layer = extend_to_all_snps(genotypes, subset_pca, n_coordinates)
+    coordinates = torch.from_numpy(layer.scores.astype(np.float64)).to(device)
     subset = genotypes if len(snps) == m else genotypes.select_snps(snps)
+    start = initial_state(subset, snps, subset_pca, ks, labels, init_p, config.seed)
 
-    start = initial_state(subset, snps, pca, config.ks, labels, init_p, config.init, config.seed)
-    model = NeuralAdmixture(components, m, config.ks, hidden=config.hidden).to(device)
-    model.set_input_statistics(inputs)
-    warm_start_encoder(
-        model,
-        inputs,
-        start.q,
-        config.warm_start_steps,
-        config.learning_rate,
-        config.batch_size,
-        config.seed,
-    )
+    model = NeuralAdmixture(layer.n_components, m, ks, hidden=config.hidden).to(device)
+    model.set_input_statistics(coordinates)
+    fit_encoder_to(model, coordinates, start.q, config.warm_start_steps)
 
     engine_device = device.type if device.type == "cuda" else "cpu"
-    trainer = _Trainer(model, inputs, config, start, device, progress)
-    converged = True
-    if len(snps) < m and config.epochs > 0 and not trainer.frozen:
-        # Stage 1 on the common SNPs: the same epochs, a tenth or less of the genotypes.
+    trainer = _Trainer(model, coordinates, config, start, device, progress)
+    converged = config.epochs > 0
+    if len(snps) < m and config.epochs > 0 and start.frozen_f is None:
+        # Stage 1 on the common SNPs: the same epochs on a tenth or less of the genotypes.
         engine = classic.make_engine(subset, engine_device, config.engine)
-        trainer.run_stage("common SNPs", engine, subset, config.epochs)
+        trainer.run_stage("common SNPs", engine, subset, config.stage_tolerance)
         del engine
-    # Stage 2 on all SNPs: F for every SNP from least squares given the refined Q; the first
+    # Stage 2 on all SNPs: F for every SNP from least squares given the encoder's Q; the first
     # epoch takes a few Newton steps per SNP (as the classic engine does after its start).
     engine = classic.make_engine(genotypes, engine_device, config.engine)
-    for head in trainer.heads:
-        if trainer.frozen:
-            head.f = start.frozen_f
-        elif len(snps) < m:
-            head.f = classic.frequencies_given_q(genotypes, head.q)
+    q_now = encode(model, coordinates)
+    for h, head in enumerate(trainer.heads):
+        head.f = frequencies_for_all_snps(genotypes, q_now[h], start)
     if config.epochs > 0:
         converged = trainer.run_stage(
-            "all SNPs", engine, genotypes, config.epochs, first_f_steps=classic.F_START_STEPS
+            "all SNPs", engine, genotypes, config.tolerance, first_f_steps=classic.F_START_STEPS
         )
-    else:
-        converged = False
 
-    # The network's output: the refinement from the final encoder's Q, to convergence.
-    observed = observed_per_sample(genotypes.packed, n).astype(np.float64)
-    entropy = config.entropy * observed if config.entropy > 0 else None
-    q_enc = encode(model, inputs)
-    q_out, p_out, ll_out = {}, {}, {}
+    # The model's output: the forward pass on the training samples and the decoders' F.
+    q_out = encode(model, coordinates)
+    q, p, ll = {}, {}, {}
     for h, head in enumerate(trainer.heads):
-        fixed = start.fixed if h == 0 else None
-        q, _ = refine(
-            engine,
-            q_enc[h],
-            head.f,
-            max_steps=config.refine_steps,
-            fixed=fixed,
-            fixed_q=start.fixed_q if fixed is not None else None,
-            entropy=entropy,
-        )
-        q_out[head.k] = q
-        p_out[head.k] = np.asarray(head.f, dtype=np.float64)
-        ll_out[head.k] = engine.log_likelihood(q, head.f)
+        q[head.k] = q_out[h]
+        p[head.k] = np.asarray(head.f, dtype=np.float64)
+        ll[head.k] = engine.log_likelihood(q_out[h], head.f)
         model.set_frequencies(h, head.f)
     return TrainResult(
         model=model.cpu(),
-        pca=pca,
+        pca=layer,
         config=config,
-        q=q_out,
-        p=p_out,
-        log_likelihood=ll_out,
+        q=q,
+        p=p,
+        log_likelihood=ll,
         history=pd.DataFrame(trainer.history),
         populations=start.populations,
         snps=genotypes.variants,

@@ -255,6 +255,45 @@ def fit_pca(
     )
 
 
+def extend_to_all_snps(source: Genotypes, subset: GenotypePCA, n_components: int) -> GenotypePCA:
+    """The leading ``n_components`` axes of a PCA fitted on a SNP subset (e.g. the common SNPs)
+    carried to every SNP of ``source`` by one power step: loadings ``V = X^T U / |X^T U|`` from
+    the subset's sample-side axes ``U``, scores ``X V`` (two passes over the genotypes). Every
+    SNP then contributes to a sample's coordinates, so they are as precise as the whole genotype
+    makes them (a subset of 10,000 SNPs leaves the coordinates of a 100,000-SNP cohort visibly
+    noisier)."""
+    d = max(1, min(n_components, subset.n_components))
+    if subset.snps is None or len(subset.snps) == source.n_snps:
+        return _first(subset, d)
+    data = _Source(source, None, None)
+    centre, scale = _standardisation(data)
+    sample_axes = subset.scores[:, :d].astype(np.float64)
+    sample_axes /= np.maximum(np.linalg.norm(sample_axes, axis=0), 1e-300)
+    loadings = _multiply_transposed(data, centre, scale, sample_axes.astype(np.float32))
+    singular = np.linalg.norm(loadings.astype(np.float64), axis=0)
+    loadings = (loadings / np.maximum(singular, 1e-30)).astype(np.float32)
+    scores = _multiply(data, centre, scale, loadings)
+    _fix_signs(loadings, scores)
+    return GenotypePCA(
+        centre=centre.astype(np.float64),
+        scale=scale.astype(np.float64),
+        loadings=loadings,
+        scores=scores,
+        singular_values=singular,
+    )
+
+
+def _first(pca: GenotypePCA, d: int) -> GenotypePCA:
+    """The leading ``d`` axes of ``pca`` (a PCA over all SNPs)."""
+    return GenotypePCA(
+        centre=pca.centre,
+        scale=pca.scale,
+        loadings=np.ascontiguousarray(pca.loadings[:, :d]),
+        scores=np.ascontiguousarray(pca.scores[:, :d]),
+        singular_values=pca.singular_values[:d],
+    )
+
+
 def _exact(data: _Source, centre, scale, d, block, chosen) -> GenotypePCA:
     """Eigendecomposition of the float64 Gram matrix, accumulated one SNP block at a time."""
     n, m = data.n_rows, data.n_snps
