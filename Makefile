@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: run test lint format venv clean
+.PHONY: run test lint format venv clean plink2
 
 venv: $(STAMP)
 
@@ -25,12 +25,12 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+test: lint plink2
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
 
 # plink2 comes from the system: installed with apt-get when we are root on Debian/Ubuntu,
-# otherwise the message says how to get it.
-run: $(STAMP)
+# otherwise the message says how to get it. The workflow and its tests both need it.
+plink2:
 	@command -v plink2 >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "plink2 not found: installing it with apt-get"; \
@@ -41,6 +41,8 @@ run: $(STAMP)
 	      "https://www.cog-genomics.org/plink/2.0/, then rerun 'make run'." >&2; \
 	    exit 1; \
 	  fi; }
+
+run: $(STAMP) plink2
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES)
 	@echo
 	@echo "Done. Outputs for the example cohort (and its simulated twin, results/example_sim/):"
