@@ -51,6 +51,17 @@ class Headline:
     reference: str | None = None  # the baseline model compared with
 
 
+def run_labels(metrics: pd.DataFrame) -> dict[str, str]:
+    """Each neural run's name as the report shows it: a run whose written fit is the classic
+    engine's polish of the network's says so, so that it is never read as the network's own."""
+    neural = metrics[metrics["method"] == "neural"]
+    labels = {}
+    for run, rows in neural.groupby("model", sort=False):
+        tools = set(rows.get("train_tool", pd.Series(dtype=str)).dropna().astype(str))
+        labels[run] = f"{run} (network + classic polish)" if "neural+polish" in tools else run
+    return labels
+
+
 def _text(cell) -> Cell:
     return cell if isinstance(cell, Cell) else Cell(str(cell), numeric=False)
 
@@ -94,7 +105,8 @@ def loglik_gap_table(metrics: pd.DataFrame, reference: str) -> Table | None:
     ks = sorted({k for k, _ in gap})
     if not ks:
         return None
-    table = Table(["K", *runs])
+    labels = run_labels(metrics)
+    table = Table(["K", *[labels.get(run, run) for run in runs]])
     for k in ks:
         values = [gap.get((k, run), np.nan) for run in runs]
         finite = [v for v in values if np.isfinite(v)]
@@ -145,6 +157,7 @@ def speed_table(metrics: pd.DataFrame, reference: str) -> tuple[Table | None, st
         )
     best_train = _largest([e[4] for e in entries])
     best_infer = _largest([e[7] for e in entries])
+    labels = run_labels(metrics)
     table = Table(
         [
             "run",
@@ -160,7 +173,7 @@ def speed_table(metrics: pd.DataFrame, reference: str) -> tuple[Table | None, st
     for run, ks, t_n, t_b, s_t, i_n, i_b, s_i in entries:
         table.rows.append(
             [
-                Cell(run, numeric=False),
+                Cell(labels.get(run, run), numeric=False),
                 Cell(ks),
                 Cell(_seconds(t_n)),
                 Cell(_seconds(t_b)),
@@ -222,9 +235,11 @@ def rmse_table(metrics: pd.DataFrame) -> Table | None:
     partitions = [p for p in ("train", "val") if p in wide.columns]
     best = {p: wide[p].min() for p in partitions}
     names = {"train": "training", "val": "validation"}
+    labels = run_labels(metrics)
     table = Table(["model", "K", *[f"RMSE(Q), {names[p]}" for p in partitions]])
     for (method, model, k), values in wide.iterrows():
-        cells = [Cell(f"{method}/{model}", numeric=False), Cell(str(int(k)))]
+        name = labels.get(model, model) if method == "neural" else model
+        cells = [Cell(f"{method}/{name}", numeric=False), Cell(str(int(k)))]
         for p in partitions:
             value = values[p]
             cells.append(Cell(f"{value:.4f}" if np.isfinite(value) else "–", best=value == best[p]))

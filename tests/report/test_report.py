@@ -230,6 +230,47 @@ def test_headline_opens_the_report_with_best_k_gap_speed_and_hardware(built_repo
     assert "RMSE" not in headline  # a real cohort has no truth
 
 
+def test_a_polished_run_is_labelled_as_the_classic_engines_continuation():
+    from neuradmix.report.headline import loglik_gap_table, run_labels, speed_table
+
+    rows = []
+    for model, method, tool, loglik in (
+        ("em", "baseline", "em", -1000.0),
+        ("single", "neural", "neural", -1000.5),
+        ("polished", "neural", "neural+polish", -1000.0),
+    ):
+        rows.append(
+            {
+                "method": method,
+                "model": model,
+                "k": 3,
+                "partition": "train",
+                "log_likelihood": loglik,
+                "train_tool": tool,
+                "train_fit_seconds": 1.0,
+                "infer_fit_seconds": 0.1,
+                "speedup_train": 2.0,
+                "speedup_infer": 3.0,
+                "train_threads": 2,
+                "train_device": "cpu",
+                "infer_tool": tool,
+                "infer_device": "cpu",
+            }  # fmt: skip
+        )
+    metrics = pd.DataFrame(rows)
+    assert run_labels(metrics) == {
+        "single": "single",
+        "polished": "polished (network + classic polish)",
+    }
+    assert loglik_gap_table(metrics, "em").headers == [
+        "K", "single", "polished (network + classic polish)"
+    ]  # fmt: skip
+    table, _ = speed_table(metrics, "em")
+    assert [row[0].text for row in table.rows] == [
+        "single", "polished (network + classic polish)"
+    ]  # fmt: skip
+
+
 def test_rmse_against_the_truth_marks_the_lowest_per_partition():
     from neuradmix.report.headline import rmse_table
 

@@ -101,7 +101,7 @@ def tiny_config(data: Path, **overrides) -> dict:
             "epochs": 10,
             "runs": {
                 "single": {"mode": "unsupervised", "k": 3},
-                "multi": {"mode": "multihead", "min_k": 2, "max_k": 3},
+                "multi": {"mode": "multihead", "min_k": 2, "max_k": 3, "polish": True},
                 "sup": {"mode": "supervised"},
                 "pre": {"mode": "pretrained", "k": 3},
             },
@@ -413,6 +413,13 @@ def test_end_to_end_on_a_tiny_cohort(tiny_run):
         assert row["train_fit_seconds"] < row["train_process_seconds"]
         assert row["infer_fit_seconds"] < row["infer_process_seconds"]
     assert np.isnan(indexed.loc[("neural", "pre", 3, "val"), "speedup_train"])
+    # The polished run says so: its fit is the classic engine's continuation of the network's.
+    assert indexed.loc[("neural", "multi", 3, "train"), "train_tool"] == "neural+polish"
+    assert indexed.loc[("neural", "single", 3, "train"), "train_tool"] == "neural"
+    assert "polish K=3: the classic engine continued" in (
+        results / "tiny" / "logs" / "train_neural" / "multi.log"
+    ).read_text()
+    assert "multi (network + classic polish)" in (results / "tiny" / "report.html").read_text()
     assert metrics["rmse_q"].isna().all()  # real data: no truth
     table2 = pd.read_csv(results / "tiny" / "table2.tsv", sep="\t")
     assert len(table2) == 7 and table2["l_n_lambda0_val"].gt(0).all()

@@ -436,6 +436,8 @@ def train_options(wildcards, input):
         options += f" --labels {input.labels}"
     if "init_p" in input.keys():
         options += f" --init-p {input.init_p}"
+    if RUNS[wildcards.run].get("polish", False):
+        options += " --polish"
     return options
 
 
