@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 
 
 def _register_train(subparsers) -> None:
-    from ..neural.config import ENGINES, TrainConfig
+    from ..neural.config import ENGINES, POLISH_TOLERANCE, TrainConfig
 
     defaults = TrainConfig(ks=[2])
     parser = subparsers.add_parser(
@@ -90,9 +90,10 @@ def _register_train(subparsers) -> None:
     parser.add_argument(
         "--tol",
         type=positive_float,
-        default=defaults.tolerance,
+        default=None,
         help="an epoch is progress when the objective rises by more than TOL x |objective| "
-        "(default: %(default)s)",
+        f"(default: {defaults.tolerance:g}; {POLISH_TOLERANCE:g} with --polish, whose classic "
+        "engine finishes the fit)",
     )
     parser.add_argument(
         "--patience",
@@ -126,13 +127,17 @@ def _register_train(subparsers) -> None:
 
 
 def _train(args) -> int:
-    from ..neural.config import TrainConfig
+    from ..neural.config import POLISH_TOLERANCE, TrainConfig
     from ..neural.run import TrainRequest, train_files
 
+    if args.tol is not None:
+        tolerance = args.tol
+    else:
+        tolerance = POLISH_TOLERANCE if args.polish else TrainConfig(ks=[]).tolerance
     config = TrainConfig(
         ks=[],
         epochs=args.epochs,
-        tolerance=args.tol,
+        tolerance=tolerance,
         patience=args.patience,
         entropy=args.entropy,
         supervised_weight=args.eta,

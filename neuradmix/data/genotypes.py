@@ -132,12 +132,14 @@ class Genotypes:
     def select_snps(self, index) -> Genotypes:
         index = np.asarray(index)
         calls = None if self._calls is None else np.ascontiguousarray(self._calls[:, index])
+        counts = None if self._counts is None else self._counts[index]
         return Genotypes(
             np.ascontiguousarray(self.packed[index]),
             self.samples,
             self.variants.iloc[index].reset_index(drop=True),
             self.source,
             calls,
+            counts,
         )
 
     def select_samples(self, index) -> Genotypes:
