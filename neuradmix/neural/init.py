@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..stats.frequencies import centroid_frequencies
 from ..stats.pca import GenotypePCA
 from .model import NeuralAdmixture
-from .optim import minimise
+from .optim import by_autograd, minimise
 
 
 @dataclass
@@ -98,7 +98,8 @@ def fit_encoder_to(model: NeuralAdmixture, coordinates, targets: list[np.ndarray
             log_q = torch.log_softmax(head(inputs), dim=1)
             return (wanted * (torch.log(wanted) - log_q)).sum(dim=1).mean()
 
-        minimise(list(head.parameters()), divergence, steps)
+        params = list(head.parameters())
+        minimise(params, by_autograd(params, divergence), steps)
 
 
 def frequencies_for_all_snps(genotypes: Genotypes, q: np.ndarray, start: Start) -> np.ndarray:

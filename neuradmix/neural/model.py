@@ -46,9 +46,23 @@ class _Head(nn.Module):
     def forward(self, coordinates: torch.Tensor) -> torch.Tensor:
         return self.output(torch.relu(self.hidden(coordinates[:, : self.n_inputs])))
 
+    @torch.no_grad()
+    def backpropagate(self, coordinates: torch.Tensor, logit_loss) -> tuple[float, list]:
+        """A loss of the logits and its gradient in this head's weights, back-propagated by
+        hand: the same numbers as autograd on :meth:`forward` at a fifth of the cost, which
+        matters because L-BFGS evaluates it dozens of times per epoch. ``logit_loss(logits)``
+        returns (loss, d loss / d logits); the gradients come in ``parameters()`` order."""
+        x = coordinates[:, : self.n_inputs]
+        before = torch.addmm(self.hidden.bias, x, self.hidden.weight.T)
+        active = torch.relu(before)
+        logits = torch.addmm(self.output.bias, active, self.output.weight.T)
+        value, d_logits = logit_loss(logits)
+        d_active = (d_logits @ self.output.weight) * (before > 0)
+        return value, [d_active.T @ x, d_active.sum(dim=0), d_logits.T @ active, d_logits.sum(0)]
+
 
 class NeuralAdmixture(nn.Module):
-    def __init__(self, n_coordinates: int, n_snps: int, ks: list[int], hidden: int = 128) -> None:
+    def __init__(self, n_coordinates: int, n_snps: int, ks: list[int], hidden: int = 64) -> None:
         super().__init__()
         self.ks = [int(k) for k in ks]
         self.n_coordinates = int(n_coordinates)

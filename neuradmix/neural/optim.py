@@ -23,24 +23,31 @@ def _flat(tensors) -> torch.Tensor:
     return torch.cat([t.reshape(-1) for t in tensors])
 
 
+def by_autograd(params: list[torch.Tensor], objective: Callable[[], torch.Tensor]):
+    """``value_and_gradient`` for :func:`minimise` from a scalar tensor built from ``params``."""
+
+    def value_and_gradient() -> tuple[float, list[torch.Tensor]]:
+        value = objective()
+        return float(value.detach()), list(torch.autograd.grad(value, params))
+
+    return value_and_gradient
+
+
 def minimise(
     params: list[torch.Tensor],
-    objective: Callable[[], torch.Tensor],
+    value_and_gradient: Callable[[], tuple[float, list[torch.Tensor]]],
     iterations: int,
     memory: int = 20,
 ) -> float:
-    """Minimise ``objective()`` (a scalar tensor built from ``params``) with at most
-    ``iterations`` L-BFGS steps; ``params`` are left at the best point found. Returns the final
-    value. Deterministic: no randomness, and every step lowers the objective."""
-    params = [p for p in params if p.requires_grad]
+    """Minimise a function of ``params`` with at most ``iterations`` L-BFGS steps;
+    ``value_and_gradient()`` returns its value at the current ``params`` and the gradient, one
+    tensor per parameter. ``params`` are left at the best point found. Returns the final value.
+    Deterministic: no randomness, and every step lowers the objective."""
 
     def evaluate(point: torch.Tensor) -> tuple[float, torch.Tensor]:
         _put(params, point)
-        for p in params:
-            p.grad = None
-        value = objective()
-        value.backward()
-        return float(value.detach()), _flat([p.grad for p in params])
+        value, grads = value_and_gradient()
+        return value, _flat(grads)
 
     x = _flat([p.detach() for p in params]).clone()
     value, grad = evaluate(x)

@@ -165,10 +165,38 @@ class LocalModel:
                 loss = loss - self.eta * log_q.gather(1, self.labels[known, None]).sum()
         return loss
 
+    def loss_and_gradient(self, logits: torch.Tensor, damping: float = 1.0):
+        """:meth:`loss` and its gradient in the logits, written out (as the network's
+        back-propagation uses them)."""
+        log_q = torch.log_softmax(logits, dim=1)
+        q = torch.exp(log_q)
+        step = q - self.q0
+        bent = torch.einsum("nij,nj->ni", self.curvature, step)
+        gain = (self.gradient * step).sum() - 0.5 * damping * (step * bent).sum()
+        d_gain = self.gradient - damping * bent  # d gain / d q
+        if self.entropy is not None:
+            gain = gain - (self.entropy * (q * log_q).sum(dim=1)).sum()
+            d_gain = d_gain - self.entropy[:, None] * (log_q + 1.0)
+        d_q = -self.scale * d_gain
+        d_logits = q * (d_q - (q * d_q).sum(dim=1, keepdim=True))  # through the softmax
+        loss = -gain * self.scale
+        if self.labels is not None and self.eta > 0:
+            known = torch.nonzero(self.labels >= 0).squeeze(1)
+            if known.numel():
+                chosen = self.labels[known]
+                loss = loss - self.eta * log_q[known, chosen].sum()
+                d_logits[known] += self.eta * q[known]
+                d_logits[known, chosen] -= self.eta
+        return float(loss), d_logits
+
 
 def encoder_step(head, inputs, model: LocalModel, steps: int, damping: float) -> None:
     """L-BFGS steps of one head's weights on its local model."""
-    minimise(list(head.parameters()), lambda: model.loss(head(inputs), damping), steps)
+
+    def value_and_gradient():
+        return head.backpropagate(inputs, lambda logits: model.loss_and_gradient(logits, damping))
+
+    minimise(list(head.parameters()), value_and_gradient, steps)
 
 
 # ------------------------------------------------------------------------------------------

@@ -364,10 +364,11 @@ def loss_figure(results: CohortResults):
     tables = {name: read_loss_table(path) for name, path in results.loss_files.items()}
     caption = (
         "Training objective of each neural run per epoch: the negative log-likelihood per "
-        "observed genotype call of the training individuals (plus the λ term), first on the "
-        "common SNPs the encoder's PCA uses (blue, left axis), then on all SNPs (orange, "
-        "right axis). Each stage stops when the objective improves by less than the "
-        "tolerance (1e-6, relative) in two epochs running."
+        "observed genotype call of the training individuals (plus the λ term) at the network's "
+        "forward pass, first on the common SNPs of the PCA start (blue, left axis), then on "
+        "all SNPs (orange, right axis). The first stage stops when the objective improves by "
+        "less than 1e-5 (relative) in two epochs running, the second at 1e-6 (1e-5 for a run "
+        "that the classic engine polishes afterwards)."
     )
     return plots.plot_loss_curves(tables), "Training objective per epoch", caption
 

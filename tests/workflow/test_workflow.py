@@ -416,9 +416,10 @@ def test_end_to_end_on_a_tiny_cohort(tiny_run):
     # The polished run says so: its fit is the classic engine's continuation of the network's.
     assert indexed.loc[("neural", "multi", 3, "train"), "train_tool"] == "neural+polish"
     assert indexed.loc[("neural", "single", 3, "train"), "train_tool"] == "neural"
-    assert "polish K=3: the classic engine continued" in (
-        results / "tiny" / "logs" / "train_neural" / "multi.log"
-    ).read_text()
+    assert (
+        "polish K=3: the classic engine continued"
+        in (results / "tiny" / "logs" / "train_neural" / "multi.log").read_text()
+    )
     assert "multi (network + classic polish)" in (results / "tiny" / "report.html").read_text()
     assert metrics["rmse_q"].isna().all()  # real data: no truth
     table2 = pd.read_csv(results / "tiny" / "table2.tsv", sep="\t")
