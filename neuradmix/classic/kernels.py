@@ -651,27 +651,6 @@ def ancestry_newton(qt, stats, q_lo, fixed, q_out):
 
 
 @numba.njit(parallel=True, cache=True)
-def observed_per_sample(packed, n):
-    """Observed calls of every sample."""
-    m = packed.shape[0]
-    n_blocks = (n + SAMPLE_BLOCK - 1) // SAMPLE_BLOCK
-    out = np.zeros(n)
-    for blk in numba.prange(n_blocks):
-        start = blk * SAMPLE_BLOCK
-        stop = min(start + SAMPLE_BLOCK, n)
-        calls = np.empty(stop - start, dtype=np.uint8)
-        counts = np.zeros(stop - start)
-        for j in range(m):
-            _decode(packed[j], CODE_TO_COUNT, start, stop, calls)
-            for t in range(stop - start):
-                if calls[t] < 3:
-                    counts[t] += 1.0
-        for t in range(stop - start):
-            out[start + t] = counts[t]
-    return out
-
-
-@numba.njit(parallel=True, cache=True)
 def heldout_deviance(packed, n, qt, f, seed, folds, heldout, eps, groups):
     """Binomial deviance ``g log(g/mu) + (2-g) log((2-g)/(2-mu))`` (``mu = 2p``) summed over the
     observed calls of fold ``heldout``, and their number, per SNP group (G x 2)."""

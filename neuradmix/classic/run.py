@@ -21,15 +21,19 @@ from ..data import (
     write_p,
     write_q,
 )
-from ..data.outputs import check_name, check_out_dir
+from ..data.checks import check_fittable
+from ..data.outputs import check_name, check_out_dir, expected_output_bytes
 from ..data.timing import Timing, timing_path, write_timing
 from ..errors import InputError
 from ..runtime import device_description, process_seconds, set_threads, threads_in_use
 
 
-def _read(bed: str, threads: int | None):
+def _read(bed: str, threads: int | None, assigning: bool = False):
+    """The fileset, refused if it cannot be fitted (see :mod:`neuradmix.data.checks`)."""
     set_threads(threads)
-    return read_bed(bed)
+    genotypes = read_bed(bed)
+    check_fittable(genotypes, assigning=assigning)
+    return genotypes
 
 
 def check_outputs(out: str, name: str) -> None:
@@ -92,6 +96,9 @@ def em_files(
     ks = ks_for(len(known_populations(label_values)) if label_values is not None else None)
     if (init_q or init_p) and len(ks) > 1:
         raise InputError("--init-q/--init-p fit one K; use --k instead of a K range.")
+    check_out_dir(
+        out, expected_bytes=expected_output_bytes(genotypes.n_samples, genotypes.n_snps, ks)
+    )
     start_q = read_q(init_q, genotypes.n_samples) if init_q else None
     start_p = read_p(init_p, genotypes.n_snps) if init_p else None
     for k in ks:
@@ -170,7 +177,7 @@ def project_files(
     from . import tools
 
     check_outputs(out, name)
-    genotypes = _read(bed, threads)
+    genotypes = _read(bed, threads, assigning=True)
     p = read_p(p_path, genotypes.n_snps)
     started = time.perf_counter()
     result = tools.project_baseline(

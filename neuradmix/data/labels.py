@@ -7,6 +7,7 @@ package and the workflow; such samples get the label ``""`` in memory and ``-`` 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,11 +58,24 @@ def read_labels(path: str | os.PathLike, sample_ids) -> np.ndarray:
                     "on every line."
                 )
             mapping[row[0]] = row[1]
+        present = set(sample_ids)
         known = sum(s in mapping for s in sample_ids)
         if known == 0:
             raise InputError(
                 f"{path}: none of its sample IDs match the IIDs of the genotype data; the first "
                 "column must hold the .fam IID."
+            )
+        # The first line may be a header (e.g. "sample population"), not a sample.
+        absent = [name for name in list(mapping)[1:] if name not in present]
+        if absent:
+            shown = ", ".join(absent[:3]) + (
+                f" and {len(absent) - 3} more" if len(absent) > 3 else ""
+            )
+            print(
+                f"{path}: warning: {len(absent)} sample(s) named here are not in the genotype "
+                f"data ({shown}); their labels are not used.",
+                file=sys.stderr,
+                flush=True,
             )
         labels = np.array([mapping.get(s, UNKNOWN) for s in sample_ids], dtype=object)
     return np.array(["" if is_unknown(x) else str(x) for x in labels], dtype=object)

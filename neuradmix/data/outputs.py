@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -40,17 +42,29 @@ def atomic_outputs():
 
     try:
         yield staged
-    except BaseException:
+        for tmp, final in pending:
+            os.replace(tmp, final)
+    except BaseException as exc:
         for tmp, _ in pending:
             tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in _WRITE_ERRORS:
+            where = Path(exc.filename).parent if exc.filename else "the output directory"
+            raise InputError(
+                f"{where}: cannot write the outputs ({exc.strerror}); nothing was written. Free "
+                "space there or choose another output directory."
+            ) from None
         raise
-    for tmp, final in pending:
-        os.replace(tmp, final)
 
 
-def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
-    """``--out`` names a directory (created when the outputs are written): refuse an existing
-    file there before any work starts."""
+# Errors of the file system rather than of the program: a full disk, a read-only mount, a quota,
+# permissions.
+_WRITE_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG}
+
+
+def check_out_dir(out: str | os.PathLike, option: str = "--out", expected_bytes: int = 0) -> Path:
+    """``--out`` names a directory (created when the outputs are written): refuse, before any
+    work starts, an existing file there, a directory that cannot be written, and a file system
+    with less than ``expected_bytes`` free."""
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise InputError(
@@ -60,7 +74,27 @@ def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
     for parent in path.parents:
         if parent.exists() and not parent.is_dir():
             raise InputError(f"{option} {path}: {parent} is a file, so no directory can be made.")
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(
+            f"{option} {path}: {existing} is not writable (read-only file system or no "
+            "permission); choose an output directory you can write to."
+        )
+    if expected_bytes > 0:
+        free = shutil.disk_usage(existing).free
+        if free < expected_bytes:
+            raise InputError(
+                f"{option} {path}: {free / 2**20:,.0f} MiB free on its file system, but the "
+                f"outputs need about {expected_bytes / 2**20:,.0f} MiB; free space or choose "
+                "another output directory."
+            )
     return path
+
+
+def expected_output_bytes(n_samples: int, n_snps: int, ks) -> int:
+    """About the size of the .Q/.P files of a fit at each K (9 bytes a value), with room for a
+    model or other sidecars of the SNPs (64 bytes each)."""
+    return int(sum((n_samples + n_snps) * int(k) * 9 for k in ks) + 64 * n_snps)
 
 
 def check_name(name: str, option: str = "--name") -> str:

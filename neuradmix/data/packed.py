@@ -67,3 +67,27 @@ def allele_counts(packed: np.ndarray, n_samples: int) -> np.ndarray:
     out = np.empty((packed.shape[0], 2))
     _allele_counts(packed, n_samples, out)
     return out
+
+
+_SAMPLE_BLOCK = 256  # samples per parallel block (a multiple of 4: whole bytes)
+
+
+@numba.njit(parallel=True, cache=True)
+def observed_per_sample(packed, n):
+    """Observed calls of every sample."""
+    m = packed.shape[0]
+    n_blocks = (n + _SAMPLE_BLOCK - 1) // _SAMPLE_BLOCK
+    out = np.zeros(n)
+    for blk in numba.prange(n_blocks):
+        start = blk * _SAMPLE_BLOCK
+        stop = min(start + _SAMPLE_BLOCK, n)
+        calls = np.empty(stop - start, dtype=np.uint8)
+        counts = np.zeros(stop - start)
+        for j in range(m):
+            decode_row(packed[j], CODE_TO_COUNT, start, stop, calls)
+            for t in range(stop - start):
+                if calls[t] < 3:
+                    counts[t] += 1.0
+        for t in range(stop - start):
+            out[start + t] = counts[t]
+    return out

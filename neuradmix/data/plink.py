@@ -90,10 +90,26 @@ def read_bed(path: str | os.PathLike) -> Genotypes:
     variants = read_bim(bim)
     samples = read_fam(fam)
     n_samples, n_snps = len(samples), len(variants)
+    _check_unique_snps(bim, variants)
     _check_bed_header(bed, n_samples, n_snps)
     packed = np.fromfile(bed, dtype=np.uint8, offset=len(BED_MAGIC))
     packed = packed.reshape(n_snps, bytes_per_snp(n_samples))
     return Genotypes(packed, samples, variants, str(bed))
+
+
+def _check_unique_snps(bim: Path, variants: pd.DataFrame) -> None:
+    """SNP IDs name the rows of a .P and match SNPs between filesets, so each named SNP must be
+    unique (a missing ID, '.', is allowed: such SNPs are matched by position)."""
+    ids = variants["snp"]
+    duplicated = ids.duplicated(keep=False) & ids.ne(".")
+    if duplicated.any():
+        lines = (np.flatnonzero(duplicated.to_numpy())[:2] + 1).tolist()
+        raise InputError(
+            f"{bim}: SNP ID {ids[duplicated].iloc[0]!r} appears more than once (lines "
+            f"{lines[0]} and {lines[1]}); every SNP needs its own ID. Remove the duplicates "
+            "(`plink2 --bfile PREFIX --rm-dup exclude-all --make-bed --out NEW`) or rename them "
+            "(`plink2 --bfile PREFIX --set-all-var-ids '@:#:$r:$a' --make-bed --out NEW`)."
+        )
 
 
 def _read_table(path: Path, columns: list[str], kind: str) -> pd.DataFrame:

@@ -214,12 +214,18 @@ def vcf_sample_ids(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: VCF file not found.")
-    with open_vcf(path) as handle:
-        for raw in handle:
-            if raw.startswith(b"#CHROM"):
-                return _parse_header(path, raw)
-            if not raw.startswith(b"#"):
-                break
+    try:
+        with open_vcf(path) as handle:
+            for raw in handle:
+                if raw.startswith(b"#CHROM"):
+                    return _parse_header(path, raw)
+                if not raw.startswith(b"#"):
+                    break
+    except (EOFError, zlib.error, OSError) as exc:
+        raise InputError(
+            f"{path}: cannot be read ({type(exc).__name__}: {exc}); the file is truncated, "
+            "damaged or not a (bgzip-compressed) VCF."
+        ) from None
     raise InputError(
         f"{path}: no '#CHROM' header line; this is not a VCF file (give a .vcf or .vcf.gz)."
     )
@@ -507,6 +513,34 @@ def check_vcf(path: str | os.PathLike, require_phased: bool = False) -> VcfSumma
     samples = vcf_sample_ids(path)
     if not samples:
         raise InputError(f"{path}: the VCF has no sample columns; it holds no genotypes.")
+    spaced = [name for name in samples if any(c.isspace() for c in name)]
+    if spaced:
+        raise InputError(
+            f"{path}: sample name {spaced[0]!r} contains white space ({len(spaced)} such "
+            "names); PLINK's .fam splits on white space, so rename them first, e.g. "
+            "`bcftools reheader -s new_names.txt`."
+        )
+    try:
+        counts = _scan_records(path, samples, require_phased)
+    except (EOFError, zlib.error, OSError) as exc:
+        raise InputError(
+            f"{path}: cannot be read to its end ({type(exc).__name__}: {exc}); the file is "
+            "truncated or damaged. Copy it again, or recompress it with bgzip."
+        ) from None
+    n_sites, n_snps, n_multi, n_other, phased = counts
+    if n_sites == 0:
+        raise InputError(f"{path}: the VCF has a header but no variant records.")
+    if n_snps == 0:
+        raise InputError(
+            f"{path}: none of the {n_sites} records is a biallelic SNP, so nothing is left "
+            "after keeping biallelic SNPs; check that this is the genotype VCF you meant."
+        )
+    return VcfSummary(len(samples), n_sites, n_snps, n_multi, n_other, phased)
+
+
+def _scan_records(path: Path, samples: list[str], require_phased: bool):
+    """(sites, biallelic SNPs, multi-allelic, other, phased) of a VCF's records, refusing
+    what :func:`check_vcf` describes."""
     n_sites = n_snps = n_multi = n_other = 0
     phased = True
     with open_vcf(path, text=True) as handle:
@@ -554,14 +588,7 @@ def check_vcf(path: str | os.PathLike, require_phased: bool = False) -> VcfSumma
                         "(needed by the descendant simulation). Phase it first (e.g. SHAPEIT or "
                         "Beagle) or set phased: false and simulate: false for this cohort."
                     )
-    if n_sites == 0:
-        raise InputError(f"{path}: the VCF has a header but no variant records.")
-    if n_snps == 0:
-        raise InputError(
-            f"{path}: none of the {n_sites} records is a biallelic SNP, so nothing is left "
-            "after keeping biallelic SNPs; check that this is the genotype VCF you meant."
-        )
-    return VcfSummary(len(samples), n_sites, n_snps, n_multi, n_other, phased)
+    return n_sites, n_snps, n_multi, n_other, phased
 
 
 def write_vcf_summary(summary: VcfSummary, out: str | os.PathLike) -> None:

@@ -111,7 +111,7 @@ def _refine(loaded: LoadedModel, data: Genotypes, q: dict, target, max_steps: in
     """Newton steps of every head's Q given its F (the classic engine's ancestry pass), each
     sample until its Q moves by less than 1e-7."""
     from ..classic.fit import make_engine, project_q
-    from ..classic.kernels import observed_per_sample
+    from ..data.packed import observed_per_sample
 
     engine = make_engine(data, target.type if target.type == "cuda" else "cpu")
     lam = float(loaded.config.get("entropy", 0.0))

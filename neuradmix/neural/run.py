@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..data import atomic_outputs, read_bed, read_labels, read_p, read_q, write_p, write_q
-from ..data.outputs import check_name, check_out_dir
+from ..data.checks import check_fittable
+from ..data.outputs import check_name, check_out_dir, expected_output_bytes
 from ..data.timing import Timing, timing_path, write_timing
 from ..errors import InputError
 from ..runtime import (
@@ -71,6 +72,7 @@ def train_files(request: TrainRequest, ks_for) -> int:
         check_k_for(n_samples, k)
     set_threads(request.config.threads)
     genotypes = read_bed(request.bed)
+    check_fittable(genotypes)
     labels = read_labels(request.labels, genotypes.sample_ids) if request.labels else None
     init_p = read_p(request.init_p, genotypes.n_snps) if request.init_p else None
     ks = ks_for(default_k(labels, init_p))
@@ -78,6 +80,10 @@ def train_files(request: TrainRequest, ks_for) -> int:
         raise InputError(f"{request.init_p}: has {init_p.shape[1]} columns but --k is {ks[0]}.")
     config = replace(request.config, ks=ks)
     check_inputs(genotypes, config, labels, init_p)
+    check_out_dir(
+        request.out,
+        expected_bytes=expected_output_bytes(genotypes.n_samples, genotypes.n_snps, ks),
+    )
     mode = "supervised" if labels is not None else "pretrained" if init_p is not None else None
     _log(
         f"neuradmix train: {genotypes.n_samples} samples x {genotypes.n_snps} SNPs, "
@@ -175,6 +181,7 @@ def infer_files(
     loaded = load_model(model_path)
     set_threads(threads)
     data = read_bed(bed)
+    check_fittable(data, assigning=True)
     result = infer(loaded, data, device=device, model_path=model_path, refine_steps=refine_steps)
     out_dir = Path(out)
     with atomic_outputs() as staged:

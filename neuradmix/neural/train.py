@@ -41,8 +41,8 @@ import pandas as pd
 import torch
 
 from ..classic import fit as classic
-from ..classic.kernels import observed_per_sample
 from ..data import Genotypes
+from ..data.packed import observed_per_sample
 from ..errors import InputError
 from ..runtime import select_device, set_threads
 from ..stats.pca import GenotypePCA, extend_to_all_snps, fit_pca

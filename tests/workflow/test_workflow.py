@@ -79,7 +79,10 @@ def write_tiny_cohort(directory: Path, n_samples=45, n_snps=1500, k=3, seed=7):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("tiny")
+    # A folder with a space and a shell metacharacter, as shared drives have: every rule must
+    # quote the paths it passes to the shell.
+    directory = tmp_path_factory.mktemp("tiny") / "shared data;x"
+    directory.mkdir()
     write_tiny_cohort(directory)
     return directory
 

@@ -23,9 +23,9 @@ rule baseline:
         outdir=subpath(output.q, parent=True),
         seed=SEED,
     shell:
-        "python -m neuradmix baseline {input.bed} --k {wildcards.k} --tool {wildcards.tool}"
-        " --out {params.outdir} --name train --seed {params.seed} --threads {threads}"
-        " > {log} 2>&1"
+        "python -m neuradmix baseline {input.bed:q} --k {wildcards.k} --tool {wildcards.tool}"
+        " --out {params.outdir:q} --name train --seed {params.seed} --threads {threads}"
+        " > {log:q} 2>&1"
 
 
 rule project:
@@ -50,9 +50,9 @@ rule project:
         tool=lambda wc: {"admixture": "admixture", "auto": "auto"}.get(wc.tool, "em"),
         seed=SEED,
     shell:
-        "python -m neuradmix project {input.bed} --p {input.p} --out {params.outdir}"
+        "python -m neuradmix project {input.bed:q} --p {input.p:q} --out {params.outdir:q}"
         " --name val --tool {params.tool} --seed {params.seed} --threads {threads}"
-        " > {log} 2>&1"
+        " > {log:q} 2>&1"
 
 
 rule cv:
@@ -77,7 +77,7 @@ rule cv:
         seed=SEED,
         outdir=subpath(output[0], parent=True),
     shell:
-        "python -m neuradmix cv {input.bed} --min-k {params.min_k} --max-k {params.max_k}"
+        "python -m neuradmix cv {input.bed:q} --min-k {params.min_k} --max-k {params.max_k}"
         " --folds {params.folds} --method {wildcards.cv_method} --epochs {params.epochs}"
-        " --seed {params.seed} --threads {threads} --out {params.outdir}"
-        " --name {wildcards.cv_method} > {log} 2>&1"
+        " --seed {params.seed} --threads {threads} --out {params.outdir:q}"
+        " --name {wildcards.cv_method} > {log:q} 2>&1"

@@ -5,6 +5,7 @@ count samples and populations exactly as the jobs will.
 """
 
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -67,6 +68,11 @@ def _label_populations(cohort, entry, sample_ids):
         return set(known_populations(read_labels(path, sample_ids)))
     except InputError as error:
         config_error(f"cohorts.{cohort}.labels: {error}")
+
+
+def quoted(paths):
+    """One path or a list of them, quoted for a shell line (paths may hold spaces)."""
+    return shlex.join([paths] if isinstance(paths, str) else [str(p) for p in paths])
 
 
 def run_ks(run):
@@ -433,9 +439,9 @@ def train_options(wildcards, input):
     else:
         options = f"--k {ks[0]}"
     if "labels" in input.keys():
-        options += f" --labels {input.labels}"
+        options += f" --labels {shlex.quote(input.labels)}"
     if "init_p" in input.keys():
-        options += f" --init-p {input.init_p}"
+        options += f" --init-p {shlex.quote(input.init_p)}"
     if RUNS[wildcards.run].get("polish", False):
         options += " --polish"
     return options
@@ -499,11 +505,15 @@ def evaluate_inputs(wildcards):
 def evaluate_options(wildcards, input):
     options = []
     for part in PARTITIONS:
-        options.append(f"--data {part}={input[part + '_bed']}")
+        options.append(f"--data {shlex.quote(part + '=' + input[part + '_bed'])}")
         if f"{part}_labels" in input.keys():
-            options.append(f"--labels {part}={input[part + '_labels']}")
+            options.append(
+                f"--labels {shlex.quote(part + '=' + input[part + '_labels'])}"
+            )
         if f"{part}_truth" in input.keys():
-            options.append(f"--truth-q {part}={input[part + '_truth']}")
+            options.append(
+                f"--truth-q {shlex.quote(part + '=' + input[part + '_truth'])}"
+            )
     return " ".join(options)
 
 
@@ -558,5 +568,5 @@ def pong_options(wildcards, input):
         for k in ks
     ]
     if "truth" in input.keys():
-        options.insert(0, f"--q truth={input.truth}")
+        options.insert(0, f"--q {shlex.quote('truth=' + input.truth)}")
     return " ".join(options)

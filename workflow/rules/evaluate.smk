@@ -26,9 +26,9 @@ rule evaluate:
         ks=lambda wc: " ".join(str(k) for k in model_ks(wc.method, wc.model)),
         options=evaluate_options,
     shell:
-        "python -m neuradmix evaluate-model --model-dir {params.model_dir} --ks {params.ks}"
-        " {params.options} --out {params.outdir} --name {wildcards.model}"
-        " --threads {threads} 2> {log}"
+        "python -m neuradmix evaluate-model --model-dir {params.model_dir:q} --ks {params.ks}"
+        " {params.options} --out {params.outdir:q} --name {wildcards.model}"
+        " --threads {threads} 2> {log:q}"
 
 
 rule metrics_table:
@@ -60,16 +60,16 @@ rule metrics_table:
         **rule_resources("metrics_table"),
     params:
         cv=lambda wc, input: (
-            f"--cv {' '.join(input.cv)}" if "cv" in input.keys() else ""
+            f"--cv {quoted(input.cv)}" if "cv" in input.keys() else ""
         ),
         reference=BASELINE,
         modes=" ".join(f"--mode {run}={spec['mode']}" for run, spec in RUNS.items()),
         outdir=subpath(output.metrics, parent=True),
     shell:
         "python -m neuradmix metrics-table --cohort {wildcards.cohort}"
-        " --evaluations {input.evaluations} --timings {input.timings} {params.cv}"
-        " {params.modes} --reference-baseline {params.reference} --out {params.outdir}"
-        " 2> {log}"
+        " --evaluations {input.evaluations:q} --timings {input.timings:q} {params.cv}"
+        " {params.modes} --reference-baseline {params.reference:q} --out {params.outdir:q}"
+        " 2> {log:q}"
 
 
 rule pong:
@@ -91,5 +91,5 @@ rule pong:
         options=pong_options,
         outdir=subpath(output.filemap, parent=True),
     shell:
-        "python -m neuradmix pong {params.options} --fam {input.fam} --labels {input.labels}"
-        " --out {params.outdir} --name {wildcards.partition} 2> {log}"
+        "python -m neuradmix pong {params.options} --fam {input.fam:q} --labels {input.labels:q}"
+        " --out {params.outdir:q} --name {wildcards.partition} 2> {log:q}"

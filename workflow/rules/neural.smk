@@ -33,10 +33,10 @@ rule train_neural:
         seed=SEED,
     # The log gets one line per epoch (no progress bar: stderr is a file here).
     shell:
-        "python -m neuradmix train {input.bed} {params.options} --out {params.outdir}"
+        "python -m neuradmix train {input.bed:q} {params.options} --out {params.outdir:q}"
         " --name train --epochs {params.epochs} --lambda {params.lam}"
         " --device {params.device} --seed {params.seed} --threads {threads}"
-        " > {log} 2>&1"
+        " > {log:q} 2>&1"
 
 
 rule infer:
@@ -58,8 +58,8 @@ rule infer:
         outdir=subpath(input.model, parent=True),
         device=lambda wc: run_device(wc.run),
     shell:
-        "python -m neuradmix infer {input.bed} --model {input.model} --out {params.outdir}"
-        " --name val --device {params.device} --threads {threads} > {log} 2>&1"
+        "python -m neuradmix infer {input.bed:q} --model {input.model:q} --out {params.outdir:q}"
+        " --name val --device {params.device} --threads {threads} > {log:q} 2>&1"
 
 
 rule infer_target:
@@ -81,5 +81,5 @@ rule infer_target:
         outdir=subpath(output.timing, parent=True),
         device=lambda wc: run_device(wc.run),
     shell:
-        "python -m neuradmix infer {input.bed} --model {input.model} --out {params.outdir}"
-        " --name {wildcards.target} --device {params.device} --threads {threads} > {log} 2>&1"
+        "python -m neuradmix infer {input.bed:q} --model {input.model:q} --out {params.outdir:q}"
+        " --name {wildcards.target} --device {params.device} --threads {threads} > {log:q} 2>&1"

@@ -24,8 +24,8 @@ rule check_vcf:
         phased=lambda wc: "--require-phased" if COHORTS[wc.real].get("phased") else "",
         outdir=subpath(output[0], parent=True),
     shell:
-        "python -m neuradmix check-vcf {input.vcf} {params.phased} --out {params.outdir}"
-        " --name raw 2> {log}"
+        "python -m neuradmix check-vcf {input.vcf:q} {params.phased} --out {params.outdir:q}"
+        " --name raw 2> {log:q}"
 
 
 rule vcf_to_bed:
@@ -47,10 +47,10 @@ rule vcf_to_bed:
         prefix=subpath(output.bed, strip_suffix=".bed"),
         memory=plink_memory,
     shell:
-        "plink2 --vcf {input.vcf} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
+        "plink2 --vcf {input.vcf:q} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
         " --set-all-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
-        " --make-bed --out {params.prefix} --threads {threads} --memory {params.memory}"
-        " > {log} 2>&1"
+        " --make-bed --out {params.prefix:q} --threads {threads} --memory {params.memory}"
+        " > {log:q} 2>&1"
 
 
 # SNPs without an ID get chr:pos:ref:alt, and SNPs whose ID is duplicated are dropped, so that
@@ -77,11 +77,11 @@ rule qc:
         mind=QC["sample_missing"],
         memory=plink_memory,
     shell:
-        "plink2 --bfile {params.inprefix} --allow-extra-chr --maf {params.maf}"
+        "plink2 --bfile {params.inprefix:q} --allow-extra-chr --maf {params.maf}"
         " --geno {params.geno} --mind {params.mind}"
         " --set-missing-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
-        " --make-bed --out {params.prefix} --threads {threads} --memory {params.memory}"
-        " > {log} 2>&1"
+        " --make-bed --out {params.prefix:q} --threads {threads} --memory {params.memory}"
+        " > {log:q} 2>&1"
 
 
 if DS["method"] == "uniform":
@@ -112,8 +112,8 @@ if DS["method"] == "uniform":
             ),
             outdir=subpath(output[0], parent=True),
         shell:
-            "python -m neuradmix downsample {input.bim} {params.how} --out {params.outdir}"
-            " --name ds 2> {log}"
+            "python -m neuradmix downsample {input.bim:q} {params.how} --out {params.outdir:q}"
+            " --name ds 2> {log:q}"
 
 elif DS["method"] == "ld_prune":
 
@@ -139,9 +139,9 @@ elif DS["method"] == "ld_prune":
             r2=DS["r2"],
             memory=plink_memory,
         shell:
-            "plink2 --bfile {params.inprefix} --allow-extra-chr"
+            "plink2 --bfile {params.inprefix:q} --allow-extra-chr"
             " --indep-pairwise {params.window} {params.step} {params.r2}"
-            " --out {params.prefix} --threads {threads} --memory {params.memory} > {log} 2>&1"
+            " --out {params.prefix:q} --threads {threads} --memory {params.memory} > {log:q} 2>&1"
 
 
 rule downsample:
@@ -164,9 +164,9 @@ rule downsample:
         prefix=subpath(output.bed, strip_suffix=".bed"),
         memory=plink_memory,
     shell:
-        "plink2 --bfile {params.inprefix} --allow-extra-chr --extract {input.snps}"
-        " --make-bed --out {params.prefix} --threads {threads} --memory {params.memory}"
-        " > {log} 2>&1"
+        "plink2 --bfile {params.inprefix:q} --allow-extra-chr --extract {input.snps:q}"
+        " --make-bed --out {params.prefix:q} --threads {threads} --memory {params.memory}"
+        " > {log:q} 2>&1"
 
 
 rule split:
@@ -190,13 +190,13 @@ rule split:
     params:
         outdir=subpath(output.train_keep, parent=True),
         labels=lambda wc, input: (
-            f"--labels {input.labels}" if "labels" in input.keys() else ""
+            f"--labels {shlex.quote(input.labels)}" if "labels" in input.keys() else ""
         ),
         fraction=VAL_FRACTION,
         seed=SEED,
     shell:
-        "python -m neuradmix split {input.fam} --out {params.outdir} {params.labels}"
-        " --validation-fraction {params.fraction} --seed {params.seed} 2> {log}"
+        "python -m neuradmix split {input.fam:q} --out {params.outdir:q} {params.labels}"
+        " --validation-fraction {params.fraction} --seed {params.seed} 2> {log:q}"
 
 
 rule partition:
@@ -219,9 +219,9 @@ rule partition:
         prefix=subpath(output.bed, strip_suffix=".bed"),
         memory=plink_memory,
     shell:
-        "plink2 --bfile {params.inprefix} --allow-extra-chr --keep {input.keep}"
-        " --make-bed --out {params.prefix} --threads {threads} --memory {params.memory}"
-        " > {log} 2>&1"
+        "plink2 --bfile {params.inprefix:q} --allow-extra-chr --keep {input.keep:q}"
+        " --make-bed --out {params.prefix:q} --threads {threads} --memory {params.memory}"
+        " > {log:q} 2>&1"
 
 
 rule target_vcf_to_bed:
@@ -242,10 +242,10 @@ rule target_vcf_to_bed:
         prefix=subpath(output.bed, strip_suffix=".bed"),
         memory=plink_memory,
     shell:
-        "plink2 --vcf {input.vcf} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
+        "plink2 --vcf {input.vcf:q} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
         " --set-all-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
-        " --make-bed --out {params.prefix} --threads {threads} --memory {params.memory}"
-        " > {log} 2>&1"
+        " --make-bed --out {params.prefix:q} --threads {threads} --memory {params.memory}"
+        " > {log:q} 2>&1"
 
 
 rule target_match:
@@ -266,5 +266,5 @@ rule target_match:
     params:
         outdir=subpath(output.bed, parent=True),
     shell:
-        "python -m neuradmix match-snps {input.bed} --reference {input.reference}"
-        " --out {params.outdir} --name matched 2> {log}"
+        "python -m neuradmix match-snps {input.bed:q} --reference {input.reference:q}"
+        " --out {params.outdir:q} --name matched 2> {log:q}"

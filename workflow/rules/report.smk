@@ -27,10 +27,10 @@ rule plots:
         seed=SEED,
         outdir=subpath(output.manifest, parent=True),
     shell:
-        "python -m neuradmix plots --train-bed {params.train} --val-bed {input.val_fam}"
+        "python -m neuradmix plots --train-bed {params.train:q} --val-bed {input.val_fam:q}"
         " {params.options} --k {params.ks} --main-k {params.main_k}"
-        " --max-samples {params.max_samples} --seed {params.seed} --out {params.outdir}"
-        " 2> {log}"
+        " --max-samples {params.max_samples} --seed {params.seed} --out {params.outdir:q}"
+        " 2> {log:q}"
 
 
 rule report:
@@ -59,6 +59,6 @@ rule report:
         config=json.dumps(config, default=str),
         outdir=subpath(output[0], parent=True),
     shell:
-        "python -m neuradmix report --cohort {wildcards.cohort} --figures {params.figures}"
-        " --table2 {input.table2} --metrics {input.metrics} {params.options}"
-        " --config-json {params.config:q} --out {params.outdir} --name report 2> {log}"
+        "python -m neuradmix report --cohort {wildcards.cohort} --figures {params.figures:q}"
+        " --table2 {input.table2} --metrics {input.metrics:q} {params.options}"
+        " --config-json {params.config:q} --out {params.outdir:q} --name report 2> {log:q}"

@@ -83,14 +83,16 @@ def plots_options(wildcards, input):
     ]
     if "train_labels" in input.keys():
         options.append(
-            f"--train-labels {input.train_labels} --val-labels {input.val_labels}"
+            f"--train-labels {shlex.quote(input.train_labels)}"
+            f" --val-labels {shlex.quote(input.val_labels)}"
         )
     if "train_truth" in input.keys():
         options.append(
-            f"--train-truth {input.train_truth} --val-truth {input.val_truth}"
+            f"--train-truth {shlex.quote(input.train_truth)}"
+            f" --val-truth {shlex.quote(input.val_truth)}"
         )
     if "cv" in input.keys():
-        options.append(f"--cv {input.cv}")
+        options.append(f"--cv {quoted(input.cv)}")
     return " ".join(options)
 
 
@@ -168,7 +170,7 @@ def report_options(wildcards, input):
     ]
     options.append(f"--reference-baseline {BASELINE}")
     if "cv" in input.keys():
-        options.append(f"--cv {' '.join(input.cv)}")
+        options.append(f"--cv {quoted(input.cv)}")
     if "labels" in input.keys():
         for partition in ("train", "val"):
             prefix = partition_prefix(cohort, partition)

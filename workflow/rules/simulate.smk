@@ -27,10 +27,10 @@ rule founders:
         prefix=subpath(output[0], strip_suffix=".vcf.gz"),
         memory=plink_memory,
     shell:
-        "plink2 --vcf {input.vcf} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
+        "plink2 --vcf {input.vcf:q} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
         " --set-all-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
-        " --extract {input.bim} --keep {input.fam} --export vcf bgz id-paste=iid"
-        " --out {params.prefix} --threads {threads} --memory {params.memory} > {log} 2>&1"
+        " --extract {input.bim:q} --keep {input.fam:q} --export vcf bgz id-paste=iid"
+        " --out {params.prefix:q} --threads {threads} --memory {params.memory} > {log:q} 2>&1"
 
 
 rule simulate:
@@ -79,9 +79,9 @@ rule simulate:
         ),
         seed=SEED,
     shell:
-        "python -m neuradmix simulate-split --vcf {input.vcf} --labels {input.labels}"
-        " {params.rate} --val-samples {input.val} --n-per-ancestry {params.n_train}"
+        "python -m neuradmix simulate-split --vcf {input.vcf:q} --labels {input.labels:q}"
+        " {params.rate} --val-samples {input.val:q} --n-per-ancestry {params.n_train}"
         " --n-val-per-ancestry {params.n_val} --n-single-per-ancestry {params.n_single}"
         " --n-val-single-per-ancestry {params.n_val_single} --generations {params.generations}"
         " --alpha {params.alpha} {params.populations} --seed {params.seed} --threads {threads}"
-        " --bed --no-vcf --out {params.outdir} --name sim 2> {log}"
+        " --bed --no-vcf --out {params.outdir:q} --name sim 2> {log:q}"
