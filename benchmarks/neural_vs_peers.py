@@ -313,25 +313,21 @@ def multihead(cohort: Cohort, low, high, threads, seed) -> str:
     for k in ks:
         single = peers.measure(_train(cohort.prefix, [k], threads, seed, work / f"single{k}"))
         fm2 = peers.measure(peers.fastmixture2(cohort.fm2_prefix, k, threads, seed, work / "mfm2"))
-        em = peers.measure(_em(cohort.prefix, k, threads, seed, work / f"em{k}"))
         single_total += single.wall_seconds
         fm2_total += fm2.wall_seconds
         ll = {
             "head": cohort.score(*_ours(work / "multihead", k)),
             "single": cohort.score(*_ours(work / f"single{k}", k)),
             "fm2": cohort.score(*peers.fastmixture2_outputs(work / "mfm2", k, seed)),
-            "em": cohort.score(*_ours(work / f"em{k}", k)),
         }
         optimum = max(ll.values())
         gap = {name: (optimum - value) / abs(optimum) for name, value in ll.items()}
         worst = max(worst, gap["head"])
         print(f"  K={k}: single {single.wall_seconds:.2f} s, fastmixture2 "
-              f"{fm2.wall_seconds:.2f} s, em {em.wall_seconds:.2f} s, head gap "
-              f"{gap['head']:.1e}", flush=True)  # fmt: skip
+              f"{fm2.wall_seconds:.2f} s, head gap {gap['head']:.1e}", flush=True)  # fmt: skip
         rows.append([k, f"{gap['head']:.1e}", f"{gap['single']:.1e}", f"{gap['fm2']:.1e}",
-                     f"{gap['em']:.1e}", f"{single.wall_seconds:.2f}",
-                     f"{fm2.wall_seconds:.2f}"])  # fmt: skip
-    header = ["K", "multi-head head gap", "single-K neural gap", "fastmixture2 gap", "em gap",
+                     f"{single.wall_seconds:.2f}", f"{fm2.wall_seconds:.2f}"])  # fmt: skip
+    header = ["K", "multi-head head gap", "single-K neural gap", "fastmixture2 gap",
               "single-K neural s", "fastmixture2 s"]  # fmt: skip
     return "\n".join(
         [
@@ -343,7 +339,7 @@ def multihead(cohort: Cohort, low, high, threads, seed) -> str:
             f"{multi.peak_rss_mib:.0f} MiB); single-K neural runs: {single_total:.2f} s in all "
             f"(ratio **{multi.wall_seconds / single_total:.3f}**); fastmixture2 once per K: "
             f"{fm2_total:.2f} s (ratio **{multi.wall_seconds / fm2_total:.3f}**)",
-            f"- gaps are to the best fit of each K among the four; largest head gap: "
+            f"- gaps are to the best fit of each K among the three; largest head gap: "
             f"**{worst:.1e}**",
         ]
     )
@@ -447,6 +443,13 @@ def main(argv=None) -> int:
     if not args.cohort and not args.seeds_cohort:
         parser.error("give --cohort and/or --seeds-cohort")
     sections = [f"Machine: {peers.machine()}"]
+
+    def done(text: str) -> None:
+        sections.append(text)
+        print(text + "\n", flush=True)
+        if args.out:
+            Path(args.out).write_text("\n\n".join(sections) + "\n")
+
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.work or tmp)
         if args.cohort:
@@ -455,15 +458,13 @@ def main(argv=None) -> int:
             cohort = Cohort(train_prefix, root / "train")
             print(f"training: {cohort.title}", flush=True)
             text, found = training(cohort, args.k, args.threads, args.repeats, args.seed)
-            sections.append(text)
+            done(text)
             print("held-out samples", flush=True)
             held = Cohort(held_prefix, root / "held")
-            sections.append(
-                held_out(held, found["neural"], args.k, args.threads, args.seed, args.tile)
-            )
+            done(held_out(held, found["neural"], args.k, args.threads, args.seed, args.tile))
             if args.multihead:
                 print("multi-head", flush=True)
-                sections.append(multihead(cohort, *args.multihead, args.threads, args.seed))
+                done(multihead(cohort, *args.multihead, args.threads, args.seed))
             print("ablation", flush=True)
             best = max(
                 cohort.score(*paths)
@@ -472,18 +473,14 @@ def main(argv=None) -> int:
                     peers.fastmixture2_outputs(root / "train" / "fm2", args.k, args.seed),
                 )
             )
-            sections.append(ablation(cohort, args.k, args.threads, args.seed, best))
+            done(ablation(cohort, args.k, args.threads, args.seed, best))
         for i, item in enumerate(args.seeds_cohort):
             prefix, _, k = item.rpartition(":")
             if not prefix or not k.isdigit():
                 parser.error(f"--seeds-cohort {item}: give PREFIX:K")
             cohort = Cohort(prefix, root / f"seeds{i}")
             print(f"seeds: {prefix} K={k}", flush=True)
-            sections.append(seeds(cohort, int(k), args.threads, args.seeds))
-    text = "\n\n".join(sections) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+            done(seeds(cohort, int(k), args.threads, args.seeds))
     return 0
 
 

@@ -17,8 +17,8 @@ from ..data.genotypes import CODE_TO_COUNT
 from ..runtime import select_device
 from .likelihood import PROBABILITY_FLOOR
 
-# Float64 intermediates per block: about 64 MB.
-_BLOCK_ELEMENTS = 8_000_000
+# Bytes of one float64 intermediate of a block of SNPs on the CPU (more on a GPU: TorchEngine).
+_BLOCK_BYTES = 8_000_000
 
 
 class TorchEngine:
@@ -43,7 +43,13 @@ class TorchEngine:
             else torch.as_tensor(np.asarray(weights, dtype=np.float64), device=self.device)
         )
         self.holdout = holdout
-        self.block = max(1, min(self.m, _BLOCK_ELEMENTS // max(self.n * 8, 1)))
+        block_bytes = _BLOCK_BYTES
+        if self.device.type == "cuda":
+            # On a GPU, blocks of SNPs as large as a sixteenth of the free memory allows per
+            # float64 intermediate, so that a pass over a large cohort launches few kernels.
+            free, _ = torch.cuda.mem_get_info(self.device)
+            block_bytes = max(block_bytes, free // 16)
+        self.block = max(1, min(self.m, block_bytes // max(self.n * 8, 1)))
         self.passes = 0
 
     # -- decoding -------------------------------------------------------------------------

@@ -110,8 +110,8 @@ def _register_train(subparsers) -> None:
     parser.add_argument(
         "--hidden",
         type=positive_int,
-        default=defaults.hidden,
-        help="ReLU units of each head (default: %(default)s)",
+        default=None,
+        help="ReLU units of every head (default: 4 K^2 for the head of K, at least 32)",
     )
     parser.add_argument(
         "--engine",

@@ -52,7 +52,7 @@ def save_model(path: str | os.PathLike, result: TrainResult) -> None:
         "populations": result.populations,
         "n_inputs": int(result.pca.n_components),
         "n_snps": int(len(snps)),
-        "hidden": int(result.config.hidden),
+        "hidden": result.config.hidden,
         "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
         "pca": {
             "centre": torch.from_numpy(result.pca.centre),

@@ -38,7 +38,7 @@ class TrainConfig:
     encoder_steps: int = 50
     # L-BFGS iterations fitting the encoder to the start's Q before the first epoch.
     warm_start_steps: int = 100
-    hidden: int = 64  # ReLU units of each head
+    hidden: int | None = None  # ReLU units of each head (None: 4 K^2, see model.head_width)
     start_snps: int = 10_000  # common SNPs of the PCA start and of the first training stage
     seed: int = 42
     device: str = "auto"

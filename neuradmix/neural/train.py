@@ -94,7 +94,7 @@ def check_inputs(genotypes: Genotypes, config: TrainConfig, labels, init_p) -> N
         ("--epochs", config.epochs, 0),
         ("--patience", config.patience, 1),
         ("--encoder-steps", config.encoder_steps, 1),
-        ("--hidden", config.hidden, 1),
+        ("--hidden", config.hidden or 1, 1),
     ):
         if value < smallest:
             raise InputError(f"{name} {value}: must be at least {smallest}.")
@@ -210,6 +210,7 @@ class _Head:
     f: np.ndarray  # the decoder's F on the stage's SNPs
     frozen: bool
     objective: float = -math.inf  # at the start of the current epoch
+    log_likelihood: float = -math.inf  # its log-likelihood part
     model: LocalModel | None = None  # the local model the last encoder step used
     saved: tuple | None = None  # (encoder weights, F, objective) before that step
     damping: float = 1.0
@@ -257,6 +258,10 @@ class _Trainer:
             row = {"epoch": self.epochs + 1, "stage": stage, "train_loss": 0.0, "objective": 0.0}
             total = 0.0
             for h, head in enumerate(self.heads):
+                if head.converged:  # no more passes for a head that has stopped rising
+                    row[f"log_likelihood_k{head.k}"] = head.log_likelihood
+                    total += head.objective
+                    continue
                 q = q_all[h]
                 if head.frozen:
                     f_new, ll = head.f, engine.log_likelihood(q, head.f)
@@ -266,8 +271,6 @@ class _Trainer:
                 objective = ll + self._penalties(q, h, entropy, scale)
                 row[f"log_likelihood_k{head.k}"] = ll
                 total += objective
-                if head.converged:
-                    continue
                 if objective < head.objective and head.saved is not None:
                     # The encoder's step overshot its local model: undo it (and the F step
                     # taken with it) and try again with a tighter trust region.
@@ -282,7 +285,7 @@ class _Trainer:
                     )
                     continue
                 head.converged = rules[h].update(objective)
-                head.objective = objective
+                head.objective, head.log_likelihood = objective, ll
                 head.f = f_new
                 if head.converged:
                     continue
