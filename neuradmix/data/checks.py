@@ -25,20 +25,26 @@ def _some(names, count: int) -> str:
     return shown + (f" and {count - 3} more" if count > 3 else "")
 
 
+def refuse_samples_without_calls(genotypes: Genotypes, observed: np.ndarray) -> None:
+    """``observed``: each sample's observed calls (however they were counted)."""
+    empty = np.flatnonzero(observed == 0)
+    if empty.size:
+        raise InputError(
+            f"{genotypes.source}: {empty.size} sample(s) have no observed genotype "
+            f"({_some(genotypes.sample_ids[empty], empty.size)}), so the data say nothing "
+            "about their ancestry. Remove them first, e.g. list them in drop.txt and run "
+            "`plink2 --bfile PREFIX --remove drop.txt --make-bed --out NEW`."
+        )
+
+
 def check_fittable(genotypes: Genotypes, warn=None, assigning: bool = False) -> None:
     """Refuse a cohort that cannot be fitted; warn (on stderr, or through ``warn(message)``)
     about SNPs without any observed call. ``assigning``: the samples are assigned with given
     frequencies (projection, inference), where a few samples may well be monomorphic."""
     source = genotypes.source
-    per_sample = observed_per_sample(genotypes.packed, genotypes.n_samples)
-    empty = np.flatnonzero(per_sample == 0)
-    if empty.size:
-        raise InputError(
-            f"{source}: {empty.size} sample(s) have no observed genotype "
-            f"({_some(genotypes.sample_ids[empty], empty.size)}), so the data say nothing "
-            "about their ancestry. Remove them first, e.g. list them in drop.txt and run "
-            "`plink2 --bfile PREFIX --remove drop.txt --make-bed --out NEW`."
-        )
+    refuse_samples_without_calls(
+        genotypes, observed_per_sample(genotypes.packed, genotypes.n_samples)
+    )
     if genotypes._counts is None:
         genotypes._counts = allele_counts(genotypes.packed, genotypes.n_samples)
     copies, observed = genotypes._counts[:, 0], genotypes._counts[:, 1]

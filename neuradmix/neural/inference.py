@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from ..data import Genotypes
+from ..data.checks import refuse_samples_without_calls
 from ..errors import InputError
 from ..runtime import select_device
 from .checkpoint import LoadedModel
@@ -92,7 +93,9 @@ def infer(
     reordered = not np.array_equal(order, np.arange(len(order)))
     ordered = data.select_snps(order) if reordered else data
     target = select_device(device)
-    coordinates = torch.from_numpy(loaded.pca.transform(ordered).astype(np.float64)).to(target)
+    values, observed = loaded.pca.coordinates(ordered)
+    refuse_samples_without_calls(ordered, observed)
+    coordinates = torch.from_numpy(values).to(target)
     model = loaded.model.to(target)
     q = dict(zip(loaded.ks, encode(model, coordinates), strict=True))
     taken = 0

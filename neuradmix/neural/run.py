@@ -181,7 +181,6 @@ def infer_files(
     loaded = load_model(model_path)
     set_threads(threads)
     data = read_bed(bed)
-    check_fittable(data, assigning=True)
     result = infer(loaded, data, device=device, model_path=model_path, refine_steps=refine_steps)
     out_dir = Path(out)
     with atomic_outputs() as staged:

@@ -58,6 +58,56 @@ def _standardised_decoded(decoded, rows, start, centre, scale, out):
             target[r] = value if g != 3 else 0.0
 
 
+# SNPs summed in single precision by the packed projection before its sums move to double.
+_FLUSH = 256
+_SAMPLE_BLOCK = 512  # samples per parallel block of the packed projection (a multiple of 4)
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True)
+def _project_packed(packed, n, snps, table, out, observed):
+    """``out[i, c] = sum_t table[t, code(i, snps[t]), c]`` over the chosen SNPs, straight from
+    the 2-bit codes of a .bed (``table[t, code]`` is that genotype's standardised value times the
+    loadings; 0 for the missing code), and ``observed[i]``: sample i's calls among them."""
+    d = table.shape[2]
+    n_blocks = (n + _SAMPLE_BLOCK - 1) // _SAMPLE_BLOCK
+    for blk in numba.prange(n_blocks):
+        start = blk * _SAMPLE_BLOCK
+        stop = min(start + _SAMPLE_BLOCK, n)
+        width = stop - start
+        first = start >> 2
+        partial = np.zeros((d, width), dtype=np.float32)
+        total = np.zeros((d, width))
+        counts = np.zeros(width)
+        codes = np.empty(width, dtype=np.uint8)
+        for t in range(snps.shape[0]):
+            row = packed[snps[t]]
+            for s in range(width):
+                code = (row[first + (s >> 2)] >> (2 * (s & 3))) & 3
+                codes[s] = code
+                counts[s] += code != 1
+            for c in range(d):
+                v0 = table[t, 0, c]
+                v1 = table[t, 1, c]
+                v2 = table[t, 2, c]
+                v3 = table[t, 3, c]
+                target = partial[c]
+                for s in range(width):
+                    code = codes[s]
+                    target[s] += (
+                        v0 if code == 0 else (v1 if code == 1 else (v2 if code == 2 else v3))
+                    )
+            if (t + 1) % _FLUSH == 0:
+                for c in range(d):
+                    for s in range(width):
+                        total[c, s] += partial[c, s]
+                        partial[c, s] = 0.0
+        for c in range(d):
+            for s in range(width):
+                out[start + s, c] = total[c, s] + partial[c, s]
+        for s in range(width):
+            observed[start + s] = counts[s]
+
+
 @dataclass
 class GenotypePCA:
     """A fitted PCA: per-SNP centring and scaling, SNP loadings and the samples' scores.
@@ -87,9 +137,31 @@ class GenotypePCA:
 
     def transform(self, source) -> np.ndarray:
         """Coordinates of samples (a ``Genotypes`` or rows of a count matrix, with the fitted
-        cohort's SNPs in its order) on the PCs."""
+        cohort's SNPs in its order) on the PCs; double precision for a ``Genotypes``."""
+        if isinstance(source, Genotypes):
+            return self.coordinates(source)[0]
         data = _Source(source, None, self.snps)
         return _multiply(data, self.centre, self.scale, self.loadings)
+
+    def coordinates(self, genotypes: Genotypes) -> tuple[np.ndarray, np.ndarray]:
+        """(N x d coordinates in double precision, observed calls of each sample among the
+        PCA's SNPs): one pass over the packed genotypes, no float matrix of them."""
+        snps = np.arange(genotypes.n_snps) if self.snps is None else np.asarray(self.snps)
+        counts = np.array([2.0, 0.0, 1.0, 0.0])  # copies of the counted allele per 2-bit code
+        standard = (counts[None, :] - self.centre[:, None]) * self.scale[:, None]  # M' x 4
+        standard[:, 1] = 0.0  # a missing call sits at the SNP's mean
+        table = (standard[:, :, None] * self.loadings[:, None, :]).astype(np.float32)
+        out = np.empty((genotypes.n_samples, self.n_components))
+        observed = np.empty(genotypes.n_samples)
+        _project_packed(
+            np.ascontiguousarray(genotypes.packed),
+            genotypes.n_samples,
+            np.ascontiguousarray(snps, dtype=np.int64),
+            np.ascontiguousarray(table),
+            out,
+            observed,
+        )
+        return out, observed
 
     def project_frequencies(self, p: np.ndarray) -> np.ndarray:
         """Coordinates of cluster centres given allele frequencies ``p`` (SNPs x K, .P layout).
@@ -264,7 +336,9 @@ def extend_to_all_snps(source: Genotypes, subset: GenotypePCA, n_components: int
     noisier)."""
     d = max(1, min(n_components, subset.n_components))
     if subset.snps is None or len(subset.snps) == source.n_snps:
-        return _first(subset, d)
+        layer = _first(subset, d)
+        layer.scores = layer.transform(source)  # as new samples will be projected
+        return layer
     data = _Source(source, None, None)
     centre, scale = _standardisation(data)
     sample_axes = subset.scores[:, :d].astype(np.float64)
@@ -272,15 +346,17 @@ def extend_to_all_snps(source: Genotypes, subset: GenotypePCA, n_components: int
     loadings = _multiply_transposed(data, centre, scale, sample_axes.astype(np.float32))
     singular = np.linalg.norm(loadings.astype(np.float64), axis=0)
     loadings = (loadings / np.maximum(singular, 1e-30)).astype(np.float32)
-    scores = _multiply(data, centre, scale, loadings)
-    _fix_signs(loadings, scores)
-    return GenotypePCA(
+    layer = GenotypePCA(
         centre=centre.astype(np.float64),
         scale=scale.astype(np.float64),
         loadings=loadings,
-        scores=scores,
+        scores=np.zeros((0, d), dtype=np.float32),
         singular_values=singular,
     )
+    # The scores exactly as new samples will be projected (GenotypePCA.transform).
+    layer.scores = layer.transform(source)
+    _fix_signs(layer.loadings, layer.scores)
+    return layer
 
 
 def _first(pca: GenotypePCA, d: int) -> GenotypePCA:
