@@ -505,15 +505,12 @@ def evaluate_inputs(wildcards):
 def evaluate_options(wildcards, input):
     options = []
     for part in PARTITIONS:
-        options.append(f"--data {shlex.quote(part + '=' + input[part + '_bed'])}")
-        if f"{part}_labels" in input.keys():
-            options.append(
-                f"--labels {shlex.quote(part + '=' + input[part + '_labels'])}"
-            )
-        if f"{part}_truth" in input.keys():
-            options.append(
-                f"--truth-q {shlex.quote(part + '=' + input[part + '_truth'])}"
-            )
+        keys = {"--data": f"{part}_bed", "--labels": f"{part}_labels"}
+        keys["--truth-q"] = f"{part}_truth"
+        for option, key in keys.items():
+            if key in input.keys():
+                path = input[key]
+                options.append(f"{option} {shlex.quote(f'{part}={path}')}")
     return " ".join(options)
 
 
@@ -568,5 +565,6 @@ def pong_options(wildcards, input):
         for k in ks
     ]
     if "truth" in input.keys():
-        options.insert(0, f"--q {shlex.quote('truth=' + input.truth)}")
+        truth = input.truth
+        options.insert(0, f"--q {shlex.quote(f'truth={truth}')}")
     return " ".join(options)
