@@ -4,4 +4,6 @@
 DEFAULT_TOL = 1e-9
 DEFAULT_MAX_ITER = 1000
 # External and internal baselines (neuradmix.classic.tools).
-BASELINE_TOOLS = ("auto", "admixture", "fastmixture2", "fastmixture", "em")
+BASELINE_TOOLS = ("auto", "admixture", "fastmixture2", "adamixture", "fastmixture", "em")
+# Tools that give Q for a fixed P (`neuradmix project`): admixture -P, adamixture-project, our EM.
+PROJECTION_TOOLS = ("em", "admixture", "adamixture", "auto")

@@ -1,11 +1,13 @@
-"""Baselines: the external ADMIXTURE-style tools (the ``admixture`` binary, ``fastmixture``) and
-the package's own EM, behind one interface.
+"""Baselines: the external ADMIXTURE-style tools (the ``admixture`` binary, ``fastmixture2``,
+``fastmixture``, ADAMIXTURE) and the package's own EM, behind one interface.
 
 Every runner returns a :class:`BaselineResult` in the package's own form (Q as N x K in ``.fam``
-order, P as M x K in ``.bim`` order, frequencies of the column-5 allele, which is what both tools
-count) together with the wall time of the run. The external tools are run in a private temporary
-directory holding symbolic links to the fileset, because ``admixture`` writes its outputs into
-the working directory; their outputs are read back and validated, never trusted blindly.
+order, P as M x K in ``.bim`` order, frequencies of the column-5 allele, which is what admixture
+and fastmixture count; ADAMIXTURE's ``.P`` counts the other allele and is converted on the way
+in and out) together with the wall time of the run. The external tools are run in a private
+temporary directory holding symbolic links to the fileset, because ``admixture`` writes its
+outputs into the working directory; their outputs are read back and validated, never trusted
+blindly.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from ..data.timing import timing_path, write_timing
 from ..errors import InputError
 from ..runtime import process_seconds
 from . import fit as engine
-from .defaults import BASELINE_TOOLS
+from .defaults import BASELINE_TOOLS, PROJECTION_TOOLS
 from .likelihood import log_likelihood
 
 TOOLS = BASELINE_TOOLS
@@ -45,13 +47,17 @@ INSTALL_HINTS = {
     "admixture": "install ADMIXTURE (`conda install -c bioconda admixture`) and put it on PATH",
     "fastmixture2": "install fastmixture2 (`pip install fastmixture2`)",
     "fastmixture": "install fastmixture (`pip install fastmixture`)",
+    "adamixture": "install ADAMIXTURE (`pip install adamixture`)",
+    "adamixture-project": "install ADAMIXTURE (`pip install adamixture`)",
 }
 # Order in which `auto` looks for an external tool before falling back to our engine.
-AUTO_ORDER = ("admixture", "fastmixture2", "fastmixture")
+AUTO_ORDER = ("admixture", "fastmixture2", "adamixture", "fastmixture")
 _LOGLIK = {
     "admixture": re.compile(r"^Loglikelihood:\s*(-?[0-9.eE+-]+)", re.MULTILINE),
     "fastmixture": re.compile(r"Final log-likelihood:\s*(-?[0-9.eE+-]+)"),
     "fastmixture2": re.compile(r"Final log-likelihood:\s*(-?[0-9.eE+-]+)"),
+    # Printed with one decimal.
+    "adamixture": re.compile(r"Final log-likelihood:\s*(-?[0-9.eE+-]+)"),
 }
 
 
@@ -78,7 +84,7 @@ def find_executable(tool: str) -> str | None:
 
 def resolve_tool(tool: str) -> str:
     """``auto``: the real ``admixture`` when installed, else ``fastmixture2``, else
-    ``fastmixture``, else the package's own engine (``em``)."""
+    ``adamixture``, else ``fastmixture``, else the package's own engine (``em``)."""
     if tool not in TOOLS:
         raise InputError(f"--tool {tool!r}: choose one of {', '.join(TOOLS)}.")
     if tool != "auto":
@@ -215,6 +221,52 @@ def _run_fastmixture_tool(name, flags, bed, k, threads, seed, genotypes) -> Base
     return _result(name, k, q, p, seconds, _parse_loglik(name, text), command, genotypes)
 
 
+def run_adamixture(
+    bed: str | os.PathLike,
+    k: int,
+    *,
+    threads: int = 1,
+    seed: int = 42,
+    projection_p: np.ndarray | None = None,
+    genotypes: Genotypes | None = None,
+) -> BaselineResult:
+    """Run ADAMIXTURE (``adamixture``, its default settings) and read its ``.Q``/``.P``; with
+    ``projection_p``, ``adamixture-project`` (its ALS projection, not the likelihood's optimum)
+    for Q given that P.
+
+    Every chromosome is kept (``--chrom_mode all``: its default keeps autosomes 1-22 only, which
+    would drop rows). Its ``.P`` holds frequencies of the allele the ``.bim``'s column 6 names,
+    so it is read as 1 - P, and a projection's P is written as 1 - P."""
+    tool = "adamixture" if projection_p is None else "adamixture-project"
+    executable = _require(tool)
+    genotypes = genotypes if genotypes is not None else read_bed(bed)
+    n, m = genotypes.n_samples, genotypes.n_snps
+    with tempfile.TemporaryDirectory(prefix="neuradmix-adamixture-") as tmp:
+        workdir = Path(tmp)
+        prefix = _link_fileset(bed, workdir, "data")
+        out = workdir / "out"
+        command = [executable, "--data_path", f"{prefix}.bed", "--save_dir", str(out)]
+        if projection_p is not None:
+            write_p(workdir / "reference.P", 1.0 - projection_p)
+            command += ["--p_path", str(workdir / "reference.P")]
+        else:
+            command += ["-k", str(k)]
+        command += ["--name", "run", "-t", str(max(1, threads)), "-s", str(seed)]
+        command += ["--chrom_mode", "all"]
+        output, seconds = _run(command, workdir, tool, bed)
+        q, p = _read_outputs(
+            out / f"run.{k}.Q",
+            None if projection_p is not None else out / f"run.{k}.P",
+            n,
+            m,
+            tool,
+        )
+    if projection_p is not None:
+        return _result("adamixture", k, q, projection_p, seconds, None, command, genotypes)
+    loglik = _parse_loglik("adamixture", output)
+    return _result("adamixture", k, q, 1.0 - p, seconds, loglik, command, genotypes)
+
+
 def run_em(
     genotypes: Genotypes, k: int, *, seed: int = 42, device: str | None = "cpu", **options
 ) -> BaselineResult:
@@ -252,6 +304,8 @@ def run_baseline(
         return run_fastmixture2(bed, k, threads=threads, seed=seed, genotypes=genotypes)
     if tool == "fastmixture":
         return run_fastmixture(bed, k, threads=threads, seed=seed, genotypes=genotypes)
+    if tool == "adamixture":
+        return run_adamixture(bed, k, threads=threads, seed=seed, genotypes=genotypes)
     return run_em(genotypes, k, seed=seed, device=device)
 
 
@@ -266,15 +320,20 @@ def project_baseline(
     genotypes: Genotypes | None = None,
 ) -> BaselineResult:
     """Q of new samples for a fixed ``.P``: ``admixture -P`` (tool ``admixture``, or ``auto``
-    when it is installed) or our projection EM."""
-    if tool not in ("auto", "admixture", "em"):
-        raise InputError(f"--tool {tool!r}: projection runs with auto, admixture or em.")
+    when it is installed), ``adamixture-project`` (tool ``adamixture``) or our projection EM."""
+    if tool not in PROJECTION_TOOLS:
+        choices = ", ".join(PROJECTION_TOOLS)
+        raise InputError(f"--tool {tool!r}: projection runs with {choices}.")
     if tool == "auto":
         tool = "admixture" if find_executable("admixture") else "em"
     genotypes = genotypes if genotypes is not None else read_bed(bed)
     k = p.shape[1]
     if tool == "admixture":
         return run_admixture(
+            bed, k, threads=threads, seed=seed, projection_p=p, genotypes=genotypes
+        )
+    if tool == "adamixture":
+        return run_adamixture(
             bed, k, threads=threads, seed=seed, projection_p=p, genotypes=genotypes
         )
     start = time.perf_counter()

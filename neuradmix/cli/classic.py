@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..classic.defaults import BASELINE_TOOLS, DEFAULT_MAX_ITER, DEFAULT_TOL
+from ..classic.defaults import BASELINE_TOOLS, DEFAULT_MAX_ITER, DEFAULT_TOL, PROJECTION_TOOLS
 from .common import (
     add_threads_seed_device,
     at_least_two,
@@ -136,8 +136,11 @@ def register(subparsers) -> None:
     proj.add_argument(
         "--tool",
         default="em",
-        choices=("em", "admixture", "auto"),
-        help="em: our projection; admixture: admixture -P; auto: admixture if installed",
+        choices=PROJECTION_TOOLS,
+        help=(
+            "em: our projection; admixture: admixture -P; adamixture: adamixture-project (ALS); "
+            "auto: admixture if installed, else em"
+        ),
     )
     _add_convergence(proj)
     add_threads_seed_device(proj)
@@ -188,12 +191,12 @@ def register(subparsers) -> None:
 
     base = subparsers.add_parser(
         "baseline",
-        help="run a classic baseline: admixture, fastmixture2, fastmixture or our EM",
+        help="run a classic baseline: admixture, fastmixture2, adamixture, fastmixture or our EM",
         description=(
-            "Fit K with an external tool (admixture, fastmixture2 or fastmixture, where "
-            "installed) or our EM; writes DIR/NAME.K.Q, DIR/NAME.K.P and DIR/NAME.K.baseline.tsv "
-            "(tool, wall seconds, log-likelihood). --tool auto picks admixture, then "
-            "fastmixture2, then fastmixture, then em."
+            "Fit K with an external tool (admixture, fastmixture2, adamixture (ADAMIXTURE) or "
+            "fastmixture, where installed) or our EM; writes DIR/NAME.K.Q, DIR/NAME.K.P and "
+            "DIR/NAME.K.baseline.tsv (tool, wall seconds, log-likelihood). --tool auto picks "
+            "admixture, then fastmixture2, then adamixture, then fastmixture, then em."
         ),
     )
     base.add_argument("bed", help="PLINK .bed")

@@ -1,8 +1,8 @@
 """Subcommands the Snakemake workflow calls between the heavy steps.
 
 ``check-vcf``, ``split``, ``downsample``, ``match-snps``, ``cv-table``, ``evaluate-model``,
-``metrics-table`` and ``pong``. Every ``--out`` names a directory (created if missing); ``--name``,
-where a command takes it, is the stem of the files written there.
+``metrics-table``, ``align`` and ``pong``. Every ``--out`` names a directory (created if
+missing); ``--name``, where a command takes it, is the stem of the files written there.
 """
 
 from __future__ import annotations
@@ -163,6 +163,21 @@ def _pong(args: argparse.Namespace) -> int:
     return 0
 
 
+def _align(args: argparse.Namespace) -> int:
+    from ..steps.align import MODES, PERMUTATIONS, align_q_files
+
+    out, _ = _out(args)
+    # One pair per file: a run lists one .Q per K, so the same run name comes back.
+    q_files = [next(iter(parse_pairs([item], "--q", "RUN=FILE.Q").items())) for item in args.q]
+    threshold = {} if args.mode_threshold is None else {"threshold": args.mode_threshold}
+    permutations, modes = align_q_files(q_files, out, args.reference, args.fam, **threshold)
+    _log(
+        f"{len(permutations)} .Q files aligned to one labelling in {out}; permutations in "
+        f"{out / PERMUTATIONS}, {len(modes)} modes over {modes['k'].nunique()} K in {out / MODES}"
+    )
+    return 0
+
+
 def _add_out(parser, name_help: str | None) -> None:
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="output directory (created if missing)"
@@ -317,6 +332,40 @@ def register(subparsers) -> None:
     )
     _add_out(parser, None)
     parser.set_defaults(func=_metrics_table)
+
+    parser = subparsers.add_parser(
+        "align",
+        help="Align the clusters of many .Q files (every run and K) to one labelling; modes.",
+        description=(
+            "Permute the columns of every .Q (all of the same individuals) so that column j "
+            "holds the same cluster in every run and at every K, as Clumppling does: within a K "
+            "by the permutation of least squared difference to the reference run, across K by "
+            "finding the cluster that split. Writes DIR/RUN.K.Q (ADMIXTURE format), "
+            "DIR/permutations.tsv (the reference column of each original column) and "
+            "DIR/modes.tsv (the runs of each K whose pairwise similarity G' reaches "
+            "--mode-threshold)."
+        ),
+    )
+    parser.add_argument(
+        "--q",
+        action="append",
+        required=True,
+        metavar="RUN=FILE.Q",
+        help="A .Q file and its run (a letter, then letters, digits, _ or -); repeat, one per "
+        "run and K.",
+    )
+    parser.add_argument(
+        "--reference",
+        help="Run whose clusters name the labels (default: the first run given).",
+    )
+    parser.add_argument("--fam", help=".fam of the individuals (checks the number of rows).")
+    parser.add_argument(
+        "--mode-threshold",
+        type=float,
+        help="Least G' between every two runs of a mode (default: 0.9).",
+    )
+    _add_out(parser, None)
+    parser.set_defaults(func=_align)
 
     parser = subparsers.add_parser(
         "pong",

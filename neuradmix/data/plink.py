@@ -1,4 +1,5 @@
-"""PLINK 1 binary filesets (``.bed``/``.bim``/``.fam``): reading, writing, naming.
+"""PLINK 1 binary filesets (``.bed``/``.bim``/``.fam``): reading, writing, naming; of PLINK 2
+filesets (``.pgen``/``.pvar``/``.psam``, which plink2 converts), only naming and the sample IDs.
 
 A ``.bed`` is read straight into memory as the packed byte matrix it already is (no decoding),
 after its size is checked against the ``.bim`` and ``.fam``; see :mod:`neuradmix.data.genotypes`
@@ -46,6 +47,60 @@ def require_fileset(path: str | os.PathLike) -> tuple[Path, Path, Path]:
                 "side by side (make one with `plink2 --vcf IN.vcf.gz --make-bed --out PREFIX`)."
             )
     return paths
+
+
+PFILE_SUFFIXES = (".pgen", ".pvar", ".psam")
+
+
+def pfile_paths(path: str | os.PathLike) -> tuple[Path, Path, Path]:
+    """The ``.pgen``, ``.pvar`` and ``.psam`` paths of the PLINK 2 fileset that ``data``,
+    ``data.pgen``, ``data.pvar`` or ``data.psam`` names."""
+    prefix = Path(path)
+    if prefix.suffix in PFILE_SUFFIXES:
+        prefix = prefix.with_suffix("")
+    return tuple(prefix.with_name(prefix.name + ext) for ext in PFILE_SUFFIXES)
+
+
+def require_pfileset(path: str | os.PathLike) -> tuple[Path, Path, Path]:
+    """The three paths, or a clear error naming the first one that is missing."""
+    paths = pfile_paths(path)
+    for part in paths:
+        if not part.is_file():
+            name = paths[0].with_suffix("").name
+            raise InputError(
+                f"{part}: file not found; a PLINK 2 fileset needs {name}.pgen, .pvar and .psam "
+                "side by side, named by their common prefix (decompress a .pvar.zst with "
+                "`plink2 --pfile PREFIX vzs --make-pgen --out NEW`)."
+            )
+    return paths
+
+
+def read_psam_ids(path: str | os.PathLike) -> list[str]:
+    """IIDs of a PLINK 2 ``.psam`` (or of the fileset a prefix names): the ``IID`` column of its
+    ``#FID``/``#IID`` header line, or column 2 of a header-less (``.fam``-style) file."""
+    psam = pfile_paths(path)[2]
+    if not psam.is_file():
+        raise InputError(f"{psam}: file not found; give the PLINK 2 prefix of the fileset.")
+    with open(psam) as handle:
+        lines = [line.split() for line in handle if line.strip() and not line.startswith("##")]
+    if lines and lines[0][0] in ("#FID", "#IID"):
+        header, rows = lines[0], lines[1:]
+        column = header.index("IID") if "IID" in header else 0
+    else:
+        rows, column = lines, 1
+    if not rows or any(len(row) <= column for row in rows):
+        raise InputError(
+            f"{psam}: no sample IDs found; a .psam starts with a '#FID IID' or '#IID' header "
+            "line, one sample per line (regenerate it with plink2 --make-pgen)."
+        )
+    ids = pd.Series([row[column] for row in rows])
+    if ids.duplicated().any():
+        first = ids[ids.duplicated()].iloc[0]
+        raise InputError(
+            f"{psam}: sample ID {first!r} appears more than once; IIDs must be unique, because "
+            "labels and outputs name samples by them."
+        )
+    return ids.tolist()
 
 
 def read_bim(path: str | os.PathLike) -> pd.DataFrame:

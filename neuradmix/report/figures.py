@@ -25,6 +25,7 @@ from ..classic.cv import read_cv_table
 from ..data import atomic_outputs, read_bed, read_fam_ids, read_labels, read_p, read_q
 from ..data.tables import read_result_table
 from ..errors import InputError
+from ..stats.alignment import align_runs
 from ..stats.metrics import entropy_of
 
 MANIFEST = "figures.json"
@@ -148,7 +149,7 @@ def load_results(
     n_train = genotypes.n_samples
     label_values = _labels_for(train_labels, genotypes.sample_ids)
 
-    # Training Q of every run and K: these fix the colours for every figure.
+    # Training Q of every run and K: their alignment fixes the colours of every figure.
     keys, train_qs = [], []
     for run in runs:
         found = 0
@@ -174,16 +175,25 @@ def load_results(
             f"no run has a K={main_k} result (files like "
             f"{runs[0].path('train', main_k, 'Q')}); choose --main-k among the trained K values."
         )
-    truth = None
+    truth = truth_key = None
     if train_truth is not None:
-        # Simulated cohorts: the planted ancestry is drawn first and fixes the colours.
+        # Simulated cohorts: the planted ancestry is drawn first, coloured like the main run.
         truth = read_q(train_truth, n_train)
-        keys.insert(0, ("truth", truth.shape[1]))
+        truth_key = ("truth", truth.shape[1])
+        keys.insert(0, truth_key)
         train_qs.insert(0, truth)
     lambda_runs = dict(lambda_runs or {})
     for name, run in lambda_runs.items():
         keys.append((f"λ={name}", main_k))
         train_qs.append(_load_run_q(run, "train", main_k, n_train, required=True))
+    q_train = dict(zip(keys, train_qs, strict=True))
+    # The labelling of `neuradmix align` (the workflow's aligned/ files): the main run's clusters
+    # name the colours and the truth is aligned last, like any other run, so that colour j is
+    # column j of every aligned .Q.
+    aligned = align_runs(
+        {key: q_train[key] for key in sorted(keys, key=lambda key: key == truth_key)},
+        reference=main_key[0],
+    )
     return CohortResults(
         genotypes=genotypes,
         runs=runs,
@@ -191,8 +201,8 @@ def load_results(
         main_k=main_k,
         main_key=main_key,
         train_labels=label_values,
-        q_train=dict(zip(keys, train_qs, strict=True)),
-        colour_ids=dict(zip(keys, plots.align_colours(train_qs), strict=True)),
+        q_train=q_train,
+        colour_ids={key: aligned[key].permutation for key in keys},
         truth_train=truth,
         truth_val_path=val_truth,
         train_truth_path=train_truth,

@@ -2,9 +2,10 @@
 
 Every function here works on arrays and data frames so it can be tested without files;
 :mod:`neuradmix.report.figures` reads the result files and composes these into the cohort's
-figures. Colours are tied to clusters, not to column numbers: :func:`align_colours` matches the
-columns of every ``Q`` (across K and across runs) so that the same ancestry component keeps the
-same colour in every panel.
+figures. Colours are tied to clusters, not to column numbers: every panel takes the colour id of
+each of its columns (:func:`neuradmix.stats.alignment.align_runs` matches the columns of every
+``Q``, across K and across runs), so that the same ancestry component keeps the same colour in
+every panel.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from ..stats.metrics import match_columns  # noqa: E402
 from ..stats.pca import GenotypePCA  # noqa: E402
 
 UNLABELLED = "unlabelled"
@@ -74,58 +74,6 @@ def population_colours(labels, q: np.ndarray, colours: np.ndarray, used=()) -> d
             next_id += 1
     result.update({name: cluster_colour(i) for name, i in assigned.items()})
     return result
-
-
-# --------------------------------------------------------------------------------------------
-# Matching components across K and across runs
-# --------------------------------------------------------------------------------------------
-
-
-def align_colours(qs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Give every column of every ``Q`` a colour id so matching clusters share a colour.
-
-    All matrices must describe the same samples. They are visited by increasing K (ties in the
-    given order). The first gets ids ``0..K-1``. Each later one is matched with the Hungarian
-    method against the already-coloured matrix of the largest K seen so far that fits it best:
-    matched columns inherit that colour, and the columns left over (clusters that appear when K
-    grows) take the next unused ids. Returns one integer array of length K per input matrix.
-    """
-    qs = [np.asarray(q, dtype=np.float64) for q in qs]
-    if not qs:
-        return []
-    n_samples = qs[0].shape[0]
-    for q in qs:
-        if q.ndim != 2 or q.shape[0] != n_samples:
-            raise ValueError("align_colours needs Q matrices of the same samples (same rows).")
-    order = sorted(range(len(qs)), key=lambda i: (qs[i].shape[1], i))
-    colours: list[np.ndarray | None] = [None] * len(qs)
-    next_id = 0
-    done: list[int] = []
-    for index in order:
-        q = qs[index]
-        k = q.shape[1]
-        if not done:
-            colours[index] = np.arange(k)
-            next_id = k
-            done.append(index)
-            continue
-        largest_k = max(qs[i].shape[1] for i in done)
-        candidates = [i for i in done if qs[i].shape[1] == largest_k]
-        best = None
-        for candidate in candidates:
-            rows, cols, score = match_columns(qs[candidate], q, criterion="jaccard")
-            if best is None or score > best[3]:
-                best = (candidate, rows, cols, score)
-        candidate, rows, cols, _ = best
-        assigned = np.full(k, -1)
-        assigned[cols] = colours[candidate][rows]
-        for column in range(k):
-            if assigned[column] < 0:
-                assigned[column] = next_id
-                next_id += 1
-        colours[index] = assigned
-        done.append(index)
-    return [np.asarray(c, dtype=int) for c in colours]
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Baseline runners: argument and file handling with a stub ``admixture``, real fastmixture."""
+"""Baseline runners: argument and file handling with a stub ``admixture``, real fastmixture,
+fastmixture2 and ADAMIXTURE."""
 
 from __future__ import annotations
 
@@ -128,9 +129,26 @@ def test_missing_tool_names_what_to_install(cohort_files, tmp_path, monkeypatch)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(InputError, match="bioconda admixture|-c bioconda admixture"):
         baselines.run_baseline(str(prefix) + ".bed", 3, "admixture")
-    assert baselines.resolve_tool("auto") in ("fastmixture2", "fastmixture", "em")
+    assert baselines.resolve_tool("auto") in ("fastmixture2", "adamixture", "fastmixture", "em")
     with pytest.raises(InputError, match="choose one of"):
         baselines.resolve_tool("structure")
+
+
+def test_missing_adamixture_names_what_to_install(cohort_files, monkeypatch, capsys, tmp_path):
+    prefix, genotypes = cohort_files
+    # Not on PATH and not beside the interpreter (where a virtualenv's pip puts it).
+    monkeypatch.setattr(baselines, "find_executable", lambda tool: None)
+    with pytest.raises(InputError, match=r"^adamixture not found .*pip install adamixture"):
+        baselines.run_baseline(str(prefix) + ".bed", 3, "adamixture")
+    p = np.full((genotypes.n_snps, 3), 0.3)
+    with pytest.raises(InputError, match=r"^adamixture-project not found .*pip install adamixture"):
+        baselines.project_baseline(str(prefix) + ".bed", p, "adamixture")
+    out = tmp_path / "out"
+    code = main(["baseline", str(prefix) + ".bed", "--k", "3", "--tool", "adamixture",
+                 "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--tool em" in err
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_auto_prefers_admixture(stub_admixture):
@@ -182,13 +200,60 @@ def test_real_fastmixture2_reaches_our_optimum(cohort_files, tmp_path, aligned):
 
 
 def test_auto_prefers_fastmixture2_to_our_engine(monkeypatch):
-    present = {"fastmixture2": "/usr/bin/fastmixture2"}
+    present = {"fastmixture": "/usr/bin/fastmixture"}
     monkeypatch.setattr(baselines, "find_executable", lambda tool: present.get(tool))
+    assert baselines.resolve_tool("auto") == "fastmixture"
+    present["adamixture"] = "/usr/bin/adamixture"
+    assert baselines.resolve_tool("auto") == "adamixture"
+    present["fastmixture2"] = "/usr/bin/fastmixture2"
     assert baselines.resolve_tool("auto") == "fastmixture2"
     present["admixture"] = "/usr/bin/admixture"
     assert baselines.resolve_tool("auto") == "admixture"
     present.clear()
     assert baselines.resolve_tool("auto") == "em"
+
+
+@pytest.mark.skipif(
+    baselines.find_executable("adamixture") is None,
+    reason="ADAMIXTURE not installed (pip install adamixture)",
+)
+def test_real_adamixture_reaches_our_optimum(cohort_files, tmp_path, aligned):
+    """ADAMIXTURE fits the same likelihood; its .P counts the other allele, which the runner
+    converts: its files, scored by our likelihood, sit at our optimum."""
+    prefix, genotypes = cohort_files
+    out = tmp_path / "adam"
+    assert main(["baseline", str(prefix) + ".bed", "--k", "3", "--tool", "adamixture",
+                 "--out", str(out), "--threads", "1", "--seed", "3"]) == 0  # fmt: skip
+    assert sorted(os.listdir(out)) == [
+        "cohort.3.P",
+        "cohort.3.Q",
+        "cohort.3.baseline.tsv",
+        "cohort.3.timing.tsv",
+    ]
+    q = read_q(out / "cohort.3.Q", 120)
+    p = read_p(out / "cohort.3.P", genotypes.n_snps)
+    ours = fit.fit(read_bed(str(prefix) + ".bed"), 3, seed=3)
+    assert np.abs(aligned(q, ours.q) - ours.q).max() < 1e-2
+    assert np.corrcoef(aligned(p, ours.p).ravel(), ours.p.ravel())[0, 1] > 0.999
+    header, row = (out / "cohort.3.baseline.tsv").read_text().splitlines()
+    record = dict(zip(header.split("\t"), row.split("\t"), strict=True))
+    assert record["tool"] == "adamixture"
+    # Our scoring of its files (the other allele's P would score about 3.5 times lower).
+    gap = (ours.log_likelihood - float(record["log_likelihood"])) / abs(ours.log_likelihood)
+    assert abs(gap) < 1e-6
+    # Its own report (one decimal) agrees with our scoring of its files.
+    assert float(record["tool_log_likelihood"]) == pytest.approx(
+        float(record["log_likelihood"]), abs=0.2
+    )
+    assert read_timing(out / "cohort.3.timing.tsv").tool == "adamixture"
+
+    # adamixture-project (ALS, given its P back in its own orientation) lands near our
+    # projection EM, which is the optimum for that P.
+    projected = baselines.project_baseline(str(prefix) + ".bed", p, "adamixture", seed=3)
+    assert projected.tool == "adamixture" and projected.q.shape == (120, 3)
+    optimum = baselines.project_baseline(str(prefix) + ".bed", p, "em", seed=3)
+    gap = (optimum.log_likelihood - projected.log_likelihood) / abs(optimum.log_likelihood)
+    assert -1e-8 < gap < 1e-3
 
 
 def test_em_baseline_writes_the_same_files(cohort_files, tmp_path):

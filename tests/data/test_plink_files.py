@@ -15,7 +15,9 @@ from neuradmix.data import (
     read_fam_ids,
     read_labels,
     read_p,
+    read_psam_ids,
     read_q,
+    require_pfileset,
     write_bed,
     write_matrix,
     write_p,
@@ -173,6 +175,22 @@ def test_duplicate_sample_ids_in_a_fam_are_refused(tmp_path):
         read_bed(tmp_path / "x")
     with pytest.raises(InputError, match="must be unique"):
         read_fam_ids(tmp_path / "x.fam")
+
+
+def test_psam_sample_ids_in_every_layout(tmp_path):
+    layouts = {
+        "fid": "#FID\tIID\tSEX\nf1\ta\t1\nf2\tb\tNA\n",
+        "iid": "## written by a script\n#IID\tSEX\na\t2\nb\t1\n",
+        "bare": "f1 a 0 0 1 -9\nf2 b 0 0 2 -9\n",  # no header: the .fam layout
+    }
+    for name, text in layouts.items():
+        (tmp_path / f"{name}.psam").write_text(text)
+        assert read_psam_ids(tmp_path / f"{name}.pgen") == ["a", "b"], name
+    (tmp_path / "dup.psam").write_text("#IID\na\nb\na\n")
+    with pytest.raises(InputError, match=r"dup\.psam: sample ID 'a' appears more than once"):
+        read_psam_ids(tmp_path / "dup")
+    with pytest.raises(InputError, match=r"fid\.pgen: file not found; .*\.pvar and \.psam"):
+        require_pfileset(tmp_path / "fid.psam")
 
 
 def test_labels_in_both_layouts_and_wrong_length(tmp_path):

@@ -14,29 +14,6 @@ def cohort():
     return simulate_psd(120, 400, 3, fst=0.25, alpha=0.2, seed=3)
 
 
-def test_align_colours_undoes_a_permutation(cohort):
-    permutation = [2, 0, 1]
-    colours = plots.align_colours([cohort.q, cohort.q[:, permutation]])
-    np.testing.assert_array_equal(colours[0], [0, 1, 2])
-    # Column j of the permuted matrix is column permutation[j] of the original.
-    np.testing.assert_array_equal(colours[1], permutation)
-
-
-def test_align_colours_split_cluster_gets_new_colour_and_others_keep_theirs(cohort):
-    q = cohort.q
-    split = np.column_stack([q[:, 2] * 0.5, q[:, 1], q[:, 0], q[:, 2] * 0.5])
-    # Given with the larger K first: the visit order is by K, not by position.
-    colours = plots.align_colours([split, q])
-    np.testing.assert_array_equal(colours[1], [0, 1, 2])
-    assert list(colours[0][1:3]) == [1, 0]
-    assert sorted([colours[0][0], colours[0][3]]) == [2, 3]
-
-
-def test_align_colours_rejects_different_samples(cohort):
-    with pytest.raises(ValueError, match="same samples"):
-        plots.align_colours([cohort.q, cohort.q[:10]])
-
-
 def test_downsample_is_stratified_exact_and_deterministic():
     labels = np.array(["a"] * 900 + ["b"] * 90 + ["c"] * 10, dtype=object)
     keep = plots.downsample(labels, 100, seed=1)

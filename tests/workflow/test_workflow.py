@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from neuradmix.data import read_q, write_bed
+from neuradmix.data import read_bed, read_q, write_bed
 from neuradmix.data.vcf import write_vcf
 from neuradmix.report.figures import FIGURES
 from neuradmix.simulation.psd import simulate_psd
@@ -169,7 +169,7 @@ def test_default_config_dry_run(tmp_path):
     assert jobs["metrics_table"] == 2  # the example and its simulated twin
     assert jobs["train_neural"] == jobs["infer"] == 2 * len(runs)
     assert jobs["vcf_to_bed"] == 1 and jobs["simulate"] == 1
-    assert jobs["pong"] == 4  # train and val of both cohorts
+    assert jobs["pong"] == jobs["align"] == 4  # train and val of both cohorts
 
 
 def test_multi_cohort_dry_run_only_builds_what_each_cohort_needs(tiny, tmp_path):
@@ -191,6 +191,60 @@ def test_multi_cohort_dry_run_only_builds_what_each_cohort_needs(tiny, tmp_path)
     assert "--indep-pairwise 20 5 0.5" in _shell_of(result.stdout, "logs/snp_list.log")
     assert jobs["target_match"] == 1 and jobs["infer_target"] == 1
     assert "target_vcf_to_bed" not in jobs  # the target is a BED
+
+
+@pytest.fixture(scope="module")
+def tiny_pgen(tiny):
+    """The tiny cohort's BED as a PLINK 2 fileset (prefix), beside it."""
+    if shutil.which("plink2") is None:
+        pytest.skip("plink2 is not installed (make plink2)")
+    prefix = tiny / "tiny-pfile"
+    subprocess.run(
+        ["plink2", "--bfile", str(tiny / "tiny"), "--make-pgen", "--out", str(prefix)],
+        check=True,
+        capture_output=True,
+    )
+    return prefix
+
+
+def test_pgen_cohort_is_prepared_like_a_vcf(tiny, tiny_pgen, tmp_path):
+    """A PLINK 2 cohort goes through plink2 --pfile with the VCF import's flags into raw.bed,
+    then the same chain; its genotypes and counted allele are those of the fileset it came from.
+    """
+    config = tiny_config(tiny, baseline={"tool": "adamixture"})
+    config["cohorts"]["pfile"] = {"pgen": str(tiny_pgen), "labels": str(tiny / "tiny.pops.tsv")}
+    config["neural"]["runs"] = {"single": {"mode": "unsupervised", "k": 3}}
+    result = snakemake(tmp_path, config, "-n")
+    assert result.returncode == 0, result.stdout[-3000:]
+    jobs = _job_counts(result.stdout)
+    assert jobs["pgen_to_bed"] == 1 and jobs["vcf_to_bed"] == 1 and jobs["check_vcf"] == 1
+    assert jobs["qc"] == 2 and jobs["partition"] == 4
+    assert jobs["baseline"] == 3  # adamixture at K=3 on tiny, tiny_sim and pfile
+    pgen = _shell_of(result.stdout, "results/pfile/logs/pgen_to_bed.log")
+    vcf = _shell_of(result.stdout, "results/tiny/logs/vcf_to_bed.log")
+    assert "--pfile" in pgen and "tiny-pfile" in pgen
+    flags = vcf[vcf.index("--max-alleles") : vcf.index(" --make-bed")]
+    assert "--set-all-var-ids" in flags and flags in pgen  # one set of import flags
+
+    # The preparation itself (plink2, seconds) and, where ADAMIXTURE is installed, its fit and
+    # the projection of the validation samples onto its .P.
+    targets = ["results/pfile/prepare/train.bed"]
+    if shutil.which("adamixture", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"):
+        targets.append("results/pfile/baseline/adamixture/val.3.Q")
+    # (-p ends --configfile's list of files, so that the targets are read as targets.)
+    result = snakemake(tmp_path, config, "-p", *targets)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    results = tmp_path / "results" / "pfile"
+    if len(targets) == 2:
+        log = (results / "logs" / "baseline" / "adamixture.3.log").read_text()
+        assert "adamixture: K=3" in log
+        assert read_q(results / "baseline" / "adamixture" / "val.3.Q", 9).shape == (9, 3)
+    raw = read_bed(results / "prepare" / "raw.bed")
+    source = read_bed(tiny / "tiny.bed")
+    np.testing.assert_array_equal(raw.calls, source.calls)
+    assert list(raw.sample_ids) == list(source.sample_ids)
+    assert raw.variants["snp"].iloc[0] == "1:1000:G:A"  # chr:pos:ref:alt, ALT (A) counted
+    assert (results / "prepare" / "train.labels").is_file()
 
 
 def _jobs(output: str) -> list[dict]:
@@ -284,6 +338,19 @@ def _shell_of(output: str, log: str) -> str:
         (
             lambda c: c["cohorts"]["tiny"].update(vcf="missing.vcf.gz"),
             "cohorts.tiny.vcf: file missing.vcf.gz not found",
+        ),
+        (
+            lambda c: c["cohorts"]["tiny"].update(pgen="more"),
+            "cohorts.tiny: give exactly one of 'vcf', 'bed' or 'pgen' (vcf, pgen given)",
+        ),
+        (
+            lambda c: (c["cohorts"]["tiny"].pop("vcf"), c["cohorts"]["tiny"].update(pgen="gone")),
+            "cohorts.tiny.pgen: gone.pgen: file not found; a PLINK 2 fileset needs gone.pgen, "
+            ".pvar and .psam",
+        ),
+        (
+            lambda c: c["baseline"].update(tool="adamixtrue"),
+            "'adamixtrue' is not one of",
         ),
         (
             lambda c: c["cohorts"]["tiny"].update(labels="nowhere.tsv"),
@@ -455,7 +522,32 @@ def test_pong_files_list_every_run_of_a_partition(tiny_run):
         assert q.shape == (len(labels), int(k))
     assert (pong / "val.ind2pop").read_text().split("\n")[:-1] == list(labels[1])
     sim_rows = (tiny_run / "results" / "tiny_sim" / "pong" / "train.filemap").read_text()
-    assert sim_rows.startswith("truth\t3\t../prepare/sim.train.truth.Q\n")
+    assert sim_rows.startswith("truth\t3\t../aligned/train/truth.3.Q\n")
+
+
+@pytest.mark.slow
+def test_aligned_files_share_one_labelling_for_pong_and_the_figures(tiny_run):
+    aligned = tiny_run / "results" / "tiny" / "aligned"
+    n_val = len((tiny_run / "results" / "tiny" / "prepare" / "val.fam").read_text().splitlines())
+    for partition in ("train", "val"):
+        table = pd.read_csv(aligned / partition / "permutations.tsv", sep="\t")
+        assert set(zip(table["run"], table["k"], strict=True)) == {
+            ("neural_single", 3), ("neural_multi", 2), ("neural_multi", 3), ("neural_sup", 3),
+            ("neural_pre", 3), ("baseline_em", 2), ("baseline_em", 3),
+        }  # fmt: skip
+        for _, row in table.iterrows():
+            q = read_q(aligned / partition / row["file"])
+            assert q.shape[1] == row["k"] and sorted(row["permutation"].split(",")) == [
+                str(c) for c in range(row["k"])
+            ]
+        modes = pd.read_csv(aligned / partition / "modes.tsv", sep="\t")
+        assert modes.groupby("k")["n_runs"].sum().to_dict() == {2: 2, 3: 5}
+        assert set(table["mode"]) <= set(modes["mode"])
+    # The labels start at the main run (single, K=3 only) via the first run with K=2 (multi).
+    rows = table.set_index("file")
+    assert pd.isna(rows.loc["neural_multi.2.Q", "aligned_to"])
+    assert rows.loc["neural_single.3.Q", "aligned_to"] == "neural_multi.2.Q"
+    assert read_q(aligned / "val" / "baseline_em.3.Q").shape[0] == n_val
 
 
 def _report_json(html: str, name: str):

@@ -14,10 +14,13 @@ from snakemake.utils import validate
 
 from neuradmix.data import (
     known_populations,
+    pfile_paths,
     plink_prefix,
     read_fam_ids,
     read_labels,
+    read_psam_ids,
     require_fileset,
+    require_pfileset,
 )
 from neuradmix.data.vcf import vcf_sample_ids
 from neuradmix.errors import InputError
@@ -37,10 +40,22 @@ def config_error(message):
     raise WorkflowError(f"Invalid config: {message}")
 
 
+INPUT_KEYS = ("vcf", "bed", "pgen")
+
+
+def input_kind(entry):
+    """Which of INPUT_KEYS a cohort gives its genotypes as."""
+    return next(key for key in INPUT_KEYS if key in entry)
+
+
 def _sample_ids(cohort, entry):
     """Sample IDs of a cohort's input; also checks that every input file exists."""
-    if ("vcf" in entry) == ("bed" in entry):
-        config_error(f"cohorts.{cohort}: give exactly one of 'vcf' or 'bed'.")
+    given = [key for key in INPUT_KEYS if key in entry]
+    if len(given) != 1:
+        config_error(
+            f"cohorts.{cohort}: give exactly one of 'vcf', 'bed' or 'pgen' "
+            f"({', '.join(given) if given else 'none'} given)."
+        )
     try:
         if "vcf" in entry:
             path = Path(entry["vcf"])
@@ -50,10 +65,13 @@ def _sample_ids(cohort, entry):
                     "directory snakemake runs in)."
                 )
             return vcf_sample_ids(path)
+        if "pgen" in entry:
+            require_pfileset(entry["pgen"])
+            return read_psam_ids(entry["pgen"])
         require_fileset(entry["bed"])
         return read_fam_ids(entry["bed"])
     except InputError as error:
-        config_error(f"cohorts.{cohort}: {error}")
+        config_error(f"cohorts.{cohort}.{given[0]}: {error}")
 
 
 def _label_populations(cohort, entry, sample_ids):
@@ -206,6 +224,8 @@ for _cohort, _n in SAMPLE_COUNTS.items():
 
 BASELINE_TOOLS = sorted({BASELINE} | {pretrained_source(r) for r in RUNS})
 REAL_COHORTS = list(COHORTS)
+VCF_COHORTS = [c for c in COHORTS if input_kind(COHORTS[c]) == "vcf"]
+PGEN_COHORTS = [c for c in COHORTS if input_kind(COHORTS[c]) == "pgen"]
 SIM_COHORTS = [c + SIM_SUFFIX for c in COHORTS if COHORTS[c].get("simulate")]
 ALL_COHORTS = REAL_COHORTS + SIM_COHORTS
 
@@ -386,11 +406,32 @@ QC = config["qc"]
 SIM = config["simulate"]
 
 
+# How plink2 imports a VCF or a PLINK 2 fileset: biallelic ACGT SNPs only, every SNP named
+# chr:pos:ref:alt, and SNPs whose name is then duplicated dropped, so that every later --extract
+# selects exactly the SNPs it lists. The .bed it writes counts the ALT allele (column 5).
+PLINK2_IMPORT = (
+    "--max-alleles 2 --snps-only just-acgt --allow-extra-chr --set-all-var-ids '@:#:$r:$a'"
+    " --new-id-max-allele-len 1000 --rm-dup exclude-all"
+)
+
+
+def input_prefix(cohort):
+    """PLINK prefix of a real cohort's genotypes as given (bed), or as plink2 converted them
+    (vcf, pgen)."""
+    entry = COHORTS[cohort]
+    if "bed" in entry:
+        return str(plink_prefix(entry["bed"]))
+    return f"results/{cohort}/prepare/raw"
+
+
 def qc_input(wildcards):
-    entry = COHORTS[wildcards.real]
-    if "vcf" in entry:
-        return fileset(f"results/{wildcards.real}/prepare/raw")
-    return fileset(str(plink_prefix(entry["bed"])))
+    return fileset(input_prefix(wildcards.real))
+
+
+def pgen_input(wildcards):
+    """The .pgen, .pvar and .psam of a pgen cohort."""
+    paths = pfile_paths(COHORTS[wildcards.real]["pgen"])
+    return dict(zip(("pgen", "pvar", "psam"), map(str, paths)))
 
 
 def split_labels(wildcards):
@@ -535,16 +576,20 @@ def metrics_inputs(wildcards):
 
 
 # ---------------------------------------------------------------------------------------------
-# pong: one filemap (and ind2pop) per cohort and partition
+# align: every .Q of a partition (all models and K, and the simulated truth) aligned to one
+# labelling; pong: one filemap (and ind2pop) per cohort and partition, over the aligned files
 # ---------------------------------------------------------------------------------------------
 
 
-def pong_inputs(wildcards):
+def aligned_dir(cohort, partition):
+    return f"results/{cohort}/aligned/{partition}"
+
+
+def align_inputs(wildcards):
     cohort, part = wildcards.cohort, wildcards.partition
     prefix = partition_prefix(cohort, part)
     files = {
         "fam": f"{prefix}.fam",
-        "labels": f"{prefix}.labels",
         "models": [
             path
             for method, model, _ in evaluated_models()
@@ -556,15 +601,53 @@ def pong_inputs(wildcards):
     return files
 
 
-def pong_options(wildcards, input):
-    """--q RUN_ID=FILE for every model and K of the partition (and the simulated truth)."""
+def align_reference():
+    """The run whose clusters name the labels: the main run of the figures (the first model, in
+    the plots rule's order, with a result at MAIN_K of report_common.smk)."""
+    return next(
+        f"{method}_{model}" for method, model, ks in evaluated_models() if MAIN_K in ks
+    )
+
+
+def align_options(wildcards, input):
+    """--q RUN=FILE for every model and K of the partition, then the simulated truth."""
     cohort, part = wildcards.cohort, wildcards.partition
     options = [
-        f"--q {method}_{model}_K{k}=results/{cohort}/{method}/{model}/{part}.{k}.Q"
+        f"--q {method}_{model}=results/{cohort}/{method}/{model}/{part}.{k}.Q"
         for method, model, ks in evaluated_models()
         for k in ks
     ]
     if "truth" in input.keys():
-        truth = input.truth
-        options.insert(0, f"--q {shlex.quote(f'truth={truth}')}")
+        options.append(f"--q {shlex.quote(f'truth={input.truth}')}")
+    options.append(f"--reference {align_reference()}")
     return " ".join(options)
+
+
+def pong_inputs(wildcards):
+    cohort, part = wildcards.cohort, wildcards.partition
+    prefix = partition_prefix(cohort, part)
+    return {
+        "fam": f"{prefix}.fam",
+        "labels": f"{prefix}.labels",
+        "aligned": f"{aligned_dir(cohort, part)}/permutations.tsv",
+    }
+
+
+def pong_options(wildcards, input):
+    """--q RUN_ID=FILE for every aligned model and K of the partition (and the simulated
+    truth, first)."""
+    aligned = aligned_dir(wildcards.cohort, wildcards.partition)
+    options = [
+        f"--q {method}_{model}_K{k}={aligned}/{method}_{model}.{k}.Q"
+        for method, model, ks in evaluated_models()
+        for k in ks
+    ]
+    if is_simulated(wildcards.cohort):
+        options.insert(0, f"--q truth={aligned}/truth.{truth_k(wildcards.cohort)}.Q")
+    return " ".join(options)
+
+
+def truth_k(cohort):
+    """K of a simulated cohort's truth .Q: its source populations (simulate.populations, else
+    every labelled population of the founders)."""
+    return len(_SOURCES or POPULATIONS[cohort[: -len(SIM_SUFFIX)]])

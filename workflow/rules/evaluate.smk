@@ -1,5 +1,6 @@
-"""Per-model evaluation, the per-cohort metrics tables (the paper's Table 2 and more) and the
-pong files that draw every run of a partition together.
+"""Per-model evaluation, the per-cohort metrics tables (the paper's Table 2 and more), every
+run's .Q aligned to one labelling (with the modes of each K) and the pong files that draw every
+run of a partition together.
 
 Each model (neural run or baseline tool) is evaluated in one job over all its K values and both
 partitions; the metrics table adds the fit times from the timing sidecars and the CV errors.
@@ -70,6 +71,29 @@ rule metrics_table:
         " --evaluations {input.evaluations:q} --timings {input.timings:q} {params.cv}"
         " {params.modes} --reference-baseline {params.reference:q} --out {params.outdir:q}"
         " 2> {log:q}"
+
+
+rule align:
+    input:
+        unpack(align_inputs),
+    output:
+        permutations="results/{cohort}/aligned/{partition}/permutations.tsv",
+        modes="results/{cohort}/aligned/{partition}/modes.tsv",
+    log:
+        "results/{cohort}/logs/align/{partition}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/align/{partition}.tsv"
+    conda:
+        "../../envs/neuradmix.yaml"
+    threads: rule_threads("align")
+    resources:
+        **rule_resources("align"),
+    params:
+        options=align_options,
+        outdir=subpath(output.permutations, parent=True),
+    shell:
+        "python -m neuradmix align {params.options} --fam {input.fam:q}"
+        " --out {params.outdir:q} 2> {log:q}"
 
 
 rule pong:

@@ -1,4 +1,5 @@
-"""Cohort preparation: VCF -> BED, QC, SNP downsampling, stratified train/validation split.
+"""Cohort preparation: VCF or PLINK 2 .pgen -> BED, QC, SNP downsampling, stratified
+train/validation split.
 
 Every step that writes genotypes is plink2, which streams them, so a cohort larger than RAM is
 prepared in the memory plink2 asks for (--memory); the package only chooses which SNPs and
@@ -38,6 +39,8 @@ rule vcf_to_bed:
         "results/{real}/logs/vcf_to_bed.log",
     benchmark:
         "results/{real}/benchmarks/vcf_to_bed/vcf_to_bed.tsv"
+    wildcard_constraints:
+        real=_alternatives(VCF_COHORTS),
     conda:
         "../../envs/plink2.yaml"
     threads: rule_threads("vcf_to_bed")
@@ -45,10 +48,37 @@ rule vcf_to_bed:
         **rule_resources("vcf_to_bed"),
     params:
         prefix=subpath(output.bed, strip_suffix=".bed"),
+        import_flags=PLINK2_IMPORT,
         memory=plink_memory,
     shell:
-        "plink2 --vcf {input.vcf:q} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
-        " --set-all-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
+        "plink2 --vcf {input.vcf:q} {params.import_flags}"
+        " --make-bed --out {params.prefix:q} --threads {threads} --memory {params.memory}"
+        " > {log:q} 2>&1"
+
+
+rule pgen_to_bed:
+    input:
+        unpack(pgen_input),
+    output:
+        **fileset("results/{real}/prepare/raw"),
+    log:
+        "results/{real}/logs/pgen_to_bed.log",
+    benchmark:
+        "results/{real}/benchmarks/pgen_to_bed/pgen_to_bed.tsv"
+    wildcard_constraints:
+        real=_alternatives(PGEN_COHORTS),
+    conda:
+        "../../envs/plink2.yaml"
+    threads: rule_threads("pgen_to_bed")
+    resources:
+        **rule_resources("pgen_to_bed"),
+    params:
+        inprefix=lambda wc, input: input.pgen[: -len(".pgen")],
+        prefix=subpath(output.bed, strip_suffix=".bed"),
+        import_flags=PLINK2_IMPORT,
+        memory=plink_memory,
+    shell:
+        "plink2 --pfile {params.inprefix:q} {params.import_flags}"
         " --make-bed --out {params.prefix:q} --threads {threads} --memory {params.memory}"
         " > {log:q} 2>&1"
 
@@ -240,10 +270,10 @@ rule target_vcf_to_bed:
         **rule_resources("target_vcf_to_bed"),
     params:
         prefix=subpath(output.bed, strip_suffix=".bed"),
+        import_flags=PLINK2_IMPORT,
         memory=plink_memory,
     shell:
-        "plink2 --vcf {input.vcf:q} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
-        " --set-all-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
+        "plink2 --vcf {input.vcf:q} {params.import_flags}"
         " --make-bed --out {params.prefix:q} --threads {threads} --memory {params.memory}"
         " > {log:q} 2>&1"
 

@@ -127,11 +127,8 @@ def _report_stages(cohort):
             ("simulated training", partition_prefix(cohort, "train")),
             ("simulated validation", partition_prefix(cohort, "val")),
         ]
-    entry = COHORTS[cohort]
     base = f"results/{cohort}/prepare"
-    stages = [
-        ("input", f"{base}/raw" if "vcf" in entry else str(plink_prefix(entry["bed"])))
-    ]
+    stages = [("input", input_prefix(cohort))]
     stages.append(("after QC", f"{base}/qc"))
     if DS["method"] != "none":
         stages.append(("after downsampling", f"{base}/ds"))

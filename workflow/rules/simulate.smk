@@ -25,10 +25,10 @@ rule founders:
         **rule_resources("founders"),
     params:
         prefix=subpath(output[0], strip_suffix=".vcf.gz"),
+        import_flags=PLINK2_IMPORT,
         memory=plink_memory,
     shell:
-        "plink2 --vcf {input.vcf:q} --max-alleles 2 --snps-only just-acgt --allow-extra-chr"
-        " --set-all-var-ids '@:#:$r:$a' --new-id-max-allele-len 1000 --rm-dup exclude-all"
+        "plink2 --vcf {input.vcf:q} {params.import_flags}"
         " --extract {input.bim:q} --keep {input.fam:q} --export vcf bgz id-paste=iid"
         " --out {params.prefix:q} --threads {threads} --memory {params.memory} > {log:q} 2>&1"
 
