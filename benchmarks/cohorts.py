@@ -207,6 +207,27 @@ PRESETS: dict[str, CohortConfig] = {
         cm_per_mb=1.2,
         seed=20_240_404,
     ),
+    "ridge": CohortConfig(
+        # Three sources (AFR, EUR, ASIA of AmericanAdmixture_4B18, the catalogue's current name
+        # of the Browning et al. model) plus admixed mosaics; fitted at K = 4 and 5, one and two
+        # above the sources, where the likelihood has ridges as real cohorts do. The dense SNPs
+        # are LD-thinned afterwards (plink2 --indep-pairwise, see the module docstring).
+        model="AmericanAdmixture_4B18",
+        populations=("AFR", "EUR", "ASIA"),
+        samples_per_pop=250,
+        panel_per_pop=250,
+        founders_per_pop=60,
+        mosaics=250,
+        generations=8,
+        alpha=1.0,
+        maf=0.01,
+        snps=60_000,
+        missing=0.005,
+        chromosomes=10,
+        chromosome_mb=20.0,
+        cm_per_mb=1.2,
+        seed=20_240_405,
+    ),
     "tiny-coalescent": CohortConfig(
         model="OutOfAfrica_3G09",
         populations=("YRI", "CEU", "CHB"),

@@ -55,7 +55,7 @@ import numpy as np
 from ..data import Genotypes, is_unknown, known_populations, make_genotypes
 from ..errors import InputError
 from . import kernels
-from .defaults import DEFAULT_MAX_ITER, DEFAULT_TOL
+from .defaults import ACCELERATIONS, DEFAULT_ACCELERATION, DEFAULT_MAX_ITER, DEFAULT_TOL
 
 F_MIN = 1e-5
 F_MAX = 1.0 - 1e-5
@@ -71,6 +71,19 @@ F_START_STEPS = 6
 # 2,000 x 100,000 coalescent cohort: 1.3 after 2 took 22 passes, the plain iteration 26).
 RELAXATION = 1.3
 RELAX_AFTER = 2
+# The quasi-Newton acceleration (the default of ACCELERATIONS) extrapolates from the last
+# SECANTS secant pairs.
+SECANTS = 2
+# The stopping rule's estimate of the convergence rate is capped here (gains that do not
+# shrink at all would predict an infinite remaining gain and never stop).
+MAX_RATE = 0.999
+# Which rule ended an iteration: the gain (last and still to come) fell below the tolerance,
+# no step from the point rose any more, or the iteration limit was reached.
+STOP_RULES = {
+    "tolerance": "converged: the last gain and the gain still to come are below --tol",
+    "no-ascent": "converged: no step rises any more",
+    "max-iter": "stopped at --max-iter",
+}
 
 Progress = Callable[[str, int, float, float], None]
 
@@ -85,7 +98,7 @@ class FitResult:
     iterations: int
     passes: int
     seconds: float
-    converged: bool
+    stopped_by: str  # a key of STOP_RULES
     trace: list[float] = field(default_factory=list)
     starts: list[tuple[int, float]] = field(default_factory=list)  # (seed, subset log-lik)
     start_passes: float = 0.0  # passes over the start's SNP subset, in whole-cohort passes
@@ -93,6 +106,15 @@ class FitResult:
     @property
     def k(self) -> int:
         return self.q.shape[1]
+
+    @property
+    def converged(self) -> bool:
+        return self.stopped_by != "max-iter"
+
+    @property
+    def stop_rule(self) -> str:
+        """What ended the fit, in words."""
+        return STOP_RULES[self.stopped_by]
 
     @property
     def em_passes(self) -> int:  # the CLI's historical name for passes over the genotypes
@@ -324,6 +346,66 @@ class _Iteration:
         return q, (reference_f if self.fix_f else project_f(f))
 
 
+@dataclass
+class _Point:
+    """An accepted point ``x = (q, f)`` of the iteration, its log-likelihood and its image
+    ``G(x)`` under the block-relaxation map."""
+
+    q: np.ndarray
+    f: np.ndarray
+    ll: float
+    image_q: np.ndarray
+    image_f: np.ndarray
+
+
+class _Secants:
+    """The quasi-Newton extrapolation of Zhou, Alexander & Lange (2011) for a fixed-point map
+    ``G``: from the last ``size`` secant pairs ``u = G(x) - x``, ``v = G(G(x)) - G(x)`` it takes
+    ``M ~ V (U'U)^-1 U'`` as the map's Jacobian on their span and jumps to the fixed point of the
+    linearised map, ``x + (I - M)^-1 u = x + u + V (U'U - U'V)^-1 U'u``."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.u: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+
+    def clear(self) -> None:
+        self.u.clear()
+        self.v.clear()
+
+    def extrapolate(self, x: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray | None:
+        self.u = [*self.u[-(self.size - 1) :], u] if self.size > 1 else [u]
+        self.v = [*self.v[-(self.size - 1) :], v] if self.size > 1 else [v]
+        big_u, big_v = np.array(self.u), np.array(self.v)
+        uu = big_u @ big_u.T
+        system = uu - big_u @ big_v.T
+        try:
+            coefficients = np.linalg.solve(system, big_u @ u)
+        except np.linalg.LinAlgError:
+            self.clear()
+            return None
+        if not np.all(np.isfinite(coefficients)):
+            self.clear()
+            return None
+        return x + u + coefficients @ big_v
+
+
+def _remaining_gain(gains: list[float]) -> float:
+    """The log-likelihood still to be gained if the iteration goes on as it has: with gains
+    falling geometrically by a rate ``r`` (the linear convergence of block relaxation), what is
+    left after a gain ``g`` is ``g r / (1 - r)``. The rate is the largest ratio of consecutive
+    gains among the last three, so a ridge (gains that shrink slowly) keeps the fit going where
+    a rule on the last gain alone would stop it."""
+    if len(gains) < 3:
+        return math.inf
+    recent = gains[-4:]
+    ratios = [b / a for a, b in zip(recent[:-1], recent[1:], strict=True) if a > 0 and b >= 0]
+    if not ratios:
+        return 0.0
+    rate = min(max(ratios), MAX_RATE)
+    return gains[-1] * rate / (1.0 - rate)
+
+
 def _iterate(
     iteration: _Iteration,
     q,
@@ -333,43 +415,94 @@ def _iterate(
     max_iter: int,
     progress: Progress | None,
     stage: str,
+    acceleration: str = DEFAULT_ACCELERATION,
 ):
-    """Iterate to convergence; returns (q, f, trace of log-likelihoods, iterations, converged).
+    """Iterate to convergence; returns (q, f, trace of log-likelihoods, iterations, stop), where
+    ``stop`` says which rule ended it (:data:`STOP_RULES`).
 
     The loop keeps an accepted point ``x`` with its log-likelihood and the map's image
     ``x1 = G(x)``. Evaluating ``G(x1)`` yields the log-likelihood of ``x1``: when it is lower than
     that of ``x`` (a Newton point overshot, far from the optimum) ``x1`` is moved half way back
-    towards ``x`` and evaluated again; otherwise ``x1`` is accepted. The accepted log-likelihood
-    never decreases.
+    towards ``x`` and evaluated again. With ``acceleration="quasi-newton"`` the two images give a
+    secant pair, and the quasi-Newton point ``xa`` (:class:`_Secants`) is accepted when its
+    log-likelihood (from ``G(xa)``) is at least that of ``x1``; otherwise ``x1`` is. The accepted
+    log-likelihood never decreases.
+
+    The iteration stops when both the last gain and the gain still to come
+    (:func:`_remaining_gain`) are below ``tol * |loglik|``, when no step from ``x`` rises any
+    more, or after ``max_iter`` iterations.
     """
+    if acceleration not in ACCELERATIONS:
+        raise InputError(f"--acceleration {acceleration!r}: choose {', '.join(ACCELERATIONS)}.")
+    if acceleration != "sor":
+        iteration.relaxation = 1.0
+    secants = _Secants(SECANTS) if acceleration == "quasi-newton" else None
     tick = time.perf_counter()
     x1_q, x1_f, ll = iteration.step(q, f)
     _check_finite(ll)
+    point = _Point(q, f, ll, x1_q, x1_f)
     trace = [ll]
+    gains: list[float] = []
     if progress is not None:
         progress(stage, 0, ll, time.perf_counter() - tick)
-    converged = False
+    stop = "max-iter"
     iterations = 0
     for iterations in range(1, max_iter + 1):
         tick = time.perf_counter()
-        x2_q, x2_f, ll1 = iteration.step(x1_q, x1_f)
-        _check_finite(ll1)
-        damping = 0
-        while ll1 < ll and damping < 8:
-            x1_q, x1_f = iteration.constrain(0.5 * (q + x1_q), 0.5 * (f + x1_f), f)
-            x2_q, x2_f, ll1 = iteration.step(x1_q, x1_f)
-            damping += 1
-        if ll1 < ll:  # no ascent from x even with small steps: x is the optimum here
-            converged = True
+        point, rose = _advance(iteration, point, secants)
+        if not rose:  # no ascent from x even with small steps: x is the optimum here
+            stop = "no-ascent"
             break
-        q, f, ll, x1_q, x1_f = x1_q, x1_f, ll1, x2_q, x2_f
-        trace.append(ll)
+        gains.append(point.ll - trace[-1])
+        trace.append(point.ll)
         if progress is not None:
-            progress(stage, iterations, ll, time.perf_counter() - tick)
-        if trace[-1] - trace[-2] < tol * abs(trace[-1]):
-            converged = True
+            progress(stage, iterations, point.ll, time.perf_counter() - tick)
+        threshold = tol * abs(point.ll)
+        if gains[-1] < threshold and _remaining_gain(gains) < threshold:
+            stop = "tolerance"
             break
-    return q, f, trace, iterations, converged
+    return point.q, point.f, trace, iterations, stop
+
+
+def _advance(iteration: _Iteration, point: _Point, secants: _Secants | None):
+    """One accepted step from ``point``; (new point, False) when no step rises."""
+    q, f, ll = point.q, point.f, point.ll
+    x1_q, x1_f = point.image_q, point.image_f
+    x2_q, x2_f, ll1 = iteration.step(x1_q, x1_f)
+    _check_finite(ll1)
+    damping = 0
+    while ll1 < ll and damping < 8:
+        x1_q, x1_f = iteration.constrain(0.5 * (q + x1_q), 0.5 * (f + x1_f), f)
+        x2_q, x2_f, ll1 = iteration.step(x1_q, x1_f)
+        damping += 1
+    if ll1 < ll:
+        return point, False
+    plain = _Point(x1_q, x1_f, ll1, x2_q, x2_f)
+    if secants is None:
+        return plain, True
+    if damping:  # far from the optimum the map is not near-linear: forget old secants
+        secants.clear()
+        return plain, True
+    x, x1, x2 = _flat(q, f), _flat(x1_q, x1_f), _flat(x2_q, x2_f)
+    jump = secants.extrapolate(x, x1 - x, x2 - x1)
+    if jump is None:
+        return plain, True
+    xa_q, xa_f = iteration.constrain(*_unflat(jump, q.shape, f.shape), f)
+    xa1_q, xa1_f, lla = iteration.step(xa_q, xa_f)
+    if math.isfinite(lla) and lla >= ll1:
+        return _Point(xa_q, xa_f, lla, xa1_q, xa1_f), True
+    # The jump fell short of the plain step: keep the plain one (its image is known).
+    secants.clear()
+    return plain, True
+
+
+def _flat(q: np.ndarray, f: np.ndarray) -> np.ndarray:
+    return np.concatenate([q.ravel(), f.ravel()])
+
+
+def _unflat(x: np.ndarray, q_shape, f_shape) -> tuple[np.ndarray, np.ndarray]:
+    size = q_shape[0] * q_shape[1]
+    return x[:size].reshape(q_shape), np.ascontiguousarray(x[size:].reshape(f_shape))
 
 
 def _check_finite(ll: float) -> None:
@@ -483,6 +616,7 @@ def fit(
     progress: Progress | None = None,
     weights: np.ndarray | None = None,
     holdout: tuple[int, int, int] | None = None,
+    acceleration: str = DEFAULT_ACCELERATION,
 ) -> FitResult:
     """Maximise the ADMIXTURE log-likelihood.
 
@@ -549,7 +683,7 @@ def fit(
             f0 = frequencies_given_q(subset, q0)
             iteration = _Iteration(engine_subset, None, None, False)
             tolerance = tol if len(snps) == m else max(tol, SUBSET_TOL)
-            q0, f0, trace, _, converged0 = _iterate(
+            q0, f0, trace, _, stop0 = _iterate(
                 iteration,
                 q0,
                 f0,
@@ -557,10 +691,11 @@ def fit(
                 max_iter=max_iter,
                 progress=progress,
                 stage=f"start {start_seed}" if seeds > 1 else "start",
+                acceleration=acceleration,
             )
             starts.append((start_seed, trace[-1]))
             if best is None or trace[-1] > best[2]:
-                best = (q0, f0, trace[-1], trace, converged0)
+                best = (q0, f0, trace[-1], trace, stop0)
         start_passes = engine_subset.passes * len(snps) / m if engine_subset is not full else 0.0
         q = best[0]
         if len(snps) == m:
@@ -572,7 +707,7 @@ def fit(
                 iterations=len(best[3]),
                 passes=round(full.passes),
                 seconds=time.perf_counter() - started,
-                converged=best[4],
+                stopped_by=best[4],
                 trace=best[3],
                 starts=starts,
             )
@@ -584,7 +719,7 @@ def fit(
     if fixed_rows is not None:
         q[fixed_rows] = fixed_q
     iteration = _Iteration(full, fixed_rows, fixed_q, fix_p, first_f_steps=F_START_STEPS)
-    q, f, trace, iterations, converged = _iterate(
+    q, f, trace, iterations, stop = _iterate(
         iteration,
         q,
         np.ascontiguousarray(f),
@@ -592,6 +727,7 @@ def fit(
         max_iter=max_iter,
         progress=progress,
         stage="fit" if not fix_p else "projection",
+        acceleration=acceleration,
     )
     return FitResult(
         q=np.asarray(q),
@@ -600,7 +736,7 @@ def fit(
         iterations=iterations,
         passes=round(full.passes),
         seconds=time.perf_counter() - started,
-        converged=converged,
+        stopped_by=stop,
         trace=trace,
         starts=starts,
         start_passes=start_passes,
@@ -686,6 +822,7 @@ def polish(
     device: str | None = "cpu",
     engine: str = "auto",
     progress: Progress | None = None,
+    acceleration: str = DEFAULT_ACCELERATION,
 ) -> FitResult:
     """Continue a fit (e.g. the neural one) to the optimum of the ADMIXTURE likelihood."""
     genotypes = _as_genotypes(genotypes)
@@ -707,4 +844,5 @@ def polish(
         device=device,
         engine=engine,
         progress=progress,
+        acceleration=acceleration,
     )

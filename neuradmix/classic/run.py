@@ -159,12 +159,11 @@ def em_files(
             "device": _device_name(options.get("device")),
         }
         _write_fit(out, name, k, result.q, result.p, timing, se)
-        status = "converged" if result.converged else "stopped at --max-iter"
         print(
-            f"K={k}: {status} after {result.iterations} iterations "
+            f"K={k}: {result.stop_rule} after {result.iterations} iterations "
             f"({result.passes} passes over the genotypes, {fit_seconds:.2f} s)"
         )
-        print(f"Loglikelihood: {result.log_likelihood:.6f}")
+        print(f"Loglikelihood: {result.log_likelihood:.6f}\t({result.stop_rule})")
     return 0
 
 
@@ -231,10 +230,11 @@ def polish_files(
     stem = _write_fit(out, name, q.shape[1], result.q, result.p, timing)
     print(
         f"Polish: {result.iterations} iterations ({result.passes} passes) in "
-        f"{result.seconds:.2f} s; log-likelihood {before:.6f} -> {result.log_likelihood:.6f}"
+        f"{result.seconds:.2f} s; log-likelihood {before:.6f} -> {result.log_likelihood:.6f}; "
+        f"{result.stop_rule}"
     )
     print(f"Wrote {stem}.Q and {stem}.P")
-    print(f"Loglikelihood: {result.log_likelihood:.6f}")
+    print(f"Loglikelihood: {result.log_likelihood:.6f}\t({result.stop_rule})")
     return 0
 
 

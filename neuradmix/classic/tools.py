@@ -3,11 +3,11 @@
 
 Every runner returns a :class:`BaselineResult` in the package's own form (Q as N x K in ``.fam``
 order, P as M x K in ``.bim`` order, frequencies of the column-5 allele, which is what admixture
-and fastmixture count; ADAMIXTURE's ``.P`` counts the other allele and is converted on the way
-in and out) together with the wall time of the run. The external tools are run in a private
-temporary directory holding symbolic links to the fileset, because ``admixture`` writes its
-outputs into the working directory; their outputs are read back and validated, never trusted
-blindly.
+and fastmixture count; ADAMIXTURE counts the other allele in cohorts where the column-5 allele is
+the more frequent overall, and its ``.P`` is converted on the way in and out) together with the
+wall time of the run. The external tools are run in a private temporary directory holding
+symbolic links to the fileset, because ``admixture`` writes its outputs into the working
+directory; their outputs are read back and validated, never trusted blindly.
 """
 
 from __future__ import annotations
@@ -235,11 +235,13 @@ def run_adamixture(
     for Q given that P.
 
     Every chromosome is kept (``--chrom_mode all``: its default keeps autosomes 1-22 only, which
-    would drop rows). Its ``.P`` holds frequencies of the allele the ``.bim``'s column 6 names,
-    so it is read as 1 - P, and a projection's P is written as 1 - P."""
+    would drop rows). Which allele its ``.P`` counts depends on the cohort
+    (:func:`adamixture_counts_other_allele`); such a ``.P`` is read as 1 - P, and a
+    projection's P is handed over as 1 - P."""
     tool = "adamixture" if projection_p is None else "adamixture-project"
     executable = _require(tool)
     genotypes = genotypes if genotypes is not None else read_bed(bed)
+    flip = adamixture_counts_other_allele(genotypes)
     n, m = genotypes.n_samples, genotypes.n_snps
     with tempfile.TemporaryDirectory(prefix="neuradmix-adamixture-") as tmp:
         workdir = Path(tmp)
@@ -247,7 +249,7 @@ def run_adamixture(
         out = workdir / "out"
         command = [executable, "--data_path", f"{prefix}.bed", "--save_dir", str(out)]
         if projection_p is not None:
-            write_p(workdir / "reference.P", 1.0 - projection_p)
+            write_p(workdir / "reference.P", 1.0 - projection_p if flip else projection_p)
             command += ["--p_path", str(workdir / "reference.P")]
         else:
             command += ["-k", str(k)]
@@ -264,7 +266,17 @@ def run_adamixture(
     if projection_p is not None:
         return _result("adamixture", k, q, projection_p, seconds, None, command, genotypes)
     loglik = _parse_loglik("adamixture", output)
-    return _result("adamixture", k, q, 1.0 - p, seconds, loglik, command, genotypes)
+    return _result("adamixture", k, q, 1.0 - p if flip else p, seconds, loglik, command, genotypes)
+
+
+def adamixture_counts_other_allele(genotypes: Genotypes) -> bool:
+    """ADAMIXTURE counts the allele of the ``.bim``'s column 5, as we do, unless that allele's
+    frequency over all observed calls of the cohort is 0.5 or more: then it counts the other
+    allele at every SNP (it flips its whole genotype matrix on reading)."""
+    from ..stats.frequencies import allele_frequencies
+
+    freq, observed = allele_frequencies(genotypes)
+    return float((2.0 * freq * observed).sum()) >= float(observed.sum())
 
 
 def run_em(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..classic.defaults import BASELINE_TOOLS, DEFAULT_MAX_ITER, DEFAULT_TOL, PROJECTION_TOOLS
+from ..classic.defaults import (
+    ACCELERATIONS,
+    BASELINE_TOOLS,
+    DEFAULT_ACCELERATION,
+    DEFAULT_MAX_ITER,
+    DEFAULT_TOL,
+    PROJECTION_TOOLS,
+)
 from .common import (
     add_threads_seed_device,
     at_least_two,
@@ -28,8 +35,19 @@ def _add_convergence(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=DEFAULT_TOL,
         help=(
-            "stop when the log-likelihood rises by less than TOL x |log-likelihood| between "
-            f"iterations (ADMIXTURE's rule, made relative; default: {DEFAULT_TOL:g})"
+            "stop when both the last iteration's gain and the gain still to come (predicted "
+            "from how fast the gains shrink) are below TOL x |log-likelihood|, so a slow ridge "
+            f"does not end the fit early (default: {DEFAULT_TOL:g})"
+        ),
+    )
+    parser.add_argument(
+        "--acceleration",
+        default=DEFAULT_ACCELERATION,
+        choices=ACCELERATIONS,
+        help=(
+            "quasi-newton: extrapolate the block-relaxation map from its last secants (Zhou, "
+            "Alexander & Lange 2011); sor: over-relaxed block steps; none: plain block "
+            f"relaxation (default: {DEFAULT_ACCELERATION})"
         ),
     )
     parser.add_argument(
@@ -212,6 +230,7 @@ def _convergence(args) -> dict:
     return {
         "tol": args.tol,
         "max_iter": args.max_iter,
+        "acceleration": args.acceleration,
         "device": _device(args),
         "engine": args.engine,
     }

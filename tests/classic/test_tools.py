@@ -13,7 +13,7 @@ import pytest
 from neuradmix.classic import fit
 from neuradmix.classic import tools as baselines
 from neuradmix.cli import main
-from neuradmix.data import read_bed, read_p, read_q, write_bed, write_p
+from neuradmix.data import make_genotypes, read_bed, read_p, read_q, write_bed, write_p
 from neuradmix.data.timing import read_timing
 from neuradmix.errors import InputError
 from neuradmix.simulation.psd import simulate_psd
@@ -217,10 +217,18 @@ def test_auto_prefers_fastmixture2_to_our_engine(monkeypatch):
     baselines.find_executable("adamixture") is None,
     reason="ADAMIXTURE not installed (pip install adamixture)",
 )
-def test_real_adamixture_reaches_our_optimum(cohort_files, tmp_path, aligned):
-    """ADAMIXTURE fits the same likelihood; its .P counts the other allele, which the runner
-    converts: its files, scored by our likelihood, sit at our optimum."""
+@pytest.mark.parametrize("swapped", [False, True], ids=["counted-allele-common", "counted-rare"])
+def test_real_adamixture_reaches_our_optimum(cohort_files, tmp_path, aligned, swapped):
+    """ADAMIXTURE fits the same likelihood; it counts the other allele in a cohort where the
+    counted one is the more frequent overall (this one; swapped, the counted allele is the rarer
+    one), which the runner converts: its files, scored by our likelihood, sit at our optimum."""
     prefix, genotypes = cohort_files
+    if swapped:
+        calls = genotypes.calls
+        genotypes = make_genotypes(np.where(calls < 3, 2 - calls, calls).astype(np.uint8))
+        prefix = tmp_path / "cohort"
+        write_bed(prefix, genotypes)
+    assert baselines.adamixture_counts_other_allele(genotypes) is not swapped
     out = tmp_path / "adam"
     assert main(["baseline", str(prefix) + ".bed", "--k", "3", "--tool", "adamixture",
                  "--out", str(out), "--threads", "1", "--seed", "3"]) == 0  # fmt: skip
