@@ -17,15 +17,32 @@ over the packed genotypes (:mod:`neuradmix.classic.kernels`):
    start of the iteration computed in the same pass;
 2. for every sample, the Newton step of ``q_i`` on the simplex, at the new F.
 
-Quadratic convergence inside each block makes this converge in about ten iterations where EM
+Quadratic convergence inside each block makes this converge in tens of iterations where EM
 needs hundreds of passes. When the Newton point of a block would lower the likelihood (far from
 the optimum), the iteration falls back to a damped step, so the log-likelihood at the start of
-every iteration never decreases. Past the first two iterations the block steps are
-over-relaxed by 1.3 (block SOR), which shortens the linear tail where the coupling of Q and F
-sets the pace. Accelerating the iteration map instead (SQUAREM; the quasi-Newton scheme of Zhou,
-Alexander & Lange 2011 with 1 to 10 secants) was measured and did not reduce the passes needed
-on a 2,000 x 100,000 coalescent cohort (22 passes with over-relaxation, 26 plain, 24 to 34
-accelerated).
+every iteration never decreases.
+
+Acceleration
+------------
+Near the optimum the coupling of Q and F makes block relaxation converge linearly, and on the
+likelihood ridges of real cohorts (K above the number of distinct ancestries, components that
+differ little) very slowly. The default extrapolates the iteration map ``G`` (Zhou, Alexander &
+Lange 2011, Stat Comput 21:261): the last two secant pairs ``(G(x) - x, G(G(x)) - G(x))`` give
+the map's Jacobian on their span, and the step goes to the fixed point of that linear map. The
+point is kept only when its log-likelihood is at least that of ``G(x)``; otherwise ``G(x)`` is
+taken, so the monotone guarantee stands. ``acceleration="sor"`` over-relaxes each block step by
+1.3 instead, and ``"none"`` runs the plain map (the measurements that chose the default are in
+``benchmarks/classic_suite.py``).
+
+Stopping rule
+-------------
+ADMIXTURE stops when one iteration gains less than a tolerance; on a ridge every gain is small
+long before the optimum. Here the fit stops when both the last gain and the gain still to come
+are below ``tol * |loglik|``, the latter predicted from the rate at which the gains shrink
+(:func:`_remaining_gain`), so the reported fit is within about ``tol`` (relative) of the maximum
+the iteration reaches; with ``tol = 1e-9`` about a tenth of a unit on 100 million genotypes. A
+fit also stops when no step from its point rises any more, and at ``max_iter``; the result says
+which rule ended it (``stopped_by``).
 
 Starts
 ------
@@ -36,10 +53,6 @@ reconstruction (the approach of SCOPE and fastmixture), refined by this same ite
 subset. F for all SNPs then starts from least squares given that Q, with a few Newton steps per
 SNP in the first pass. ``seeds`` starts compete on the subset; the best one is refined on all
 SNPs.
-
-Stopping rule: ADMIXTURE's (the log-likelihood rises by less than a tolerance between iterations)
-made relative, ``L_t - L_{t-1} < tol * |L_t|``; ``tol = 1e-9`` leaves the fit within about 1e-9
-relative of the optimum (a tenth of a unit on 100 million genotypes).
 """
 
 from __future__ import annotations
@@ -416,6 +429,7 @@ def _iterate(
     progress: Progress | None,
     stage: str,
     acceleration: str = DEFAULT_ACCELERATION,
+    rough: bool = False,
 ):
     """Iterate to convergence; returns (q, f, trace of log-likelihoods, iterations, stop), where
     ``stop`` says which rule ended it (:data:`STOP_RULES`).
@@ -429,8 +443,9 @@ def _iterate(
     log-likelihood never decreases.
 
     The iteration stops when both the last gain and the gain still to come
-    (:func:`_remaining_gain`) are below ``tol * |loglik|``, when no step from ``x`` rises any
-    more, or after ``max_iter`` iterations.
+    (:func:`_remaining_gain`) are below ``tol * |loglik|`` (``rough``: the last gain alone, for a
+    start that the full data will refine), when no step from ``x`` rises any more, or after
+    ``max_iter`` iterations.
     """
     if acceleration not in ACCELERATIONS:
         raise InputError(f"--acceleration {acceleration!r}: choose {', '.join(ACCELERATIONS)}.")
@@ -458,7 +473,7 @@ def _iterate(
         if progress is not None:
             progress(stage, iterations, point.ll, time.perf_counter() - tick)
         threshold = tol * abs(point.ll)
-        if gains[-1] < threshold and _remaining_gain(gains) < threshold:
+        if gains[-1] < threshold and (rough or _remaining_gain(gains) < threshold):
             stop = "tolerance"
             break
     return point.q, point.f, trace, iterations, stop
@@ -692,6 +707,7 @@ def fit(
                 progress=progress,
                 stage=f"start {start_seed}" if seeds > 1 else "start",
                 acceleration=acceleration,
+                rough=len(snps) < m,
             )
             starts.append((start_seed, trace[-1]))
             if best is None or trace[-1] > best[2]:
