@@ -302,7 +302,8 @@ def test_renamed_runs_give_the_same_jobs_and_resources(tiny, tmp_path):
     for rule, wildcards, threads, resources in jobs:
         by_rule.setdefault(rule, []).append((dict(wildcards), threads, dict(resources)))
     train = {w["run"]: (t, r) for w, t, r in by_rule["train_neural"] if w["cohort"] == "tiny"}
-    assert train["sup"] == (2, {"mem_mb": "3000", "runtime": "480", "gpu": "1",
+    # mem_mb as the config sets it; the run time estimated once the input exists
+    assert train["sup"] == (2, {"mem_mb": "3000", "runtime": "<TBD>", "gpu": "1",
                                 "slurm_partition": "gpuq"})  # fmt: skip
     assert train["single"][1]["gpu"] == "0" and train["single"][1]["slurm_partition"] == "cpuq"
     infer = {w["run"]: r for w, _, r in by_rule["infer"] if w["cohort"] == "tiny"}
@@ -311,6 +312,40 @@ def test_renamed_runs_give_the_same_jobs_and_resources(tiny, tmp_path):
     assert all(r["slurm_partition"] == "cpuq" for _, _, r in by_rule["baseline"])
     assert all(r.get("gpu") is None for _, _, r in by_rule["baseline"])
     assert {t for _, t, _ in by_rule["cv"]} == {2}  # 16 from config, capped at --cores 2
+
+
+def test_heavy_jobs_ask_for_what_their_input_needs_unless_the_config_says(tmp_path):
+    """A 240 x 5,000 cohort, on which sbatch refused the former fixed 32 GB of train_neural,
+    asks for the interpreter and a little; a mem_mb the config sets is used as it is."""
+    data = tmp_path / "data"
+    write_tiny_cohort(data, n_samples=240, n_snps=5_000)
+    config = tiny_config(data)
+    config["neural"]["runs"] = {
+        "single": {"mode": "unsupervised", "k": 3},
+        "multi": {"mode": "multihead", "min_k": 2, "max_k": 5},
+    }
+    for workdir in (tmp_path / "estimated", tmp_path / "fixed"):
+        prepare = workdir / "results" / "tiny" / "prepare"
+        prepare.mkdir(parents=True)
+        for suffix in (".bed", ".bim", ".fam"):
+            shutil.copy(data / f"tiny{suffix}", prepare / f"train{suffix}")
+    targets = [f"results/tiny/neural/{run}/train.timing.tsv" for run in ("single", "multi")]
+    options = ["-n", "--allowed-rules", "train_neural", "-p", *targets]
+    estimated = snakemake(tmp_path / "estimated", config, *options)
+    assert estimated.returncode == 0, estimated.stdout[-3000:] + estimated.stderr[-3000:]
+    train = {job["wildcards"]["run"]: job["resources"] for job in _jobs(estimated.stdout)}
+    assert set(train) == {"single", "multi"}
+    for resources in train.values():
+        assert 500 < int(resources["mem_mb"]) < 4_000  # the floor with torch, and a little
+        assert int(resources["runtime"]) == 10  # the floor
+    assert int(train["multi"]["mem_mb"]) >= int(train["single"]["mem_mb"])
+
+    config["resources"] = {"train_neural": {"mem_mb": 64_000}}
+    fixed = snakemake(tmp_path / "fixed", config, *options)
+    assert fixed.returncode == 0, fixed.stdout[-3000:] + fixed.stderr[-3000:]
+    train = {job["wildcards"]["run"]: job["resources"] for job in _jobs(fixed.stdout)}
+    assert {r["mem_mb"] for r in train.values()} == {"64000"}
+    assert {r["runtime"] for r in train.values()} == {"10"}  # still estimated
 
 
 def test_slurm_profile_names_no_rule_or_run():

@@ -4,6 +4,7 @@ File formats are read with the package's own functions (neuradmix.data), so the 
 count samples and populations exactly as the jobs will.
 """
 
+import os
 import re
 import shlex
 import shutil
@@ -24,6 +25,7 @@ from neuradmix.data import (
 )
 from neuradmix.data.vcf import vcf_sample_ids
 from neuradmix.errors import InputError
+from neuradmix.steps import resources as jobsize
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -337,8 +339,10 @@ def partition_files(partition):
 
 
 # ---------------------------------------------------------------------------------------------
-# Resources: threads, memory and run time per rule from config["resources"]; SLURM partitions
-# from config["partitions"] (set by profiles/slurm); a GPU only for runs with a cuda device.
+# Resources: threads per rule from config["resources"]; memory and run time from there too, or,
+# for the rules below, estimated from each job's input (neuradmix.steps.resources) and doubled
+# on every retry; SLURM partitions from config["partitions"] (set by profiles/slurm); a GPU only
+# for runs with a cuda device.
 # ---------------------------------------------------------------------------------------------
 
 RESOURCES = config["resources"]
@@ -363,11 +367,116 @@ def uses_gpu(run):
     return run_device(run).startswith("cuda")
 
 
+def _fileset_size(input, prefix=""):
+    return jobsize.fileset_size(input[f"{prefix}bed"], input[f"{prefix}fam"])
+
+
+def _neural_job(wildcards, input):
+    """Training (the network, then the classic engine with --polish) or inference (a forward
+    pass and a few Newton steps, with the model file loaded) of a run."""
+    inference = "model" in input.keys()
+    polish = RUNS[wildcards.run].get("polish", False)
+    return jobsize.Job(
+        (_fileset_size(input),),
+        tuple(run_ks(wildcards.run)),
+        torch=True,
+        extra_bytes=os.path.getsize(input.model) if inference else 0,
+        passes=0.1 if inference else (2 if polish else 1),
+    )
+
+
+def _classic_job(wildcards, input):
+    """A baseline fit at one K, or the projection onto its .P (Q only, F fixed); an external
+    tool (admixture, fastmixture, ...) holds one byte per call."""
+    return jobsize.Job(
+        (_fileset_size(input),),
+        (int(wildcards.k),),
+        unpacked_copies=int(wildcards.tool != "em"),
+        passes=0.5 if "p" in input.keys() else 1,
+    )
+
+
+def _cv_job(wildcards, input):
+    """Cross-validation: one K at a time on a copy of the decoded calls, once per fold."""
+    return jobsize.Job(
+        (_fileset_size(input),),
+        (max(CV_KS),),
+        torch=wildcards.cv_method == "neural",
+        unpacked_copies=2,
+        passes=config["cv"]["folds"] * sum(k * k for k in CV_KS) / max(CV_KS) ** 2,
+    )
+
+
+def _evaluate_job(wildcards, input):
+    """Both partitions decoded, with the Q and P of every K of the model."""
+    return jobsize.Job(
+        tuple(_fileset_size(input, f"{part}_") for part in PARTITIONS),
+        tuple(model_ks(wildcards.method, wildcards.model)),
+        unpacked_copies=1,
+        passes=0.1,
+    )
+
+
+ESTIMATED_JOBS = {
+    "train_neural": _neural_job,
+    "infer": _neural_job,
+    "infer_target": _neural_job,
+    "baseline": _classic_job,
+    "project": _classic_job,
+    "cv": _cv_job,
+    "evaluate": _evaluate_job,
+}
+PLINK2_RULES = {
+    "vcf_to_bed",
+    "pgen_to_bed",
+    "qc",
+    "snp_list",
+    "downsample",
+    "partition",
+    "target_vcf_to_bed",
+    "founders",
+}
+
+
+def estimated_memory(name):
+    """Snakemake resource function: mem_mb of a job of rule ``name`` from its input."""
+    if name in PLINK2_RULES:
+        return lambda wildcards, input, attempt: jobsize.plink2_memory_mb(
+            input.size, attempt
+        )
+    return lambda wildcards, input, attempt: ESTIMATED_JOBS[name](
+        wildcards, input
+    ).memory_mb(attempt)
+
+
+def estimated_runtime(name):
+    """Snakemake resource function: runtime (minutes) of a job of rule ``name`` from its input."""
+    if name in PLINK2_RULES:
+        return lambda wildcards, input, attempt: jobsize.plink2_runtime_min(
+            input.size, attempt
+        )
+    return lambda wildcards, input, attempt: ESTIMATED_JOBS[name](
+        wildcards, input
+    ).runtime_min(attempt)
+
+
+def rule_memory_and_runtime(name):
+    """mem_mb and runtime of a rule: the config's values where its own entry sets them (or, for
+    a rule not estimated, resources.default's); else estimated from each job's input."""
+    if name not in ESTIMATED_JOBS and name not in PLINK2_RULES:
+        settings = rule_settings(name)
+        return {"mem_mb": settings["mem_mb"], "runtime": settings["runtime"]}
+    own = RESOURCES.get(name, {})
+    return {
+        "mem_mb": jobsize.requested(own.get("mem_mb"), estimated_memory(name)),
+        "runtime": jobsize.requested(own.get("runtime"), estimated_runtime(name)),
+    }
+
+
 def rule_resources(name, per_run=False):
     """The resources of a rule. ``per_run``: the rule has a {run} wildcard, and a run on cuda
     gets gpu=1 and the GPU partition while the others stay on the CPU partition."""
-    settings = rule_settings(name)
-    resources = {"mem_mb": settings["mem_mb"], "runtime": settings["runtime"]}
+    resources = rule_memory_and_runtime(name)
     if per_run:
         resources["gpu"] = lambda wildcards: int(uses_gpu(wildcards.run))
         resources["slurm_partition"] = lambda wildcards: (
@@ -381,7 +490,10 @@ def rule_resources(name, per_run=False):
 
 
 def plink_memory(wildcards, resources):
-    """plink2 --memory (MiB): most of the job's memory, leaving room for plink2's own overhead."""
+    """plink2 --memory (MiB): most of the job's memory, leaving room for plink2's own overhead
+    (in a dry run before the input exists, the memory is still to be determined)."""
+    if not isinstance(resources.mem_mb, int):
+        return resources.mem_mb
     return max(640, int(resources.mem_mb * 0.8))  # plink2 refuses less than 640
 
 
