@@ -72,13 +72,22 @@ def masked_genotypes(genotypes: Genotypes, holdout: tuple[int, int, int]) -> Gen
 
 
 def cross_validate(
-    genotypes: Genotypes, k: int, fit_fold: FoldFit, *, folds: int = 5, seed: int = 42
+    genotypes: Genotypes,
+    k: int,
+    fit_fold: FoldFit,
+    *,
+    folds: int = 5,
+    seed: int = 42,
+    done: dict[int, tuple[float, int]] | None = None,
+    on_fold: Callable[[int, float, int], None] | None = None,
 ) -> CVResult:
     """ADMIXTURE-style ``--cv``: hold out each fold of genotype calls, fit without them with
     ``fit_fold`` and score them by the binomial deviance
     ``g log(g/mu) + (2-g) log((2-g)/(2-mu))``, ``mu = 2 p``.
 
     The CV error is the total deviance over all held-out calls divided by their number.
+    ``done`` (fold -> (deviance, calls)) gives folds already scored (a resumed run), and
+    ``on_fold(fold, deviance, calls)`` is called after each fold is scored.
     """
     if folds < 2:
         raise InputError(f"--folds {folds}: cross-validation needs at least 2 folds.")
@@ -86,8 +95,13 @@ def cross_validate(
     total, count = 0.0, 0
     for fold in range(folds):
         holdout = (seed, folds, fold)
-        q, p = fit_fold(genotypes, k, holdout)
-        fold_total, fold_count = heldout_error(genotypes, holdout, q, p)
+        if done and fold in done:
+            fold_total, fold_count = done[fold]
+        else:
+            q, p = fit_fold(genotypes, k, holdout)
+            fold_total, fold_count = heldout_error(genotypes, holdout, q, p)
+            if on_fold is not None:
+                on_fold(fold, fold_total, fold_count)
         fold_errors.append(fold_total / max(fold_count, 1))
         total += fold_total
         count += fold_count

@@ -23,9 +23,11 @@ from ..data import (
 )
 from ..data.checks import check_fittable
 from ..data.outputs import check_name, check_out_dir, expected_output_bytes
+from ..data.resume import digest
 from ..data.timing import Timing, timing_path, write_timing
 from ..errors import InputError
 from ..runtime import device_description, process_seconds, set_threads, threads_in_use
+from .defaults import DEFAULT_ACCELERATION
 
 
 def _read(bed: str, threads: int | None, assigning: bool = False):
@@ -82,11 +84,20 @@ def em_files(
     bootstrap_block: float = 5.0,
     bootstrap_iter: int = 3,
     progress=None,
+    checkpoint: str | None = None,
+    resume: str | None = None,
+    checkpoint_every: int = 10,
+    checkpoint_minutes: float = 5.0,
     **options,
 ) -> int:
     """Fit every K and write ``OUT/NAME.K.Q/.P`` (and ``NAME.K.Q_se`` with ``bootstrap``
     replicates); labelled samples make the fit supervised. Every input and option is checked
-    before the first fit starts."""
+    before the first fit starts.
+
+    ``checkpoint`` saves a resume checkpoint there every ``checkpoint_every`` iterations or
+    ``checkpoint_minutes`` minutes and when the run is stopped, and continues from it when it
+    exists; ``resume`` continues from that checkpoint, which must exist
+    (:mod:`neuradmix.classic.resume`). A finished run deletes its checkpoint."""
     from . import fit
 
     check_outputs(out, name)
@@ -117,14 +128,92 @@ def em_files(
                 "shorter --bootstrap-block."
             )
     log = progress or (lambda *args: None)
+    saved = None
+    if checkpoint or resume:
+        from .resume import FitCheckpoint
+
+        settings = {
+            "k": ks,
+            **{key: options.get(key) for key in ("seed", "seeds", "init", "tol")},
+            "acceleration": options.get("acceleration") or DEFAULT_ACCELERATION,
+            "labels": digest(*label_values) if label_values is not None else None,
+            "init_q": digest(start_q) if start_q is not None else None,
+            "init_p": digest(start_p) if start_p is not None else None,
+            "bootstrap": [bootstrap, bootstrap_block, bootstrap_iter] if bootstrap else None,
+        }
+        saved = FitCheckpoint(
+            checkpoint,
+            resume,
+            genotypes,
+            settings,
+            every=checkpoint_every,
+            minutes=checkpoint_minutes,
+        )
+    try:
+        _fit_each_k(
+            genotypes,
+            out,
+            name,
+            ks,
+            label_values,
+            start_q,
+            start_p,
+            saved,
+            log,
+            bootstrap,
+            bootstrap_block,
+            bootstrap_iter,
+            options,
+        )
+    except BaseException:
+        if saved is not None:  # a signal, an interrupt or an error: keep the last iteration
+            saved.interrupted()
+        raise
+    if saved is not None:
+        saved.complete()
+    return 0
+
+
+def _fit_each_k(
+    genotypes,
+    out,
+    name,
+    ks,
+    label_values,
+    start_q,
+    start_p,
+    saved,
+    log,
+    bootstrap,
+    bootstrap_block,
+    bootstrap_iter,
+    options,
+) -> None:
+    """The fits of :func:`em_files`, K after K, each written when done."""
+    from . import fit
+
     for k in ks:
+        if saved is not None and k in saved.done and Path(out, f"{name}.{k}.Q").exists():
+            print(f"K={k}: finished before {saved.source} was saved; its outputs are kept")
+            continue
+        resume_state = saved.resume_for(k) if saved is not None else None
+        if resume_state is not None:
+            print(
+                f"K={k}: resuming at iteration {resume_state.iterations} (log-likelihood "
+                f"{resume_state.ll:.6f}) from {saved.source}"
+            )
+        extra = {
+            "progress": log,
+            "resume": resume_state,
+            "saver": saved.saver(k) if saved is not None else None,
+        }
         started = time.perf_counter()
         if label_values is not None:
             result = fit.fit_supervised(
-                genotypes, label_values, k=k, init_p=start_p, progress=log, **options
+                genotypes, label_values, k=k, init_p=start_p, **extra, **options
             )
         else:
-            result = fit.fit(genotypes, k, init_q=start_q, init_p=start_p, progress=log, **options)
+            result = fit.fit(genotypes, k, init_q=start_q, init_p=start_p, **extra, **options)
         for seed, ll in result.starts if len(result.starts) > 1 else ():
             print(f"K={k}: start seed {seed}: log-likelihood {ll:.6f} on the start's SNPs")
         fit_seconds = time.perf_counter() - started
@@ -164,7 +253,8 @@ def em_files(
             f"({result.passes} passes over the genotypes, {fit_seconds:.2f} s)"
         )
         print(f"Loglikelihood: {result.log_likelihood:.6f}\t({result.stop_rule})")
-    return 0
+        if saved is not None:
+            saved.finished(k)
 
 
 def project_files(
@@ -248,12 +338,20 @@ def cv_files(
     threads: int | None,
     out: str | None = None,
     name: str = "cv",
+    checkpoint: str | None = None,
+    resume: str | None = None,
+    settings: dict | None = None,
 ) -> int:
     """Cross-validation error per K, printed as ADMIXTURE does; with ``out``, also the table
     ``OUT/NAME.cv.tsv``.
 
-    ``fold_fit_for(genotypes, k)`` returns the fold fit (:mod:`neuradmix.classic.cv`)."""
-    from .cv import cross_validate, format_cv, write_cv_table
+    ``fold_fit_for(genotypes, k)`` returns the fold fit (:mod:`neuradmix.classic.cv`). With
+    ``checkpoint``/``resume``, the folds done are saved after each one and a resumed run skips
+    them (:class:`neuradmix.classic.resume.CvCheckpoint`; ``settings`` are the options that
+    change the errors)."""
+    from dataclasses import asdict
+
+    from .cv import CVResult, cross_validate, format_cv, write_cv_table
 
     if out:
         check_outputs(out, name)
@@ -263,18 +361,61 @@ def cv_files(
 
     for k in ks:
         check_k(genotypes, k)
-    for k in ks:
-        result = cross_validate(genotypes, k, fold_fit_for(genotypes, k), folds=folds, seed=seed)
+    saved = None
+    if checkpoint or resume:
+        from .resume import CvCheckpoint
+
+        saved = CvCheckpoint(
+            checkpoint,
+            resume,
+            genotypes,
+            {"k": ks, "folds": folds, "seed": seed, **(settings or {})},
+        )
+        results = [CVResult(**r) for r in saved.results]
+        for result in results:
+            print(format_cv(result))
+        if saved.source is not None:
+            print(f"resuming from {saved.source}: {len(results)} K done", file=sys.stderr)
+    for k in ks[len(results) :]:
+        result = cross_validate(
+            genotypes,
+            k,
+            fold_fit_for(genotypes, k),
+            folds=folds,
+            seed=seed,
+            done=saved.folds_done(k) if saved is not None else None,
+            on_fold=(lambda fold, t, c, k=k: saved.fold_done(k, fold, t, c)) if saved else None,
+        )
         print(format_cv(result))
         sys.stdout.flush()
         results.append(result)
+        if saved is not None:
+            saved.k_done(asdict(result))
     if out:
         write_cv_table(Path(out) / f"{name}.cv.tsv", results)
+    if saved is not None:
+        saved.complete()
     return 0
 
 
-def baseline_files(bed: str, k: int, tool: str, out: str, name: str, *, threads, seed, device):
-    """Fit K with a baseline tool; writes OUT/NAME.K.Q/.P and OUT/NAME.K.baseline.tsv."""
+def baseline_files(
+    bed: str,
+    k: int,
+    tool: str,
+    out: str,
+    name: str,
+    *,
+    threads,
+    seed,
+    device,
+    checkpoint: str | None = None,
+    resume: str | None = None,
+    checkpoint_every: int = 10,
+    checkpoint_minutes: float = 5.0,
+):
+    """Fit K with a baseline tool; writes OUT/NAME.K.Q/.P and OUT/NAME.K.baseline.tsv. With
+    ``checkpoint``/``resume``, our EM saves and resumes as ``em`` does
+    (:mod:`neuradmix.classic.resume`); the external tools cannot, and start afresh."""
     import os
 
     from ..data.plink import read_fam, require_fileset
@@ -286,7 +427,14 @@ def baseline_files(bed: str, k: int, tool: str, out: str, name: str, *, threads,
     check_k_for(len(read_fam(fam)), k)
     set_threads(threads)
     n_threads = threads or os.cpu_count() or 1
-    result = tools.run_baseline(bed, k, tool, threads=n_threads, seed=seed, device=device)
+    if (checkpoint or resume) and tools.resolve_tool(tool) == "em":
+        result = _baseline_em_resumable(
+            bed, k, seed, device, checkpoint, resume, checkpoint_every, checkpoint_minutes
+        )
+    else:
+        if checkpoint or resume:
+            print(f"{tool}: an external tool cannot resume; --checkpoint/--resume are ignored")
+        result = tools.run_baseline(bed, k, tool, threads=n_threads, seed=seed, device=device)
     shape = (result.q.shape[0], result.p.shape[0] if result.p is not None else 0)
     timing = Timing(
         command="baseline",
@@ -301,3 +449,34 @@ def baseline_files(bed: str, k: int, tool: str, out: str, name: str, *, threads,
     print(f"{result.tool}: K={k} in {result.wall_seconds:.2f} s -> {stem}.Q")
     print(f"Loglikelihood: {result.log_likelihood:.6f}")
     return 0
+
+
+def _baseline_em_resumable(bed, k, seed, device, checkpoint, resume, every, minutes):
+    """``baseline --tool em`` with a resume checkpoint."""
+    from . import tools
+    from .fit import check_k
+    from .resume import FitCheckpoint
+
+    genotypes = read_bed(bed)
+    check_k(genotypes, k)
+    saved = FitCheckpoint(
+        checkpoint,
+        resume,
+        genotypes,
+        {"k": [k], "seed": seed},
+        command="baseline",
+        every=every,
+        minutes=minutes,
+    )
+    state = saved.resume_for(k)
+    if state is not None:
+        print(f"K={k}: resuming at iteration {state.iterations} from {saved.source}")
+    try:
+        result = tools.run_em(
+            genotypes, k, seed=seed, device=device, saver=saved.saver(k), resume=state
+        )
+    except BaseException:
+        saved.interrupted()
+        raise
+    saved.complete()
+    return result

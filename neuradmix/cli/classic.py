@@ -13,12 +13,14 @@ from ..classic.defaults import (
     PROJECTION_TOOLS,
 )
 from .common import (
+    add_resume_options,
     add_threads_seed_device,
     at_least_two,
     non_negative_int,
     positive_float,
     positive_int,
     requested_ks,
+    resume_options,
     run_name,
 )
 
@@ -42,12 +44,12 @@ def _add_convergence(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--acceleration",
-        default=DEFAULT_ACCELERATION,
+        default=None,
         choices=ACCELERATIONS,
         help=(
             "quasi-newton: extrapolate the block-relaxation map from its last secants (Zhou, "
             "Alexander & Lange 2011); sor: over-relaxed block steps; none: plain block "
-            f"relaxation (default: {DEFAULT_ACCELERATION})"
+            f"relaxation (default: {DEFAULT_ACCELERATION} for a fit, sor for a projection)"
         ),
     )
     parser.add_argument(
@@ -137,6 +139,7 @@ def register(subparsers) -> None:
     )
     _add_convergence(fit)
     add_threads_seed_device(fit)
+    add_resume_options(fit)
     fit.set_defaults(func=_run_em)
 
     proj = subparsers.add_parser(
@@ -205,6 +208,18 @@ def register(subparsers) -> None:
     cv.add_argument("--name", help="output name (default: the .bed file's stem)")
     _add_convergence(cv)
     add_threads_seed_device(cv)
+    cv.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="save the folds done to FILE (a resume checkpoint) after each fold; if FILE "
+        "exists the run skips the folds it holds (refused when made for other data or "
+        "options), so a re-submitted job carries on; deleted once the run finishes",
+    )
+    cv.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="continue from this checkpoint, which must exist and match the data and options",
+    )
     cv.set_defaults(func=_run_cv)
 
     base = subparsers.add_parser(
@@ -223,6 +238,7 @@ def register(subparsers) -> None:
     base.add_argument("--out", required=True, metavar="DIR", help="output directory")
     base.add_argument("--name", help="output name (default: the .bed file's stem)")
     add_threads_seed_device(base)
+    add_resume_options(base)
     base.set_defaults(func=_run_baseline)
 
 
@@ -252,6 +268,7 @@ def _run_em(args) -> int:
         bootstrap_block=args.bootstrap_block,
         bootstrap_iter=args.bootstrap_iter,
         progress=_progress(args),
+        **resume_options(args),
         seed=args.seed,
         seeds=args.seeds,
         init=args.init,
@@ -320,6 +337,15 @@ def _run_cv(args) -> int:
         threads=args.threads,
         out=args.out,
         name=run_name(args.bed, args.name),
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+        settings={
+            "method": args.method,
+            "tol": args.tol,
+            "max_iter": args.max_iter,
+            "acceleration": args.acceleration,
+            "epochs": args.epochs,
+        },
     )
 
 
@@ -335,4 +361,5 @@ def _run_baseline(args) -> int:
         threads=args.threads,
         seed=args.seed,
         device=args.device,
+        **resume_options(args),
     )

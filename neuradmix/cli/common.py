@@ -81,3 +81,52 @@ def parse_pairs(items, option: str, example: str = "NAME=PATH") -> dict[str, str
             raise InputError(f"{option} {item!r}: expected {example}, e.g. {option} {example}.")
         pairs[name] = value
     return pairs
+
+
+def add_resume_options(parser: argparse.ArgumentParser, unit: str = "iterations") -> None:
+    """``--checkpoint``, ``--resume``, ``--checkpoint-every`` and ``--checkpoint-minutes``."""
+    group = parser.add_argument_group(
+        "resume checkpoints (for jobs that may be stopped, e.g. by a cluster's time limit)"
+    )
+    group.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help=(
+            "save the run's state to FILE (a resume checkpoint, .npz; not a trained model) "
+            f"every --checkpoint-every {unit} or --checkpoint-minutes, whichever comes first, "
+            "and when stopped by SIGTERM or Ctrl-C; if FILE exists the run continues from it "
+            "(refused, with the reason, when it was made for other data, K or options), so a "
+            "re-submitted job carries on; deleted once the run finishes"
+        ),
+    )
+    group.add_argument(
+        "--resume",
+        metavar="FILE",
+        help=(
+            "continue from this checkpoint, which must exist and match the data and options "
+            "(saving goes on to --checkpoint, or to FILE without it)"
+        ),
+    )
+    group.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=10,
+        metavar="N",
+        help=f"save every N {unit} (default: %(default)s)",
+    )
+    group.add_argument(
+        "--checkpoint-minutes",
+        type=positive_float,
+        default=5.0,
+        metavar="MIN",
+        help="save at least every MIN minutes (default: %(default)s)",
+    )
+
+
+def resume_options(args) -> dict:
+    return {
+        "checkpoint": args.checkpoint,
+        "resume": args.resume,
+        "checkpoint_every": args.checkpoint_every,
+        "checkpoint_minutes": args.checkpoint_minutes,
+    }

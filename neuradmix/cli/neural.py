@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import InputError
 from .common import (
+    add_resume_options,
     add_threads_seed_device,
     non_negative_float,
     non_negative_int,
@@ -123,6 +124,7 @@ def _register_train(subparsers) -> None:
         "--quiet", action="store_true", help="no progress lines on stderr (one per epoch)"
     )
     add_threads_seed_device(parser)
+    add_resume_options(parser, "epochs")
     parser.set_defaults(func=_train)
 
 
@@ -157,6 +159,10 @@ def _train(args) -> int:
         init_p=args.init_p,
         polish=args.polish,
         progress=not args.quiet,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_minutes=args.checkpoint_minutes,
     )
     return train_files(request, lambda default: requested_ks(args, default))
 

@@ -45,6 +45,10 @@ class TrainRequest:
     init_p: str | None = None
     polish: bool = False
     progress: bool = True
+    checkpoint: str | None = None  # a resume checkpoint (neuradmix.neural.resume)
+    resume: str | None = None
+    checkpoint_every: int = 10
+    checkpoint_minutes: float = 5.0
 
 
 def default_k(labels, init_p) -> int | None:
@@ -60,7 +64,6 @@ def train_files(request: TrainRequest, ks_for) -> int:
     taken from the labels or the ``.P``)."""
     from ..classic.fit import check_k_for
     from ..data.plink import read_fam, require_fileset
-    from .checkpoint import save_model
     from .train import check_inputs, train
 
     # Arguments first: nothing is read or fitted before they pass.
@@ -84,16 +87,56 @@ def train_files(request: TrainRequest, ks_for) -> int:
         request.out,
         expected_bytes=expected_output_bytes(genotypes.n_samples, genotypes.n_snps, ks),
     )
+    saved = None
+    if request.checkpoint or request.resume:
+        from .resume import TrainCheckpoint, train_settings
+
+        saved = TrainCheckpoint(
+            request.checkpoint,
+            request.resume,
+            genotypes,
+            {**train_settings(config, labels, init_p), "polish": request.polish},
+            every=request.checkpoint_every,
+            minutes=request.checkpoint_minutes,
+        )
     mode = "supervised" if labels is not None else "pretrained" if init_p is not None else None
     _log(
         f"neuradmix train: {genotypes.n_samples} samples x {genotypes.n_snps} SNPs, "
         f"K={','.join(map(str, ks))}, {mode or 'unsupervised'}"
     )
+    if saved is not None and saved.state is not None:
+        _log(
+            f"resuming at epoch {saved.state.epochs} ({saved.state.stage}, epoch "
+            f"{saved.state.stage_epoch} of the stage) from {saved.source}"
+        )
     started = time.perf_counter()
     progress = ProgressLog() if request.progress else None
-    result = train(genotypes, config, labels=labels, init_p=init_p, progress=progress)
-    if progress is not None:
-        progress.done()
+    try:
+        result = train(
+            genotypes,
+            config,
+            labels=labels,
+            init_p=init_p,
+            progress=progress,
+            saver=saved.saver if saved is not None else None,
+            resume=saved.state if saved is not None else None,
+        )
+        if progress is not None:
+            progress.done()
+        written = _finish(request, genotypes, config, ks, result, progress, started)
+    except BaseException:
+        if saved is not None:  # a signal, an interrupt or an error: keep the last epoch
+            saved.interrupted()
+        raise
+    if saved is not None:
+        saved.complete()
+    return written
+
+
+def _finish(request: TrainRequest, genotypes, config, ks, result, progress, started) -> int:
+    """Polish when asked and write the outputs of :func:`train_files`."""
+    from .checkpoint import save_model
+
     status = "converged" if result.converged else "stopped at --epochs"
     _log(f"trained in {result.seconds:.1f} s: {status} after {result.epochs_run} epochs")
     q, p = dict(result.q), dict(result.p)

@@ -217,6 +217,24 @@ class _Head:
     converged: bool = False
 
 
+@dataclass
+class TrainState:
+    """Everything training needs to continue exactly after an epoch (what a resume checkpoint
+    holds): the stage and the epochs done, the network's weights, every head's decoder F,
+    objective, trust region, stopping rule, and the step it may have to undo (the weights and F
+    before it and the local model it used)."""
+
+    stage: str  # a key of STAGES
+    stage_epoch: int  # epochs done in this stage
+    epochs: int  # epochs done in all stages
+    history: list[dict]
+    weights: dict[str, np.ndarray]  # the network's state_dict
+    heads: list[dict]  # per head: f, objective, ... (see _Trainer.snapshot)
+
+
+STAGES = ("common SNPs", "all SNPs")
+
+
 class _Trainer:
     def __init__(self, model, coordinates, config: TrainConfig, start: Start, device, progress):
         self.model = model
@@ -234,6 +252,8 @@ class _Trainer:
         )
         self.history: list[dict] = []
         self.epochs = 0
+        self.saver = None  # called with a function returning the TrainState after each epoch
+        self.resume: TrainState | None = None  # continue this stage from here
 
     def run_stage(
         self, stage: str, engine, genotypes: Genotypes, tolerance: float, first_f_steps: int = 1
@@ -252,7 +272,11 @@ class _Trainer:
         for head in self.heads:
             head.objective, head.saved, head.model, head.converged = -math.inf, None, None, False
             head.damping = 1.0
-        for stage_epoch in range(config.epochs):
+        first = 0
+        if self.resume is not None and self.resume.stage == stage:
+            first = self._restore_state(self.resume, rules, scale, entropy)
+            self.resume = None
+        for stage_epoch in range(first, config.epochs):
             tick = time.perf_counter()
             q_all = encode(self.model, self.coordinates)
             row = {"epoch": self.epochs + 1, "stage": stage, "train_loss": 0.0, "objective": 0.0}
@@ -324,7 +348,71 @@ class _Trainer:
                     self.progress(label, self.epochs, ll, row["seconds"])
             if all(head.converged for head in self.heads):
                 return True
+            if self.saver is not None:  # (a state that continues)
+                state = self.snapshot(stage, stage_epoch + 1, rules)
+                self.saver(lambda state=state: state)
         return False
+
+    def snapshot(self, stage: str, stage_epoch: int, rules) -> TrainState:
+        """The state after this epoch, copied (the weights change in place later)."""
+        heads = []
+        for head, rule in zip(self.heads, rules, strict=True):
+            heads.append(
+                {
+                    "f": head.f,
+                    "objective": head.objective,
+                    "log_likelihood": head.log_likelihood,
+                    "damping": head.damping,
+                    "converged": head.converged,
+                    "previous": rule.previous,
+                    "stale": rule.stale,
+                    "model": None
+                    if head.model is None
+                    else {
+                        "q0": head.model.q0.cpu().numpy(),
+                        "gradient": head.model.gradient.cpu().numpy(),
+                        "curvature": head.model.curvature.cpu().numpy(),
+                    },
+                    "saved": None
+                    if head.saved is None
+                    else {
+                        "weights": {k: v.cpu().numpy().copy() for k, v in head.saved[0].items()},
+                        "f": head.saved[1],
+                        "objective": head.saved[2],
+                    },
+                }
+            )
+        weights = {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}
+        return TrainState(stage, stage_epoch, self.epochs, list(self.history), weights, heads)
+
+    def _restore_state(self, state: TrainState, rules, scale: float, entropy) -> int:
+        """Put the trainer where ``state`` was; returns the epochs done in the stage."""
+        device = self.inputs.device
+        self.model.load_state_dict({k: torch.from_numpy(v) for k, v in state.weights.items()})
+        self.epochs, self.history = state.epochs, list(state.history)
+        for h, (head, rule, saved) in enumerate(zip(self.heads, rules, state.heads, strict=True)):
+            head.f = saved["f"]
+            head.objective, head.log_likelihood = saved["objective"], saved["log_likelihood"]
+            head.damping, head.converged = saved["damping"], saved["converged"]
+            rule.previous, rule.stale = saved["previous"], saved["stale"]
+            if saved["model"] is not None:
+                head.model = LocalModel(
+                    **{
+                        name: torch.as_tensor(saved["model"][name], dtype=DTYPE, device=device)
+                        for name in ("q0", "gradient", "curvature")
+                    },
+                    scale=scale,
+                    entropy=entropy,
+                    labels=self.labels if h == 0 else None,
+                    eta=self.config.supervised_weight,
+                )
+            if saved["saved"] is not None:
+                weights = {
+                    k: torch.as_tensor(v, device=device)
+                    for k, v in saved["saved"]["weights"].items()
+                }
+                head.saved = (weights, saved["saved"]["f"], saved["saved"]["objective"])
+        return state.stage_epoch
 
     def _penalties(self, q: np.ndarray, h: int, entropy, scale: float) -> float:
         """The objective's terms beside the log-likelihood, in its units: lambda x entropy, and
@@ -360,6 +448,8 @@ def train(
     labels: np.ndarray | None = None,
     init_p: np.ndarray | None = None,
     progress=None,
+    saver=None,
+    resume: TrainState | None = None,
 ) -> TrainResult:
     """Fit a (multi-head) Neural ADMIXTURE model; see :class:`TrainConfig` for the knobs.
 
@@ -369,6 +459,12 @@ def train(
     cross-entropy in the loss (Equation 5). ``init_p`` (M x K, a ``.P``) makes it pretrained: the
     decoder is that F and stays fixed; only the encoder is trained. ``progress(stage, epoch,
     log-likelihood, seconds)`` is called after every epoch.
+
+    ``saver(make_state)`` is called after every epoch that training continues from, with a
+    function returning the :class:`TrainState` there; ``resume`` (such a state, with the same
+    data and arguments) continues from it: the principal axes and the start are recomputed
+    (they are determined by the data and the seed), the weights and the rest are loaded, and
+    the epochs that follow are those of the run that was never stopped.
     """
     started = time.perf_counter()
     check_inputs(genotypes, config, labels, init_p)
@@ -393,25 +489,29 @@ def train(
 
     model = NeuralAdmixture(layer.n_components, m, ks, hidden=config.hidden).to(device)
     model.set_input_statistics(coordinates)
-    fit_encoder_to(model, coordinates, start.q, config.warm_start_steps)
+    if resume is None:  # (a resumed run loads the weights)
+        fit_encoder_to(model, coordinates, start.q, config.warm_start_steps)
 
     engine_device = device.type if device.type == "cuda" else "cpu"
     trainer = _Trainer(model, coordinates, config, start, device, progress)
+    trainer.saver, trainer.resume = saver, resume
     converged = config.epochs > 0
-    if len(snps) < m and config.epochs > 0 and start.frozen_f is None:
+    in_stage_two = resume is not None and resume.stage == STAGES[1]
+    if len(snps) < m and config.epochs > 0 and start.frozen_f is None and not in_stage_two:
         # Stage 1 on the common SNPs: the same epochs on a tenth or less of the genotypes.
         engine = classic.make_engine(subset, engine_device, config.engine)
-        trainer.run_stage("common SNPs", engine, subset, config.stage_tolerance)
+        trainer.run_stage(STAGES[0], engine, subset, config.stage_tolerance)
         del engine
     # Stage 2 on all SNPs: F for every SNP from least squares given the encoder's Q; the first
     # epoch takes a few Newton steps per SNP (as the classic engine does after its start).
     engine = classic.make_engine(genotypes, engine_device, config.engine)
     q_now = encode(model, coordinates)
     for h, head in enumerate(trainer.heads):
-        head.f = frequencies_for_all_snps(genotypes, q_now[h], start)
+        if not in_stage_two:  # (a run resumed in this stage has its F)
+            head.f = frequencies_for_all_snps(genotypes, q_now[h], start)
     if config.epochs > 0:
         converged = trainer.run_stage(
-            "all SNPs", engine, genotypes, config.tolerance, first_f_steps=classic.F_START_STEPS
+            STAGES[1], engine, genotypes, config.tolerance, first_f_steps=classic.F_START_STEPS
         )
 
     # The model's output: the forward pass on the training samples and the decoders' F.

@@ -22,10 +22,13 @@ rule baseline:
     params:
         outdir=subpath(output.q, parent=True),
         seed=SEED,
+        # A resume checkpoint of our EM (external tools start afresh), not an output: it
+        # survives a job killed at a time limit and the re-submitted job continues from it.
+        checkpoint="results/{cohort}/baseline/{tool}/train.{k}.resume.npz",
     shell:
         "python -m neuradmix baseline {input.bed:q} --k {wildcards.k} --tool {wildcards.tool}"
         " --out {params.outdir:q} --name train --seed {params.seed} --threads {threads}"
-        " > {log:q} 2>&1"
+        " --checkpoint {params.checkpoint:q} > {log:q} 2>&1"
 
 
 rule project:
@@ -76,8 +79,10 @@ rule cv:
         epochs=config["neural"]["epochs"],
         seed=SEED,
         outdir=subpath(output[0], parent=True),
+        # A resume checkpoint (the folds done), not an output: a re-submitted job skips them.
+        checkpoint="results/{cohort}/cv/{cv_method}.resume.npz",
     shell:
         "python -m neuradmix cv {input.bed:q} --min-k {params.min_k} --max-k {params.max_k}"
         " --folds {params.folds} --method {wildcards.cv_method} --epochs {params.epochs}"
         " --seed {params.seed} --threads {threads} --out {params.outdir:q}"
-        " --name {wildcards.cv_method} > {log:q} 2>&1"
+        " --name {wildcards.cv_method} --checkpoint {params.checkpoint:q} > {log:q} 2>&1"

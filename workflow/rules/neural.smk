@@ -31,12 +31,15 @@ rule train_neural:
         lam=lambda wc: run_setting(wc.run, "lambda"),
         device=lambda wc: run_device(wc.run),
         seed=SEED,
+        # A resume checkpoint, not an output: it survives a job killed at a time limit, and
+        # the re-submitted job continues from it (the command deletes it when done).
+        checkpoint="results/{cohort}/neural/{run}/train.resume.npz",
     # The log gets one line per epoch (no progress bar: stderr is a file here).
     shell:
         "python -m neuradmix train {input.bed:q} {params.options} --out {params.outdir:q}"
         " --name train --epochs {params.epochs} --lambda {params.lam}"
         " --device {params.device} --seed {params.seed} --threads {threads}"
-        " > {log:q} 2>&1"
+        " --checkpoint {params.checkpoint:q} > {log:q} 2>&1"
 
 
 rule infer:
