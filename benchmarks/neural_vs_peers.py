@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import peers  # noqa: E402
 
+from neuradmix.classic.tools import adamixture_counts_other_allele  # noqa: E402
 from neuradmix.data import read_q, write_bed, write_p, write_q  # noqa: E402
 from neuradmix.data.timing import read_timing, timing_path  # noqa: E402
 from neuradmix.stats.metrics import rmse_q  # noqa: E402
@@ -85,6 +86,17 @@ def _fit_seconds(out, name="fit") -> float:
 
 def _rmse(value) -> str:
     return "" if value is None else f"{value:.4f}"
+
+
+def _adamixture_p(cohort, out: Path, k: int) -> Path:
+    """ADAMIXTURE's .P in our orientation: it counts the other allele where the counted one is
+    the more frequent overall (:func:`neuradmix.classic.tools.adamixture_counts_other_allele`)."""
+    path = out / f"fit.{k}.P"
+    if not adamixture_counts_other_allele(cohort.genotypes):
+        return path
+    flipped = out / f"fit.{k}.counted-allele.P"
+    np.savetxt(flipped, 1.0 - np.loadtxt(path, ndmin=2), fmt="%.6f")
+    return flipped
 
 
 class Cohort:
@@ -191,7 +203,7 @@ def training(cohort: Cohort, k, threads, repeats, seed) -> tuple[str, dict]:
         "neuradmix train": _ours(work / "neural", k),
         "neuradmix train --polish": _ours(work / "polish", k),
         "fastmixture2": peers.fastmixture2_outputs(work / "fm2", k, seed),
-        "ADAMIXTURE": (work / "adam" / f"fit.{k}.Q", work / "adam" / f"fit.{k}.P"),
+        "ADAMIXTURE": (work / "adam" / f"fit.{k}.Q", _adamixture_p(cohort, work / "adam", k)),
         "neuradmix em": _ours(work / "em", k),
     }
     lls = {name: cohort.score(*paths) for name, paths in outputs.items()}
@@ -239,6 +251,11 @@ def held_out(held: Cohort, model_dir: Path, k, threads, seed, copies) -> str:
     work = held.work
     model = model_dir / "fit.model.pt"
     p = model_dir / f"fit.{k}.P"
+    # adamixture-project takes P in its own orientation (see _adamixture_p).
+    adamixture_p = p
+    if adamixture_counts_other_allele(held.genotypes):
+        adamixture_p = work / f"fit.{k}.other-allele.P"
+        np.savetxt(adamixture_p, 1.0 - np.loadtxt(p, ndmin=2), fmt="%.6f")
 
     def commands(prefix, tag):
         return {
@@ -253,8 +270,8 @@ def held_out(held: Cohort, model_dir: Path, k, threads, seed, copies) -> str:
                 str(p), "-t", str(threads), "-s", str(seed), "-o", str(work / tag / "fm2")],
             "adamixture-project": [
                 peers.tool("adamixture-project"), "--data_path", f"{prefix}.bed", "--p_path",
-                str(p), "--save_dir", str(work / tag), "--name", "adam", "-t", str(threads),
-                "--chrom_mode", "all"],
+                str(adamixture_p), "--save_dir", str(work / tag), "--name", "adam", "-t",
+                str(threads), "--chrom_mode", "all"],
         }  # fmt: skip
 
     def q_files(tag):
