@@ -38,3 +38,25 @@ def psd_fileset(tmp_path_factory):
         return prefix, cohort
 
     return make
+
+
+@pytest.fixture()
+def stop_at_save(monkeypatch):
+    """``stop_at_save(CheckpointClass, n)``: the n-th save of that class's checkpoint is
+    followed by Ctrl-C, as if the job were stopped right after it; returns a function that
+    lets later runs save normally."""
+
+    def install(checkpoint_class, saves: int):
+        real = checkpoint_class.write
+        calls = []
+
+        def write_then_stop(self):
+            real(self)
+            calls.append(1)
+            if len(calls) == saves:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(checkpoint_class, "write", write_then_stop)
+        return lambda: monkeypatch.setattr(checkpoint_class, "write", real)
+
+    return install

@@ -11,26 +11,18 @@ replicates (a K stopped during its bootstrap repeats its last iteration and all 
 
 from __future__ import annotations
 
-import contextlib
 import os
-from pathlib import Path
 
 import numpy as np
 
-from ..data.resume import (
-    Schedule,
-    check_matches,
-    genotype_fingerprint,
-    load_checkpoint,
-    save_checkpoint,
-)
+from ..data.resume import ResumeCheckpoint, Schedule
 from .fit import IterationState
 
 DEFAULT_EVERY = 10
 DEFAULT_MINUTES = 5.0
 
 
-class FitCheckpoint:
+class FitCheckpoint(ResumeCheckpoint):
     """Saves the fits of one ``em`` run to ``path`` and reads a checkpoint back from ``resume``
     (or from ``path`` when it exists and ``resume`` is not given).
 
@@ -48,20 +40,13 @@ class FitCheckpoint:
         every: int = DEFAULT_EVERY,
         minutes: float = DEFAULT_MINUTES,
     ):
-        self.path = Path(path) if path else Path(resume) if resume else None
-        self.command = command
-        self.data = genotype_fingerprint(genotypes)
-        self.settings = settings
+        super().__init__(path, resume, genotypes, settings, command)
         self.schedule = Schedule(every, minutes)
         self.done: list[int] = []
         self.state: tuple[int, IterationState] | None = None  # read from the checkpoint
         self.latest = None  # (k, function returning the state) after the last iteration
-        self.source = None
-        source = resume if resume else path if path and Path(path).exists() else None
-        if source:
-            arrays, meta = load_checkpoint(source)
-            check_matches(source, meta, command, self.data, settings)
-            self.source = Path(source)
+        if self.loaded is not None:
+            arrays, meta = self.loaded
             self.done = [int(k) for k in meta.get("done", [])]
             if meta.get("k") is not None:
                 self.state = (int(meta["k"]), _state_from(arrays, meta))
@@ -93,24 +78,12 @@ class FitCheckpoint:
     def interrupted(self) -> None:
         """Save the latest state (the run is being stopped); never raises."""
         if self.latest is not None:
-            with contextlib.suppress(OSError):
-                self.write()
-
-    def complete(self) -> None:
-        """Every K is written: the checkpoint is no longer needed."""
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
+            super().interrupted()
 
     def write(self) -> None:
         if self.path is None:
             return
-        meta = {
-            "command": self.command,
-            "data": self.data,
-            "settings": self.settings,
-            "done": self.done,
-            "k": None,
-        }
+        meta = {"done": self.done, "k": None}
         arrays: dict[str, np.ndarray] = {}
         if self.latest is not None:
             k, make = self.latest
@@ -133,7 +106,7 @@ class FitCheckpoint:
                 "secants_u": _stack(state.secants_u),
                 "secants_v": _stack(state.secants_v),
             }
-        save_checkpoint(self.path, arrays, meta)
+        self.save(arrays, meta)
 
 
 def _stack(vectors: list[np.ndarray]) -> np.ndarray:
@@ -158,24 +131,18 @@ def _state_from(arrays: dict[str, np.ndarray], meta: dict) -> IterationState:
     )
 
 
-class CvCheckpoint:
+class CvCheckpoint(ResumeCheckpoint):
     """Saves a ``cv`` run after every fold: the errors of the K values done and the held-out
     deviance of the folds done at the current K (a resumed K repeats its full-data fit, which
     the seed determines, and skips the folds done)."""
 
     def __init__(self, path, resume, genotypes, settings: dict):
-        self.path = Path(path) if path else Path(resume) if resume else None
-        self.data = genotype_fingerprint(genotypes)
-        self.settings = settings
+        super().__init__(path, resume, genotypes, settings, "cv")
         self.results: list[dict] = []  # asdict(CVResult) of the K values done
         self.folds: dict[int, tuple[float, int]] = {}  # of the current K
         self.k: int | None = None
-        self.source = None
-        source = resume if resume else path if path and Path(path).exists() else None
-        if source:
-            _, meta = load_checkpoint(source)
-            check_matches(source, meta, "cv", self.data, settings)
-            self.source = Path(source)
+        if self.loaded is not None:
+            meta = self.loaded[1]
             self.results = meta["results"]
             self.k = meta["k"]
             self.folds = {int(f): (float(t), int(c)) for f, t, c in meta["folds"]}
@@ -195,18 +162,9 @@ class CvCheckpoint:
         self.write()
 
     def write(self) -> None:
-        if self.path is None:
-            return
         meta = {
-            "command": "cv",
-            "data": self.data,
-            "settings": self.settings,
             "results": self.results,
             "k": self.k,
             "folds": [[f, t, c] for f, (t, c) in sorted(self.folds.items())],
         }
-        save_checkpoint(self.path, {}, meta)
-
-    def complete(self) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
+        self.save({}, meta)

@@ -23,7 +23,7 @@ from ..data import (
 )
 from ..data.checks import check_fittable
 from ..data.outputs import check_name, check_out_dir, expected_output_bytes
-from ..data.resume import digest
+from ..data.resume import digest, kept_if_stopped
 from ..data.timing import Timing, timing_path, write_timing
 from ..errors import InputError
 from ..runtime import device_description, process_seconds, set_threads, threads_in_use
@@ -149,7 +149,7 @@ def em_files(
             every=checkpoint_every,
             minutes=checkpoint_minutes,
         )
-    try:
+    with kept_if_stopped(saved):  # a stopped run keeps its last iteration
         _fit_each_k(
             genotypes,
             out,
@@ -165,12 +165,6 @@ def em_files(
             bootstrap_iter,
             options,
         )
-    except BaseException:
-        if saved is not None:  # a signal, an interrupt or an error: keep the last iteration
-            saved.interrupted()
-        raise
-    if saved is not None:
-        saved.complete()
     return 0
 
 
@@ -471,12 +465,8 @@ def _baseline_em_resumable(bed, k, seed, device, checkpoint, resume, every, minu
     state = saved.resume_for(k)
     if state is not None:
         print(f"K={k}: resuming at iteration {state.iterations} from {saved.source}")
-    try:
+    with kept_if_stopped(saved):
         result = tools.run_em(
             genotypes, k, seed=seed, device=device, saver=saved.saver(k), resume=state
         )
-    except BaseException:
-        saved.interrupted()
-        raise
-    saved.complete()
     return result

@@ -220,3 +220,68 @@ class Schedule:
             self.reset()
             return True
         return False
+
+
+class ResumeCheckpoint:
+    """What every command's resume checkpoint shares: it is saved to ``path`` (else to
+    ``resume``); it continues ``resume``, or ``path`` when that file exists, once
+    :func:`check_matches` has found it made by ``command`` for these genotypes and settings
+    (``loaded`` then holds its arrays and metadata); it is removed when the run completes.
+    Subclasses say what they save in :meth:`write`."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None,
+        resume: str | os.PathLike | None,
+        genotypes,
+        settings: dict,
+        command: str,
+    ):
+        self.path = Path(path) if path else Path(resume) if resume else None
+        self.command = command
+        self.data = genotype_fingerprint(genotypes)
+        self.settings = settings
+        self.source: Path | None = None
+        self.loaded: tuple[dict[str, np.ndarray], dict] | None = None
+        source = resume if resume else path if path and Path(path).exists() else None
+        if source:
+            arrays, meta = load_checkpoint(source)
+            check_matches(source, meta, command, self.data, settings)
+            self.source = Path(source)
+            self.loaded = (arrays, meta)
+
+    def save(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Save ``arrays`` with ``meta`` and what identifies the run (nothing without a path)."""
+        if self.path is None:
+            return
+        identity = {"command": self.command, "data": self.data, "settings": self.settings}
+        save_checkpoint(self.path, arrays, {**identity, **meta})
+
+    def write(self) -> None:
+        raise NotImplementedError
+
+    def interrupted(self) -> None:
+        """Save the latest state (the run is being stopped); never raises."""
+        with contextlib.suppress(OSError):
+            self.write()
+
+    def complete(self) -> None:
+        """The run is done: the checkpoint is no longer needed."""
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def kept_if_stopped(checkpoint: ResumeCheckpoint | None):
+    """Around a resumable run: when it is stopped (a signal, Ctrl-C or an error) the latest
+    state is saved and the exception goes on; when it ends, the checkpoint is removed. Nothing
+    happens without a checkpoint."""
+    if checkpoint is None:
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        checkpoint.interrupted()
+        raise
+    checkpoint.complete()

@@ -10,24 +10,14 @@ is not saved: a run stopped while polishing repeats its last epochs and the poli
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import asdict
-from pathlib import Path
 
-from ..data.resume import (
-    Schedule,
-    check_matches,
-    genotype_fingerprint,
-    join_arrays,
-    load_checkpoint,
-    save_checkpoint,
-    split_arrays,
-)
+from ..data.resume import ResumeCheckpoint, Schedule, join_arrays, split_arrays
 from .train import TrainState
 
 
-class TrainCheckpoint:
+class TrainCheckpoint(ResumeCheckpoint):
     """Saves a training run's state to ``path`` and reads one back from ``resume`` (or from
     ``path`` when it exists and ``resume`` is not given); one made for other data or settings
     is refused."""
@@ -42,18 +32,12 @@ class TrainCheckpoint:
         every: int = 10,
         minutes: float = 5.0,
     ):
-        self.path = Path(path) if path else Path(resume) if resume else None
-        self.data = genotype_fingerprint(genotypes)
-        self.settings = settings
+        super().__init__(path, resume, genotypes, settings, "train")
         self.schedule = Schedule(every, minutes)
         self.latest = None
         self.state: TrainState | None = None
-        self.source = None
-        source = resume if resume else path if path and Path(path).exists() else None
-        if source:
-            arrays, meta = load_checkpoint(source)
-            check_matches(source, meta, "train", self.data, settings)
-            self.source = Path(source)
+        if self.loaded is not None:
+            arrays, meta = self.loaded
             self.state = TrainState(**join_arrays(meta["state"], arrays))
 
     def saver(self, make) -> None:
@@ -63,20 +47,10 @@ class TrainCheckpoint:
             self.write()
 
     def write(self) -> None:
-        if self.path is None or self.latest is None:
+        if self.latest is None:
             return
         tree, arrays = split_arrays(asdict(self.latest()))
-        meta = {"command": "train", "data": self.data, "settings": self.settings, "state": tree}
-        save_checkpoint(self.path, arrays, meta)
-
-    def interrupted(self) -> None:
-        """Save the latest state (the run is being stopped); never raises."""
-        with contextlib.suppress(OSError):
-            self.write()
-
-    def complete(self) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
+        self.save(arrays, {"state": tree})
 
 
 def train_settings(config, labels, init_p) -> dict:

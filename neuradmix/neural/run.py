@@ -17,6 +17,7 @@ import numpy as np
 from ..data import atomic_outputs, read_bed, read_labels, read_p, read_q, write_p, write_q
 from ..data.checks import check_fittable
 from ..data.outputs import check_name, check_out_dir, expected_output_bytes
+from ..data.resume import kept_if_stopped
 from ..data.timing import Timing, timing_path, write_timing
 from ..errors import InputError
 from ..runtime import (
@@ -111,7 +112,7 @@ def train_files(request: TrainRequest, ks_for) -> int:
         )
     started = time.perf_counter()
     progress = ProgressLog() if request.progress else None
-    try:
+    with kept_if_stopped(saved):  # a stopped run keeps its last epoch
         result = train(
             genotypes,
             config,
@@ -124,12 +125,6 @@ def train_files(request: TrainRequest, ks_for) -> int:
         if progress is not None:
             progress.done()
         written = _finish(request, genotypes, config, ks, result, progress, started)
-    except BaseException:
-        if saved is not None:  # a signal, an interrupt or an error: keep the last epoch
-            saved.interrupted()
-        raise
-    if saved is not None:
-        saved.complete()
     return written
 
 

@@ -83,7 +83,7 @@ def test_a_stopped_fit_resumes_and_ends_where_the_uninterrupted_one_does(
     assert resumed.passes < full.passes - 12
 
 
-def test_cli_em_stopped_then_rerun_continues(fileset, tmp_path, monkeypatch, capsys):
+def test_cli_em_stopped_then_rerun_continues(fileset, tmp_path, stop_at_save, capsys):
     """The command stopped part way keeps its checkpoint; the same command again resumes from
     it, ends with the uninterrupted result and deletes the checkpoint."""
     out = tmp_path / "out"
@@ -92,18 +92,9 @@ def test_cli_em_stopped_then_rerun_continues(fileset, tmp_path, monkeypatch, cap
     plain = capsys.readouterr().out
     checkpoint = tmp_path / "em.resume.npz"
     command = [*base, "--checkpoint", str(checkpoint), "--checkpoint-every", "3"]
-    real = FitCheckpoint.write
-    calls = []
-
-    def write_then_stop(self):
-        real(self)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(FitCheckpoint, "write", write_then_stop)
+    resume_saving = stop_at_save(FitCheckpoint, 2)
     assert main(command) == 130
-    monkeypatch.setattr(FitCheckpoint, "write", real)
+    resume_saving()
     assert checkpoint.exists() and not (out / "ridge.5.Q").exists()
     capsys.readouterr()
     assert main(command) == 0

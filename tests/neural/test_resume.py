@@ -66,7 +66,7 @@ def test_a_stopped_training_resumes_where_the_uninterrupted_one_ends(cohort, tmp
     assert len(resumed.history) - stop_at == full.epochs_run - stop_at
 
 
-def test_cli_train_stopped_then_rerun_continues(cohort, tmp_path, monkeypatch, capsys):
+def test_cli_train_stopped_then_rerun_continues(cohort, tmp_path, stop_at_save, capsys):
     write_bed(tmp_path / "toy", cohort)
     bed = str(tmp_path / "toy.bed")
     out = tmp_path / "out"
@@ -88,18 +88,9 @@ def test_cli_train_stopped_then_rerun_continues(cohort, tmp_path, monkeypatch, c
     assert main([*base, "--name", "plain"]) == 0
     checkpoint = tmp_path / "train.resume.npz"
     command = [*base, "--checkpoint", str(checkpoint), "--checkpoint-every", "2"]
-    real = TrainCheckpoint.write
-    calls = []
-
-    def write_then_stop(self):
-        real(self)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(TrainCheckpoint, "write", write_then_stop)
+    resume_saving = stop_at_save(TrainCheckpoint, 2)
     assert main(command) == 130
-    monkeypatch.setattr(TrainCheckpoint, "write", real)
+    resume_saving()
     assert checkpoint.exists() and not (out / "toy.3.Q").exists()
     capsys.readouterr()
     assert main(command) == 0
@@ -111,10 +102,9 @@ def test_cli_train_stopped_then_rerun_continues(cohort, tmp_path, monkeypatch, c
     assert not checkpoint.exists()
 
     # Another option: refused in one line, the checkpoint kept.
-    monkeypatch.setattr(TrainCheckpoint, "write", write_then_stop)
-    calls.clear()
+    resume_saving = stop_at_save(TrainCheckpoint, 2)
     assert main(command) == 130
-    monkeypatch.setattr(TrainCheckpoint, "write", real)
+    resume_saving()
     capsys.readouterr()
     assert main([*command, "--lambda", "0.01"]) == 2
     error = capsys.readouterr().err
