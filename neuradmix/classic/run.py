@@ -252,9 +252,10 @@ def _fit_each_k(
 
 
 def project_files(
-    bed: str, p_path: str, out: str, name: str, tool: str, *, threads, seed, device
+    bed: str, p_path: str, out: str, name: str, tool: str, *, threads, seed, device, **options
 ) -> int:
-    """Q of new samples with F fixed to a ``.P`` (ADMIXTURE ``-P``), written to OUT/NAME.K.Q."""
+    """Q of new samples with F fixed to a ``.P`` (ADMIXTURE ``-P``), written to OUT/NAME.K.Q;
+    ``options`` (tolerance, iterations, acceleration, engine) reach our projection EM."""
     import os
 
     from . import tools
@@ -271,6 +272,7 @@ def project_files(
         seed=seed,
         device=device,
         genotypes=genotypes,
+        **options,
     )
     timing = {
         "command": "project",

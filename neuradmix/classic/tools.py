@@ -330,9 +330,12 @@ def project_baseline(
     seed: int = 42,
     device: str | None = "cpu",
     genotypes: Genotypes | None = None,
+    **options,
 ) -> BaselineResult:
     """Q of new samples for a fixed ``.P``: ``admixture -P`` (tool ``admixture``, or ``auto``
-    when it is installed), ``adamixture-project`` (tool ``adamixture``) or our projection EM."""
+    when it is installed), ``adamixture-project`` (tool ``adamixture``) or our projection EM,
+    which takes ``options`` (``tol``, ``max_iter``, ``acceleration``, ``engine``) of
+    :func:`neuradmix.classic.fit.fit`."""
     if tool not in PROJECTION_TOOLS:
         choices = ", ".join(PROJECTION_TOOLS)
         raise InputError(f"--tool {tool!r}: projection runs with {choices}.")
@@ -349,7 +352,7 @@ def project_baseline(
             bed, k, threads=threads, seed=seed, projection_p=p, genotypes=genotypes
         )
     start = time.perf_counter()
-    fit = engine.project(genotypes, p, seed=seed, device=device)
+    fit = engine.project(genotypes, p, seed=seed, device=device, **options)
     return _result(
         "em",
         k,

@@ -287,7 +287,7 @@ def _run_project(args) -> int:
         args.tool,
         threads=args.threads,
         seed=args.seed,
-        device=args.device,
+        **_convergence(args),
     )
 
 

@@ -491,3 +491,17 @@ def test_cli_project_refuses_mismatched_p(fileset, tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(bad) in err and "100 rows" in err and len(err.strip().splitlines()) == 1
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_cli_project_takes_the_convergence_options(fileset, tmp_path, capsys):
+    """`project --max-iter/--acceleration` reach the projection EM (its help offers them)."""
+    fit_dir = tmp_path / "fit"
+    assert main(["em", str(fileset) + ".bed", "--k", "3", "--out", str(fit_dir), "--quiet"]) == 0
+    lls = {}
+    for label, extra in (("full", []), ("one", ["--max-iter", "1", "--acceleration", "none"])):
+        capsys.readouterr()
+        args = ["project", str(fileset) + ".bed", "--p", str(fit_dir / "toy.3.P"),
+                "--out", str(tmp_path / label), "--quiet", *extra]  # fmt: skip
+        assert main(args) == 0
+        lls[label] = float(re.search(r"^Loglikelihood: (\S+)", capsys.readouterr().out, re.M)[1])
+    assert lls["one"] < lls["full"] - 1.0
