@@ -87,14 +87,9 @@ class Cohort:
 
     def __init__(self, name: str, prefix: Path, ks: list[int], work: Path):
         self.name, self.prefix, self.ks = name, prefix, ks
-        self.genotypes = peers.load(prefix)
-        self.keep = peers.polymorphic(self.genotypes)
-        self.kept = self.genotypes.select_snps(self.keep)
-        if len(self.keep) == self.genotypes.n_snps:
-            self.polymorphic_prefix = prefix
-        else:
-            self.polymorphic_prefix = work / f"{name}.polymorphic"
-            write_bed(self.polymorphic_prefix, self.kept)
+        self.genotypes, self.keep, self.kept, self.polymorphic_prefix = peers.polymorphic_fileset(
+            prefix, work
+        )
 
     def score(self, q_path: Path, p_path: Path, flip: bool = False) -> float:
         """Log-likelihood on the polymorphic SNPs; ``flip``: the .P counts the other allele

@@ -42,20 +42,8 @@ def _em(prefix, k, threads, seed, out):
                            seed, "--out", out, "--name", "fit", "--quiet")  # fmt: skip
 
 
-def _for_fastmixture2(prefix, work: Path):
-    """The cohort, its polymorphic SNPs, and a fileset of those for fastmixture2 (which refuses
-    monomorphic SNPs; the original fileset when it has none)."""
-    genotypes = peers.load(prefix)
-    keep = peers.polymorphic(genotypes)
-    kept = genotypes.select_snps(keep)
-    if len(keep) == genotypes.n_snps:
-        return genotypes, keep, kept, prefix
-    write_bed(work / "polymorphic", kept)
-    return genotypes, keep, kept, work / "polymorphic"
-
-
 def speed(prefix, k, threads, repeats, seed, work: Path):
-    genotypes, keep, kept, fm2_prefix = _for_fastmixture2(prefix, work)
+    genotypes, keep, kept, fm2_prefix = peers.polymorphic_fileset(prefix, work)
     runs = {"neuradmix em": [], "fastmixture2": []}
     for repeat in range(repeats):
         order = ["neuradmix em", "fastmixture2"]
@@ -105,7 +93,7 @@ def speed(prefix, k, threads, repeats, seed, work: Path):
 
 
 def seeds(prefix, k, threads, n_seeds, work: Path):
-    genotypes, keep, kept, fm2_prefix = _for_fastmixture2(prefix, work)
+    genotypes, keep, kept, fm2_prefix = peers.polymorphic_fileset(prefix, work)
     ours, theirs = [], []
     for seed in range(1, n_seeds + 1):
         out = work / f"seed{seed}"

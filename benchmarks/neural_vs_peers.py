@@ -106,13 +106,9 @@ class Cohort:
         self.prefix = Path(prefix)
         work.mkdir(parents=True, exist_ok=True)
         self.work = work
-        self.genotypes = peers.load(prefix)
-        self.keep = peers.polymorphic(self.genotypes)
-        self.kept = self.genotypes.select_snps(self.keep)
-        self.fm2_prefix = self.prefix
-        if len(self.keep) < self.genotypes.n_snps:
-            self.fm2_prefix = work / f"{self.prefix.name}.polymorphic"
-            write_bed(self.fm2_prefix, self.kept)
+        self.genotypes, self.keep, self.kept, self.fm2_prefix = peers.polymorphic_fileset(
+            prefix, work
+        )
         if truth is None and Path(f"{prefix}.truth.Q").is_file():
             truth = read_q(f"{prefix}.truth.Q", self.genotypes.n_samples)
         self.truth = truth

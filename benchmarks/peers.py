@@ -112,6 +112,21 @@ def polymorphic(genotypes) -> np.ndarray:
     return np.flatnonzero(high > low)
 
 
+def polymorphic_fileset(prefix, work: Path):
+    """The cohort, its polymorphic SNPs, the genotypes of those, and a fileset of them for
+    fastmixture2 (which refuses monomorphic SNPs; the cohort's own fileset when it has none)."""
+    from neuradmix.data import write_bed
+
+    genotypes = load(prefix)
+    keep = polymorphic(genotypes)
+    kept = genotypes.select_snps(keep)
+    if len(keep) == genotypes.n_snps:
+        return genotypes, keep, kept, Path(prefix)
+    fileset = Path(work) / f"{Path(prefix).name}.polymorphic"
+    write_bed(fileset, kept)
+    return genotypes, keep, kept, fileset
+
+
 def score(genotypes, q_path, p_path) -> float:
     """Log-likelihood of a tool's written ``.Q``/``.P`` on ``genotypes`` (P bounded and both
     rounded as written, Q rows renormalised): one kernel for every tool."""
