@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: run test lint format venv clean plink2
+.PHONY: run test lint format venv clean plink2 slurm
 
 venv: $(STAMP)
 
@@ -25,7 +25,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint plink2
+test: lint plink2 slurm
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
 
 # plink2 comes from the system: installed with apt-get when we are root on Debian/Ubuntu,
@@ -40,6 +40,21 @@ plink2:
 	      "(Debian/Ubuntu), 'conda install -c bioconda plink2', or from" \
 	      "https://www.cog-genomics.org/plink/2.0/, then rerun 'make run'." >&2; \
 	    exit 1; \
+	  fi; }
+
+# A one-node SLURM cluster for tests/workflow/test_slurm.py (slurmctld, slurmd and munge, started
+# by the test itself): installed with apt-get when we are root on Debian/Ubuntu; elsewhere that
+# test is skipped (it needs root to run slurmd) and nothing else needs SLURM.
+slurm:
+	@command -v slurmctld >/dev/null 2>&1 && command -v slurmd >/dev/null 2>&1 && \
+	  command -v munged >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "slurm-wlm or munge not found: installing them with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends slurm-wlm munge; \
+	  else \
+	    echo "slurm-wlm and munge are not installed: tests/workflow/test_slurm.py will be" \
+	      "skipped (as root on Debian/Ubuntu, 'make slurm' installs them)."; \
 	  fi; }
 
 run: $(STAMP) plink2
