@@ -23,7 +23,8 @@ def register(subparsers) -> None:
 
 
 def _register_train(subparsers) -> None:
-    from ..neural.config import ENGINES, POLISH_TOLERANCE, TrainConfig
+    from ..compute import ENGINE_CHOICES as ENGINES
+    from ..neural.config import POLISH_TOLERANCE, TrainConfig
 
     defaults = TrainConfig(ks=[2])
     parser = subparsers.add_parser(
