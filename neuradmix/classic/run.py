@@ -70,7 +70,7 @@ def _device_name(device) -> str:
     return device_description("cpu" if device in (None, "", "auto") else device)
 
 
-def em_files(
+def fit_files(
     bed: str,
     out: str,
     name: str,
@@ -183,7 +183,7 @@ def _fit_each_k(
     bootstrap_iter,
     options,
 ) -> None:
-    """The fits of :func:`em_files`, K after K, each written when done."""
+    """The fits of :func:`fit_files`, K after K, each written when done."""
     from . import fit
 
     for k in ks:
@@ -426,7 +426,7 @@ def baseline_files(
     set_threads(threads)
     n_threads = threads or os.cpu_count() or 1
     if (checkpoint or resume) and tools.resolve_tool(tool) == "em":
-        result = _baseline_em_resumable(
+        result = _baseline_fit_resumable(
             bed, k, seed, device, checkpoint, resume, checkpoint_every, checkpoint_minutes
         )
     else:
@@ -449,7 +449,7 @@ def baseline_files(
     return 0
 
 
-def _baseline_em_resumable(bed, k, seed, device, checkpoint, resume, every, minutes):
+def _baseline_fit_resumable(bed, k, seed, device, checkpoint, resume, every, minutes):
     """``baseline --tool em`` with a resume checkpoint."""
     from . import tools
     from .fit import check_k
@@ -470,7 +470,7 @@ def _baseline_em_resumable(bed, k, seed, device, checkpoint, resume, every, minu
     if state is not None:
         print(f"K={k}: resuming at iteration {state.iterations} from {saved.source}")
     with kept_if_stopped(saved):
-        result = tools.run_em(
+        result = tools.run_block_relaxation(
             genotypes, k, seed=seed, device=device, saver=saved.saver(k), resume=state
         )
     return result

@@ -280,7 +280,7 @@ def adamixture_counts_other_allele(genotypes: Genotypes) -> bool:
     return float((2.0 * freq * observed).sum()) >= float(observed.sum())
 
 
-def run_em(
+def run_block_relaxation(
     genotypes: Genotypes, k: int, *, seed: int = 42, device: str | None = "cpu", **options
 ) -> BaselineResult:
     """The baseline tool ``em``: our block relaxation (:func:`neuradmix.classic.fit.fit`)."""
@@ -320,7 +320,7 @@ def run_baseline(
         return run_fastmixture(bed, k, threads=threads, seed=seed, genotypes=genotypes)
     if tool == "adamixture":
         return run_adamixture(bed, k, threads=threads, seed=seed, genotypes=genotypes)
-    return run_em(genotypes, k, seed=seed, device=device)
+    return run_block_relaxation(genotypes, k, seed=seed, device=device)
 
 
 def project_baseline(
