@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuradmix.classic.likelihood import log_likelihood
+from neuradmix.compute.engines import log_likelihood
 from neuradmix.data import read_bed, read_p, read_q
 from neuradmix.data.matrices import as_written
 

@@ -1,6 +1,6 @@
 """Where the work runs: CPU threads for the numba kernels, and the torch device.
 
-Shared by the classic and the neural engines (both have a CUDA path), so it sits below both.
+Shared by the classic and the neural methods (both have a CUDA path), so it sits below both.
 torch is imported only by :func:`select_device`, so commands that never touch a GPU stay light.
 """
 

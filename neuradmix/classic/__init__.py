@@ -1,6 +1,8 @@
-"""The classic ADMIXTURE engine: the likelihood and its kernels, the starts, the block-relaxation
-fit, projection and polishing, cross-validation (taking a fit function), and the external tools
-(admixture, fastmixture) run as baselines.
+"""The classic method: ADMIXTURE's block relaxation (what ADMIXTURE and the ``neuradmix em``
+command call EM) with fit, supervised fit, projection and polishing, the starts, cross-validation
+(taking a fit function), the bootstrap, and the external tools (admixture, fastmixture2,
+adamixture, fastmixture) run as baselines. Its passes over the genotypes run on an engine of
+:mod:`neuradmix.compute`.
 
-Imports nothing of :mod:`neuradmix.neural`; the neural engine calls into this one.
+Imports nothing of :mod:`neuradmix.neural`; the neural method calls into this one.
 """

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..compute.engines import make_engine
 from ..data import Genotypes
 from ..errors import InputError
-from .fit import _Iteration, make_engine
+from .fit import _Iteration
 
 DEFAULT_REPLICATES = 100
 DEFAULT_BLOCK_CM = 5.0

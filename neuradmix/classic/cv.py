@@ -1,6 +1,6 @@
 """ADMIXTURE-style cross-validation: hold out genotype entries, refit, score the held-out ones.
 
-:func:`cross_validate` takes the fit to run without each fold as a function, so the classic engine
+:func:`cross_validate` takes the fit to run without each fold as a function, so the classic method
 (:func:`classic_fold_fit`) and the neural one (``neuradmix.neural.run.neural_fold_fit``) share the
 folds, the scoring and the output. :func:`read_cv_table` is the one reader of CV results,
 whether a table written here or the ``CV error (K=k): x`` lines ADMIXTURE prints.
@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..compute import kernels
+from ..compute.bounds import PROBABILITY_FLOOR
 from ..data import Genotypes, atomic_outputs
 from ..errors import InputError
-from . import kernels
 from .defaults import DEFAULT_MAX_ITER, DEFAULT_TOL
-from .likelihood import PROBABILITY_FLOOR
 
 # fit_fold(genotypes, K, holdout) -> (Q N x K, P M x K), fitted without the calls of the held-out
 # fold; holdout = (seed, folds, fold).
@@ -64,7 +64,7 @@ def heldout_error(
 
 def masked_genotypes(genotypes: Genotypes, holdout: tuple[int, int, int]) -> Genotypes:
     """A copy with the calls of the held-out fold set missing (for fits that read decoded
-    genotypes, such as the neural engine's)."""
+    genotypes, such as the neural method's)."""
     seed, folds, fold = holdout
     calls = genotypes.calls.copy()
     kernels.mask_calls(calls, seed, folds, fold)
@@ -120,7 +120,7 @@ def classic_fold_fit(
     device: str | None = "cpu",
     progress=None,
 ) -> FoldFit:
-    """The classic engine's fold fit: each fold starts from the full-data fit, as ADMIXTURE
+    """The block-relaxation fold fit: each fold starts from the full-data fit, as ADMIXTURE
     does, and refits with the fold's calls treated as missing."""
     from . import fit
 

@@ -1,4 +1,5 @@
-"""Defaults of the classic engine, free of heavy imports so the CLI can show them quickly."""
+"""Defaults of the classic method (block relaxation, baselines), free of heavy imports so the CLI
+can show them quickly."""
 
 # Stop when an iteration gains, and is predicted to go on gaining, less than DEFAULT_TOL x
 # |loglik| (neuradmix.classic.fit._iterate).
@@ -10,5 +11,6 @@ ACCELERATIONS = ("quasi-newton", "sor", "none")
 DEFAULT_ACCELERATION = "quasi-newton"
 # External and internal baselines (neuradmix.classic.tools).
 BASELINE_TOOLS = ("auto", "admixture", "fastmixture2", "adamixture", "fastmixture", "em")
-# Tools that give Q for a fixed P (`neuradmix project`): admixture -P, adamixture-project, our EM.
+# Tools that give Q for a fixed P (`neuradmix project`): admixture -P, adamixture-project, our block
+# relaxation (em).
 PROJECTION_TOOLS = ("em", "admixture", "adamixture", "auto")

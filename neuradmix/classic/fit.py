@@ -10,7 +10,7 @@ Updates (Alexander, Novembre & Lange 2009)
 ------------------------------------------
 The log-likelihood is concave in F for fixed Q and in Q for fixed F, and both blocks split into
 small independent problems: one of size K per SNP, one per sample. One iteration is two passes
-over the packed genotypes (:mod:`neuradmix.classic.kernels`):
+over the packed genotypes by a compute engine (:mod:`neuradmix.compute`):
 
 1. for every SNP, the Newton step of ``f_j`` on its box (the exact solution of the K-dimensional
    quadratic model with the bounds, by an active-set method), with the log-likelihood at the
@@ -58,24 +58,26 @@ SNPs.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..compute.bounds import Q_MIN, project_f, project_q
+from ..compute.engines import make_engine
 from ..data import Genotypes, is_unknown, known_populations, make_genotypes
 from ..errors import InputError
-from . import kernels
 from .defaults import ACCELERATIONS, DEFAULT_ACCELERATION, DEFAULT_MAX_ITER, DEFAULT_TOL
+from .starts import (
+    START_SNPS,
+    frequencies_given_q,
+    pckmeans_q,
+    random_start,
+    start_snps,
+    svd_start,
+)
 
-F_MIN = 1e-5
-F_MAX = 1.0 - 1e-5
-Q_MIN = 1e-5
-# Starts are computed and refined on at most this many common SNPs (evenly spread).
-START_SNPS = 10_000
-START_MAF = 0.05
 # The subset refinement stops at this relative tolerance (the full-data passes finish the job).
 SUBSET_TOL = 1e-7
 # Newton steps per SNP in the first pass over all SNPs (F given the start's Q, solved in cache).
@@ -132,175 +134,6 @@ class FitResult:
         """What ended the fit, in words."""
         return STOP_RULES[self.stopped_by]
 
-    @property
-    def em_passes(self) -> int:  # the CLI's historical name for passes over the genotypes
-        return self.passes
-
-
-# ------------------------------------------------------------------------------------------
-# The engine: passes over the packed genotypes
-# ------------------------------------------------------------------------------------------
-
-
-class NumbaEngine:
-    """The two passes on the CPU (numba), optionally with per-SNP weights (bootstrap) or a
-    held-out fold of calls (cross-validation)."""
-
-    def __init__(
-        self,
-        genotypes: Genotypes,
-        weights: np.ndarray | None = None,
-        holdout: tuple[int, int, int] | None = None,
-    ):
-        self.genotypes = genotypes
-        self.packed = np.ascontiguousarray(genotypes.packed)
-        self.n = genotypes.n_samples
-        self.weights = (
-            np.zeros(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-        )
-        self.seed, self.folds, self.heldout = holdout if holdout is not None else (0, 0, 0)
-        groups = max(1, min(kernels.SNP_GROUPS, self.packed.shape[0]))
-        self._ll_groups = np.zeros(groups)
-        self.passes = 0.0
-
-    def frequencies(self, q: np.ndarray, f: np.ndarray, steps: int = 1):
-        """(F after ``steps`` Newton steps per SNP, log-likelihood at (Q, F)); F unchanged for
-        ``steps = 0``."""
-        qt = np.ascontiguousarray(q.T)
-        f = np.ascontiguousarray(f)
-        f_out = np.empty_like(f) if steps else f
-        kernels.frequency_pass(
-            self.packed,
-            self.n,
-            qt,
-            f,
-            f_out,
-            steps,
-            F_MIN,
-            F_MAX,
-            self.weights,
-            self.seed,
-            self.folds,
-            self.heldout,
-            self._ll_groups,
-        )
-        self.passes += 1
-        return f_out, float(self._ll_groups.sum())
-
-    def log_likelihood(self, q: np.ndarray, f: np.ndarray) -> float:
-        return self.frequencies(q, f, steps=0)[1]
-
-    def ancestry_model(self, q: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The second-order model of every sample's log-likelihood in its ``q_i`` at (Q, F): the
-        gradient (N x K) and minus the Hessian (N x K x K), both taken along the simplex (a
-        multiple of (1, ..., 1) is left out, which changes neither for a step that keeps
-        ``sum(q_i) = 1``); one pass over the genotypes."""
-        k = q.shape[1]
-        stats = np.empty((k + k * (k + 1) // 2, self.n))
-        kernels.ancestry_pass(
-            self.packed,
-            self.n,
-            np.ascontiguousarray(q.T),
-            np.ascontiguousarray(f),
-            self.weights,
-            self.seed,
-            self.folds,
-            self.heldout,
-            stats,
-            np.zeros(0, dtype=np.int64),
-        )
-        self.passes += 1
-        return kernels.unpack_model(stats, k)
-
-    def ancestry(
-        self,
-        q: np.ndarray,
-        f: np.ndarray,
-        fixed: np.ndarray | None,
-        entropy: np.ndarray | None = None,
-        rows: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Newton-updated Q at (Q, F); rows where ``fixed`` is True are kept. ``entropy`` (one
-        weight per sample) adds ``entropy_i * H(q_i)`` to each sample's objective (the neural
-        engine's lambda). ``rows`` (sample indices) limits the step to those samples, at a cost
-        in proportion to their number; the others keep their Q."""
-        k = q.shape[1]
-        if rows is not None:
-            rows = np.ascontiguousarray(rows, dtype=np.int64)
-            q_rows = q[rows]
-            n = len(rows)
-        else:
-            rows = np.zeros(0, dtype=np.int64)
-            q_rows = q
-            n = self.n
-        qt = np.ascontiguousarray(q_rows.T)
-        stats = np.empty((k + k * (k + 1) // 2, n))
-        kernels.ancestry_pass(
-            self.packed,
-            n,
-            qt,
-            np.ascontiguousarray(f),
-            self.weights,
-            self.seed,
-            self.folds,
-            self.heldout,
-            stats,
-            rows,
-        )
-        subset = len(rows) > 0
-        if entropy is not None:
-            weight = np.asarray(entropy, dtype=np.float64)
-            kernels.add_entropy(qt, np.ascontiguousarray(weight[rows] if subset else weight), stats)
-        q_out = np.empty_like(q_rows)
-        fixed = np.zeros(0, dtype=np.bool_) if fixed is None else fixed
-        if subset and len(fixed):
-            fixed = np.ascontiguousarray(fixed[rows])
-        kernels.ancestry_newton(qt, stats, Q_MIN, fixed, q_out)
-        self.passes += n / self.n
-        if not subset:
-            return q_out
-        result = np.array(q, dtype=np.float64, copy=True)
-        result[rows] = q_out
-        return result
-
-
-def make_engine(genotypes: Genotypes, device: str | None = "cpu", engine: str = "auto", **options):
-    """The numba engine on the CPU; the torch engine on CUDA (or when asked for, on any device)."""
-    if engine not in ("auto", "numba", "torch"):
-        raise InputError(f"--engine {engine!r}: choose auto, numba or torch.")
-    wants_gpu = device not in (None, "", "cpu", "auto")
-    if engine == "numba" and wants_gpu:
-        raise InputError("--engine numba runs on the CPU only; use --engine torch for cuda.")
-    if engine == "torch" or (wants_gpu or _cuda_auto(device)) and engine != "numba":
-        from .torch_engine import TorchEngine
-
-        return TorchEngine(genotypes, device=device, **options)
-    return NumbaEngine(genotypes, **options)
-
-
-def _cuda_auto(device) -> bool:
-    if device != "auto" or "torch" not in sys.modules:
-        return False
-    return bool(sys.modules["torch"].cuda.is_available())
-
-
-# ------------------------------------------------------------------------------------------
-# Constraints
-# ------------------------------------------------------------------------------------------
-
-
-def project_q(q: np.ndarray) -> np.ndarray:
-    """Rows onto ``{q >= Q_MIN, sum = 1}`` (Euclidean projection)."""
-    from .starts import project_to_simplex
-
-    k = q.shape[1]
-    shifted = project_to_simplex((np.asarray(q, dtype=np.float64) - Q_MIN) / (1.0 - k * Q_MIN))
-    return Q_MIN + (1.0 - k * Q_MIN) * shifted
-
-
-def project_f(f: np.ndarray) -> np.ndarray:
-    return np.clip(f, F_MIN, F_MAX)
-
 
 # ------------------------------------------------------------------------------------------
 # The iteration
@@ -308,7 +141,7 @@ def project_f(f: np.ndarray) -> np.ndarray:
 
 
 class _Iteration:
-    """The block-relaxation map on (Q, F) for one engine, with fixed rows or a fixed F."""
+    """The block-relaxation map on (Q, F) on one compute engine, with fixed rows or a fixed F."""
 
     def __init__(
         self,
@@ -602,61 +435,6 @@ def _check_finite(ll: float) -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# Starts
-# ------------------------------------------------------------------------------------------
-
-
-def start_snps(genotypes: Genotypes, limit: int = START_SNPS) -> np.ndarray:
-    """The start's SNPs: common ones (minor allele frequency >= 5%; all polymorphic SNPs if fewer
-    than 100 are common), at most ``limit`` of them, evenly spread."""
-    from ..stats.frequencies import allele_frequencies
-
-    freq, _ = allele_frequencies(genotypes)
-    minor = np.minimum(freq, 1.0 - freq)
-    common = np.flatnonzero(minor >= START_MAF)
-    if len(common) < 100:
-        common = np.flatnonzero(minor > 0)
-    if len(common) == 0:
-        common = np.arange(genotypes.n_snps)
-    if len(common) <= limit:
-        return common
-    return common[np.floor((np.arange(limit) + 0.5) * len(common) / limit).astype(np.int64)]
-
-
-def svd_start(subset: Genotypes, k: int, seed: int) -> np.ndarray:
-    """Q from a randomised SVD of the standardised genotypes of ``subset`` (the start's SNPs),
-    PCK-Means on the leading K-1 axes and alternating least squares on the rank-(K-1)
-    reconstruction."""
-    from ..stats.pca import fit_pca
-    from .starts import low_rank_als, pckmeans
-
-    components = max(1, min(k - 1, subset.n_samples - 1))
-    pca = fit_pca(subset, max(components, 2), seed=seed, power_iterations=4)
-    frequencies, _ = pckmeans(subset, k, pca, seed=seed)
-    q, _ = low_rank_als(pca, frequencies)
-    return project_q(q)
-
-
-def random_start(n_samples: int, k: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return project_q(rng.dirichlet(np.ones(k), size=n_samples))
-
-
-def frequencies_given_q(genotypes: Genotypes, q: np.ndarray) -> np.ndarray:
-    """The least-squares F given Q (one pass): E[g / 2] = Q F' solved per SNP, missing calls
-    replaced by the SNP's mean. Unlike the Q-weighted frequencies, which mix the clusters of
-    admixed samples, this un-mixes them, so the first Newton steps start close."""
-    from ..stats.frequencies import allele_frequencies, weighted_sums
-
-    overall, _ = allele_frequencies(genotypes)
-    numerator, observed = weighted_sums(genotypes, q)  # K x M each
-    missing_weight = q.sum(axis=0)[:, None] - observed
-    rhs = numerator / 2.0 + missing_weight * overall[None, :]
-    gram = q.T @ q + 1e-9 * np.eye(q.shape[1])
-    return project_f(np.linalg.solve(gram, rhs).T)
-
-
-# ------------------------------------------------------------------------------------------
 # Fits
 # ------------------------------------------------------------------------------------------
 
@@ -780,7 +558,7 @@ def fit(
             if init == "random":
                 q0 = random_start(n, k, start_seed)
             elif init == "pckmeans":
-                q0 = _pckmeans_q(subset, k, start_seed)
+                q0 = pckmeans_q(subset, k, start_seed)
             else:
                 q0 = svd_start(subset, k, start_seed)
             f0 = frequencies_given_q(subset, q0)
@@ -888,16 +666,6 @@ def _subset_options(options: dict, snps: np.ndarray) -> dict:
         "weights": None if weights is None else np.asarray(weights)[snps],
         "holdout": options.get("holdout"),
     }
-
-
-def _pckmeans_q(subset: Genotypes, k: int, seed: int) -> np.ndarray:
-    """The paper's Algorithm 1 alone: hard PCK-Means clusters as Q."""
-    from ..stats.pca import fit_pca
-    from .starts import pckmeans, pckmeans_components
-
-    pca = fit_pca(subset, pckmeans_components(k, subset.n_samples - 1), seed=seed)
-    _, assignment = pckmeans(subset, k, pca, seed=seed)
-    return project_q(np.eye(k)[assignment])
 
 
 def fit_supervised(

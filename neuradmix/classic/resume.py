@@ -4,8 +4,8 @@ format of :mod:`neuradmix.data.resume`.
 
 A resumed fit continues with the same iterates (point, image, secant pairs, trace), so it ends
 where the fit that was never stopped ends: the same iterations, log-likelihood and Q (on the same
-engine and threads, to the last bit as far as the kernels are deterministic). The starts on a
-SNP subset are not saved (a fit stopped during them repeats them), nor are the bootstrap
+compute engine and threads, to the last bit as far as the kernels are deterministic). The starts
+on a SNP subset are not saved (a fit stopped during them repeats them), nor are the bootstrap
 replicates (a K stopped during its bootstrap repeats its last iteration and all replicates).
 """
 

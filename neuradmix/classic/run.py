@@ -1,4 +1,4 @@
-"""The classic engine's commands from files to files: ``em``, ``project``, ``polish``, ``cv`` and
+"""The classic method's commands from files to files: ``em``, ``project``, ``polish``, ``cv`` and
 ``baseline``. The CLI parses arguments and calls one function here."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def _device_name(device) -> str:
     return device_description("cpu" if device in (None, "", "auto") else device)
 
 
-def em_files(
+def fit_files(
     bed: str,
     out: str,
     name: str,
@@ -90,9 +90,9 @@ def em_files(
     checkpoint_minutes: float = 5.0,
     **options,
 ) -> int:
-    """Fit every K and write ``OUT/NAME.K.Q/.P`` (and ``NAME.K.Q_se`` with ``bootstrap``
-    replicates); labelled samples make the fit supervised. Every input and option is checked
-    before the first fit starts.
+    """``neuradmix em``: fit every K by block relaxation and write ``OUT/NAME.K.Q/.P`` (and
+    ``NAME.K.Q_se`` with ``bootstrap`` replicates); labelled samples make the fit supervised.
+    Every input and option is checked before the first fit starts.
 
     ``checkpoint`` saves a resume checkpoint there every ``checkpoint_every`` iterations or
     ``checkpoint_minutes`` minutes and when the run is stopped, and continues from it when it
@@ -183,7 +183,7 @@ def _fit_each_k(
     bootstrap_iter,
     options,
 ) -> None:
-    """The fits of :func:`em_files`, K after K, each written when done."""
+    """The fits of :func:`fit_files`, K after K, each written when done."""
     from . import fit
 
     for k in ks:
@@ -255,7 +255,8 @@ def project_files(
     bed: str, p_path: str, out: str, name: str, tool: str, *, threads, seed, device, **options
 ) -> int:
     """Q of new samples with F fixed to a ``.P`` (ADMIXTURE ``-P``), written to OUT/NAME.K.Q;
-    ``options`` (tolerance, iterations, acceleration, engine) reach our projection EM."""
+    ``options`` (tolerance, iterations, acceleration, engine) reach our projection (block
+    relaxation of Q)."""
     import os
 
     from . import tools
@@ -291,9 +292,10 @@ def project_files(
 def polish_files(
     bed: str, q_path: str, p_path: str, out: str, name: str, *, threads, progress=None, **options
 ) -> int:
-    """Continue a fit (e.g. the neural one) with EM to the optimum; writes OUT/NAME.K.Q/.P."""
+    """Continue a fit (e.g. the neural one) by block relaxation to the optimum; writes
+    OUT/NAME.K.Q/.P."""
+    from ..compute.engines import log_likelihood
     from . import fit
-    from .likelihood import log_likelihood
 
     check_outputs(out, name)
     genotypes = _read(bed, threads)
@@ -410,7 +412,7 @@ def baseline_files(
     checkpoint_minutes: float = 5.0,
 ):
     """Fit K with a baseline tool; writes OUT/NAME.K.Q/.P and OUT/NAME.K.baseline.tsv. With
-    ``checkpoint``/``resume``, our EM saves and resumes as ``em`` does
+    ``checkpoint``/``resume``, our block relaxation saves and resumes as ``em`` does
     (:mod:`neuradmix.classic.resume`); the external tools cannot, and start afresh."""
     import os
 
@@ -424,7 +426,7 @@ def baseline_files(
     set_threads(threads)
     n_threads = threads or os.cpu_count() or 1
     if (checkpoint or resume) and tools.resolve_tool(tool) == "em":
-        result = _baseline_em_resumable(
+        result = _baseline_fit_resumable(
             bed, k, seed, device, checkpoint, resume, checkpoint_every, checkpoint_minutes
         )
     else:
@@ -447,7 +449,7 @@ def baseline_files(
     return 0
 
 
-def _baseline_em_resumable(bed, k, seed, device, checkpoint, resume, every, minutes):
+def _baseline_fit_resumable(bed, k, seed, device, checkpoint, resume, every, minutes):
     """``baseline --tool em`` with a resume checkpoint."""
     from . import tools
     from .fit import check_k
@@ -468,7 +470,7 @@ def _baseline_em_resumable(bed, k, seed, device, checkpoint, resume, every, minu
     if state is not None:
         print(f"K={k}: resuming at iteration {state.iterations} from {saved.source}")
     with kept_if_stopped(saved):
-        result = tools.run_em(
+        result = tools.run_block_relaxation(
             genotypes, k, seed=seed, device=device, saver=saved.saver(k), resume=state
         )
     return result

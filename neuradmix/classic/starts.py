@@ -1,7 +1,9 @@
-"""Starting points for the ADMIXTURE model: PCK-Means (the paper's Algorithm 1) and its
-refinement by alternating least squares on the low-rank PCA reconstruction.
+"""Starting points for the ADMIXTURE model: the SNP subset a start is computed on, PCK-Means
+(the paper's Algorithm 1), its refinement by alternating least squares on the low-rank PCA
+reconstruction, and F given a start's Q.
 
-Both engines use them: the classic engine as ``--init pckmeans`` and the neural engine to
+Both methods use them: the block-relaxation fit (:mod:`neuradmix.classic.fit`: ``--init svd``,
+``pckmeans`` or ``random``) and the neural training, to choose its first stage's SNPs and
 initialise its decoders. Frequencies are returned in the ``.P`` orientation (M x K).
 """
 
@@ -9,10 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..compute.bounds import project_f, project_q, project_to_simplex
+from ..data import Genotypes
 from ..errors import InputError
 from ..stats.cluster import kmeans
-from ..stats.frequencies import centroid_frequencies
-from ..stats.pca import GenotypePCA
+from ..stats.frequencies import allele_frequencies, centroid_frequencies, weighted_sums
+from ..stats.pca import GenotypePCA, fit_pca
+
+# Starts are computed and refined on at most this many common SNPs (evenly spread).
+START_SNPS = 10_000
+START_MAF = 0.05
 
 
 def pckmeans_components(k: int, available: int) -> int:
@@ -33,18 +41,6 @@ def pckmeans(source, k: int, pca: GenotypePCA, seed: int = 0) -> tuple[np.ndarra
     coords = pca.scores[:, : pckmeans_components(k, pca.n_components)].astype(np.float64)
     assignment = kmeans(coords, k, seed=seed)
     return centroid_frequencies(source, assignment, k), assignment
-
-
-def project_to_simplex(rows: np.ndarray) -> np.ndarray:
-    """Euclidean projection of each row onto the probability simplex (Duchi et al. 2008)."""
-    n, k = rows.shape
-    ordered = -np.sort(-rows, axis=1)
-    cumulative = np.cumsum(ordered, axis=1) - 1.0
-    steps = np.arange(1, k + 1)
-    support = ordered - cumulative / steps > 0
-    last = k - 1 - np.argmax(support[:, ::-1], axis=1)
-    threshold = cumulative[np.arange(n), last] / (last + 1)
-    return np.maximum(rows - threshold[:, None], 0.0)
 
 
 def low_rank_als(
@@ -111,3 +107,53 @@ def least_squares_q(pca: GenotypePCA, frequencies: np.ndarray) -> np.ndarray:
     """
     mean, left, right = _reconstruction_factors(pca, frequencies.shape[1] - 1)
     return _als_q_step(mean, left, right, np.clip(frequencies.T, 0.0, 1.0))
+
+
+def start_snps(genotypes: Genotypes, limit: int = START_SNPS) -> np.ndarray:
+    """The start's SNPs: common ones (minor allele frequency >= 5%; all polymorphic SNPs if fewer
+    than 100 are common), at most ``limit`` of them, evenly spread."""
+    freq, _ = allele_frequencies(genotypes)
+    minor = np.minimum(freq, 1.0 - freq)
+    common = np.flatnonzero(minor >= START_MAF)
+    if len(common) < 100:
+        common = np.flatnonzero(minor > 0)
+    if len(common) == 0:
+        common = np.arange(genotypes.n_snps)
+    if len(common) <= limit:
+        return common
+    return common[np.floor((np.arange(limit) + 0.5) * len(common) / limit).astype(np.int64)]
+
+
+def svd_start(subset: Genotypes, k: int, seed: int) -> np.ndarray:
+    """Q from a randomised SVD of the standardised genotypes of ``subset`` (the start's SNPs),
+    PCK-Means on the leading K-1 axes and alternating least squares on the rank-(K-1)
+    reconstruction."""
+    components = max(1, min(k - 1, subset.n_samples - 1))
+    pca = fit_pca(subset, max(components, 2), seed=seed, power_iterations=4)
+    frequencies, _ = pckmeans(subset, k, pca, seed=seed)
+    q, _ = low_rank_als(pca, frequencies)
+    return project_q(q)
+
+
+def random_start(n_samples: int, k: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return project_q(rng.dirichlet(np.ones(k), size=n_samples))
+
+
+def frequencies_given_q(genotypes: Genotypes, q: np.ndarray) -> np.ndarray:
+    """The least-squares F given Q (one pass): E[g / 2] = Q F' solved per SNP, missing calls
+    replaced by the SNP's mean. Unlike the Q-weighted frequencies, which mix the clusters of
+    admixed samples, this un-mixes them, so the first Newton steps start close."""
+    overall, _ = allele_frequencies(genotypes)
+    numerator, observed = weighted_sums(genotypes, q)  # K x M each
+    missing_weight = q.sum(axis=0)[:, None] - observed
+    rhs = numerator / 2.0 + missing_weight * overall[None, :]
+    gram = q.T @ q + 1e-9 * np.eye(q.shape[1])
+    return project_f(np.linalg.solve(gram, rhs).T)
+
+
+def pckmeans_q(subset: Genotypes, k: int, seed: int) -> np.ndarray:
+    """The paper's Algorithm 1 alone: hard PCK-Means clusters as Q."""
+    pca = fit_pca(subset, pckmeans_components(k, subset.n_samples - 1), seed=seed)
+    _, assignment = pckmeans(subset, k, pca, seed=seed)
+    return project_q(np.eye(k)[assignment])

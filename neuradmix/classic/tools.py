@@ -1,5 +1,6 @@
 """Baselines: the external ADMIXTURE-style tools (the ``admixture`` binary, ``fastmixture2``,
-``fastmixture``, ADAMIXTURE) and the package's own EM, behind one interface.
+``fastmixture``, ADAMIXTURE) and the package's own block relaxation (tool ``em``), behind one
+interface.
 
 Every runner returns a :class:`BaselineResult` in the package's own form (Q as N x K in ``.fam``
 order, P as M x K in ``.bim`` order, frequencies of the column-5 allele, which is what admixture
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..compute.engines import log_likelihood
 from ..data import (
     Genotypes,
     atomic_outputs,
@@ -38,9 +40,8 @@ from ..data.matrices import as_written
 from ..data.timing import timing_path, write_timing
 from ..errors import InputError
 from ..runtime import process_seconds
-from . import fit as engine
+from . import fit as block_relaxation
 from .defaults import BASELINE_TOOLS, PROJECTION_TOOLS
-from .likelihood import log_likelihood
 
 TOOLS = BASELINE_TOOLS
 INSTALL_HINTS = {
@@ -50,7 +51,7 @@ INSTALL_HINTS = {
     "adamixture": "install ADAMIXTURE (`pip install adamixture`)",
     "adamixture-project": "install ADAMIXTURE (`pip install adamixture`)",
 }
-# Order in which `auto` looks for an external tool before falling back to our engine.
+# Order in which `auto` looks for an external tool before falling back to our block relaxation.
 AUTO_ORDER = ("admixture", "fastmixture2", "adamixture", "fastmixture")
 _LOGLIK = {
     "admixture": re.compile(r"^Loglikelihood:\s*(-?[0-9.eE+-]+)", re.MULTILINE),
@@ -84,7 +85,7 @@ def find_executable(tool: str) -> str | None:
 
 def resolve_tool(tool: str) -> str:
     """``auto``: the real ``admixture`` when installed, else ``fastmixture2``, else
-    ``adamixture``, else ``fastmixture``, else the package's own engine (``em``)."""
+    ``adamixture``, else ``fastmixture``, else the package's own block relaxation (``em``)."""
     if tool not in TOOLS:
         raise InputError(f"--tool {tool!r}: choose one of {', '.join(TOOLS)}.")
     if tool != "auto":
@@ -279,11 +280,12 @@ def adamixture_counts_other_allele(genotypes: Genotypes) -> bool:
     return float((2.0 * freq * observed).sum()) >= float(observed.sum())
 
 
-def run_em(
+def run_block_relaxation(
     genotypes: Genotypes, k: int, *, seed: int = 42, device: str | None = "cpu", **options
 ) -> BaselineResult:
+    """The baseline tool ``em``: our block relaxation (:func:`neuradmix.classic.fit.fit`)."""
     start = time.perf_counter()
-    fit = engine.fit(genotypes, k, seed=seed, device=device, **options)
+    fit = block_relaxation.fit(genotypes, k, seed=seed, device=device, **options)
     seconds = time.perf_counter() - start
     return _result(
         "em", k, fit.q, fit.p, seconds, fit.log_likelihood, ["neuradmix", "em"], genotypes
@@ -309,7 +311,7 @@ def run_baseline(
 ) -> BaselineResult:
     tool = resolve_tool(tool)
     genotypes = read_bed(bed)
-    engine.check_k(genotypes, k)
+    block_relaxation.check_k(genotypes, k)
     if tool == "admixture":
         return run_admixture(bed, k, threads=threads, seed=seed, genotypes=genotypes)
     if tool == "fastmixture2":
@@ -318,7 +320,7 @@ def run_baseline(
         return run_fastmixture(bed, k, threads=threads, seed=seed, genotypes=genotypes)
     if tool == "adamixture":
         return run_adamixture(bed, k, threads=threads, seed=seed, genotypes=genotypes)
-    return run_em(genotypes, k, seed=seed, device=device)
+    return run_block_relaxation(genotypes, k, seed=seed, device=device)
 
 
 def project_baseline(
@@ -333,9 +335,9 @@ def project_baseline(
     **options,
 ) -> BaselineResult:
     """Q of new samples for a fixed ``.P``: ``admixture -P`` (tool ``admixture``, or ``auto``
-    when it is installed), ``adamixture-project`` (tool ``adamixture``) or our projection EM,
-    which takes ``options`` (``tol``, ``max_iter``, ``acceleration``, ``engine``) of
-    :func:`neuradmix.classic.fit.fit`."""
+    when it is installed), ``adamixture-project`` (tool ``adamixture``) or our projection (block
+    relaxation of Q), which takes ``options`` (``tol``, ``max_iter``, ``acceleration``,
+    ``engine``) of :func:`neuradmix.classic.fit.fit`."""
     if tool not in PROJECTION_TOOLS:
         choices = ", ".join(PROJECTION_TOOLS)
         raise InputError(f"--tool {tool!r}: projection runs with {choices}.")
@@ -352,7 +354,7 @@ def project_baseline(
             bed, k, threads=threads, seed=seed, projection_p=p, genotypes=genotypes
         )
     start = time.perf_counter()
-    fit = engine.project(genotypes, p, seed=seed, device=device, **options)
+    fit = block_relaxation.project(genotypes, p, seed=seed, device=device, **options)
     return _result(
         "em",
         k,

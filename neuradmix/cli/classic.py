@@ -1,4 +1,5 @@
-"""``em``, ``project``, ``polish``, ``cv`` and ``baseline``: the classic ADMIXTURE engine."""
+"""``em``, ``project``, ``polish``, ``cv`` and ``baseline``: the classic method (ADMIXTURE's block
+relaxation, which ADMIXTURE and the ``em`` command call EM) and the baselines."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ..classic.defaults import (
     PROJECTION_TOOLS,
 )
 from .common import (
+    add_engine,
     add_resume_options,
     add_threads_seed_device,
     at_least_two,
@@ -23,6 +25,11 @@ from .common import (
     resume_options,
     run_name,
 )
+
+
+def _add_out_name(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--name", help="output name (default: the .bed file's stem)")
 
 
 def _add_k_range(parser: argparse.ArgumentParser) -> None:
@@ -58,12 +65,7 @@ def _add_convergence(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_ITER,
         help=f"most iterations, 2 to 4 passes over the genotypes each ({DEFAULT_MAX_ITER})",
     )
-    parser.add_argument(
-        "--engine",
-        default="auto",
-        choices=("auto", "numba", "torch"),
-        help="numba: fused CPU kernels; torch: blocked tensors (used on cuda); default: auto",
-    )
+    add_engine(parser)
     parser.add_argument(
         "--quiet", action="store_true", help="no progress lines on stderr (one per iteration)"
     )
@@ -80,45 +82,53 @@ def _progress(args):
 
 
 def register(subparsers) -> None:
-    fit = subparsers.add_parser(
+    _register_em(subparsers)
+    _register_project(subparsers)
+    _register_polish(subparsers)
+    _register_cv(subparsers)
+    _register_baseline(subparsers)
+
+
+def _register_em(subparsers) -> None:
+    parser = subparsers.add_parser(
         "em",
-        help="fit the ADMIXTURE model by maximum likelihood (the classic engine)",
+        help="fit the ADMIXTURE model by maximum likelihood: ADMIXTURE's block relaxation (its "
+        "EM), the classic method",
         description=(
-            "Maximise the ADMIXTURE log-likelihood by block relaxation with exact Newton steps "
-            "from an SVD/ALS start, and write DIR/NAME.K.Q and DIR/NAME.K.P; prints "
-            "the final 'Loglikelihood:' per K and a progress line per iteration on stderr. With "
-            "--labels, labelled samples keep Q fixed to their population (ADMIXTURE "
-            "--supervised; components in sorted label order). --bootstrap B also writes "
-            "DIR/NAME.K.Q_se, standard errors of Q from B block-bootstrap replicates (ADMIXTURE's "
-            "-B)."
+            "Maximise the ADMIXTURE log-likelihood by block relaxation (the fit ADMIXTURE calls "
+            "EM) with exact Newton steps from an SVD/ALS start, and write DIR/NAME.K.Q and "
+            "DIR/NAME.K.P; prints the final 'Loglikelihood:' per K and a progress line per "
+            "iteration on stderr. With --labels, labelled samples keep Q fixed to their "
+            "population (ADMIXTURE --supervised; components in sorted label order). --bootstrap B "
+            "also writes DIR/NAME.K.Q_se, standard errors of Q from B block-bootstrap replicates "
+            "(ADMIXTURE's -B)."
         ),
     )
-    fit.add_argument("bed", help="PLINK .bed (with .bim/.fam beside it)")
-    _add_k_range(fit)
-    fit.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    fit.add_argument("--name", help="output name (default: the .bed file's stem)")
-    fit.add_argument(
+    parser.add_argument("bed", help="PLINK .bed (with .bim/.fam beside it)")
+    _add_k_range(parser)
+    _add_out_name(parser)
+    parser.add_argument(
         "--init",
         default="svd",
         choices=("svd", "pckmeans", "random"),
         help="start: randomised SVD + PCK-Means + alternating least squares (svd, default), "
         "PCK-Means clusters alone, or a random Q",
     )
-    fit.add_argument(
+    parser.add_argument(
         "--seeds",
         type=positive_int,
         default=1,
         help="starts (seeds SEED, SEED+1, ...) refined on a SNP subset; the best one is fitted "
         "on all SNPs and each start's log-likelihood is printed (default: 1)",
     )
-    fit.add_argument(
+    parser.add_argument(
         "--bootstrap",
         type=non_negative_int,
         default=0,
         metavar="B",
         help="also write NAME.K.Q_se: standard errors of Q from B block-bootstrap replicates",
     )
-    fit.add_argument(
+    parser.add_argument(
         "--bootstrap-block",
         type=positive_float,
         default=5.0,
@@ -126,23 +136,25 @@ def register(subparsers) -> None:
         help="bootstrap block length in cM of the .bim map (1 cM per Mb where a chromosome has "
         "no map; default: 5)",
     )
-    fit.add_argument(
+    parser.add_argument(
         "--bootstrap-iter",
         type=positive_int,
         default=3,
         help="iterations of each warm-started bootstrap refit (default: 3)",
     )
-    fit.add_argument("--init-q", metavar="FILE.Q", help="starting Q (single K only)")
-    fit.add_argument("--init-p", metavar="FILE.P", help="starting P (single K only)")
-    fit.add_argument(
+    parser.add_argument("--init-q", metavar="FILE.Q", help="starting Q (single K only)")
+    parser.add_argument("--init-p", metavar="FILE.P", help="starting P (single K only)")
+    parser.add_argument(
         "--labels", metavar="FILE", help="population labels: supervised mode (.pop or SAMPLE LABEL)"
     )
-    _add_convergence(fit)
-    add_threads_seed_device(fit)
-    add_resume_options(fit)
-    fit.set_defaults(func=_run_em)
+    _add_convergence(parser)
+    add_threads_seed_device(parser)
+    add_resume_options(parser)
+    parser.set_defaults(func=_run_fit)
 
-    proj = subparsers.add_parser(
+
+def _register_project(subparsers) -> None:
+    parser = subparsers.add_parser(
         "project",
         help="ancestry of new samples with allele frequencies fixed from a .P (ADMIXTURE -P)",
         description=(
@@ -150,41 +162,45 @@ def register(subparsers) -> None:
             "same order as NEW.bim) and write DIR/NAME.K.Q."
         ),
     )
-    proj.add_argument("bed", help="PLINK .bed of the new samples")
-    proj.add_argument("--p", required=True, metavar="REF.K.P", help="the reference .P")
-    proj.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    proj.add_argument("--name", help="output name (default: the .bed file's stem)")
-    proj.add_argument(
+    parser.add_argument("bed", help="PLINK .bed of the new samples")
+    parser.add_argument("--p", required=True, metavar="REF.K.P", help="the reference .P")
+    _add_out_name(parser)
+    parser.add_argument(
         "--tool",
         default="em",
         choices=PROJECTION_TOOLS,
         help=(
-            "em: our projection; admixture: admixture -P; adamixture: adamixture-project (ALS); "
-            "auto: admixture if installed, else em"
+            "em: our projection (block relaxation of Q alone); admixture: admixture -P; "
+            "adamixture: adamixture-project (ALS); auto: admixture if installed, else em"
         ),
     )
-    _add_convergence(proj)
-    add_threads_seed_device(proj)
-    proj.set_defaults(func=_run_project)
+    _add_convergence(parser)
+    add_threads_seed_device(parser)
+    parser.set_defaults(func=_run_project)
 
-    pol = subparsers.add_parser(
+
+def _register_polish(subparsers) -> None:
+    parser = subparsers.add_parser(
         "polish",
-        help="continue a fit (e.g. the neural one) with EM to the ADMIXTURE optimum",
+        help="continue a fit (e.g. the neural one) by block relaxation (ADMIXTURE's EM) to the "
+        "ADMIXTURE optimum",
         description=(
-            "Start EM from X.Q/X.P and run it to convergence; writes DIR/NAME.K.Q and "
-            "DIR/NAME.K.P and reports iterations, EM passes, seconds and log-likelihoods."
+            "Start block relaxation (ADMIXTURE's EM) from X.Q/X.P and run it to convergence; "
+            "writes DIR/NAME.K.Q and DIR/NAME.K.P and reports iterations, passes over the "
+            "genotypes, seconds and log-likelihoods."
         ),
     )
-    pol.add_argument("bed", help="PLINK .bed the fit was made on")
-    pol.add_argument("--q", required=True, metavar="X.Q")
-    pol.add_argument("--p", required=True, metavar="X.P")
-    pol.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    pol.add_argument("--name", help="output name (default: the .bed file's stem)")
-    _add_convergence(pol)
-    add_threads_seed_device(pol)
-    pol.set_defaults(func=_run_polish)
+    parser.add_argument("bed", help="PLINK .bed the fit was made on")
+    parser.add_argument("--q", required=True, metavar="X.Q")
+    parser.add_argument("--p", required=True, metavar="X.P")
+    _add_out_name(parser)
+    _add_convergence(parser)
+    add_threads_seed_device(parser)
+    parser.set_defaults(func=_run_polish)
 
-    cv = subparsers.add_parser(
+
+def _register_cv(subparsers) -> None:
+    parser = subparsers.add_parser(
         "cv",
         help="ADMIXTURE-style cross-validation error for each K",
         description=(
@@ -193,53 +209,63 @@ def register(subparsers) -> None:
             "(ADMIXTURE's format)."
         ),
     )
-    cv.add_argument("bed", help="PLINK .bed")
-    _add_k_range(cv)
-    cv.add_argument("--folds", type=at_least_two, default=5, help="number of folds (default: 5)")
-    cv.add_argument(
-        "--method", default="em", choices=("em", "neural"), help="model fitted per fold"
+    parser.add_argument("bed", help="PLINK .bed")
+    _add_k_range(parser)
+    parser.add_argument(
+        "--folds", type=at_least_two, default=5, help="number of folds (default: 5)"
     )
-    cv.add_argument("--epochs", type=positive_int, help="most training epochs for --method neural")
-    cv.add_argument(
+    parser.add_argument(
+        "--method",
+        default="em",
+        choices=("em", "neural"),
+        help="method fitted per fold: em (block relaxation) or neural (default: em)",
+    )
+    parser.add_argument(
+        "--epochs", type=positive_int, help="most training epochs for --method neural"
+    )
+    parser.add_argument(
         "--out",
         metavar="DIR",
         help="also write DIR/NAME.cv.tsv: k, cv_error and the error of each fold",
     )
-    cv.add_argument("--name", help="output name (default: the .bed file's stem)")
-    _add_convergence(cv)
-    add_threads_seed_device(cv)
-    cv.add_argument(
+    parser.add_argument("--name", help="output name (default: the .bed file's stem)")
+    _add_convergence(parser)
+    add_threads_seed_device(parser)
+    parser.add_argument(
         "--checkpoint",
         metavar="FILE",
         help="save the folds done to FILE (a resume checkpoint) after each fold; if FILE "
         "exists the run skips the folds it holds (refused when made for other data or "
         "options), so a re-submitted job carries on; deleted once the run finishes",
     )
-    cv.add_argument(
+    parser.add_argument(
         "--resume",
         metavar="FILE",
         help="continue from this checkpoint, which must exist and match the data and options",
     )
-    cv.set_defaults(func=_run_cv)
+    parser.set_defaults(func=_run_cv)
 
-    base = subparsers.add_parser(
+
+def _register_baseline(subparsers) -> None:
+    parser = subparsers.add_parser(
         "baseline",
-        help="run a classic baseline: admixture, fastmixture2, adamixture, fastmixture or our EM",
+        help="run a classic baseline: admixture, fastmixture2, adamixture, fastmixture or our "
+        "block relaxation (em)",
         description=(
             "Fit K with an external tool (admixture, fastmixture2, adamixture (ADAMIXTURE) or "
-            "fastmixture, where installed) or our EM; writes DIR/NAME.K.Q, DIR/NAME.K.P and "
-            "DIR/NAME.K.baseline.tsv (tool, wall seconds, log-likelihood). --tool auto picks "
-            "admixture, then fastmixture2, then adamixture, then fastmixture, then em."
+            "fastmixture, where installed) or our block relaxation (em); writes DIR/NAME.K.Q, "
+            "DIR/NAME.K.P and DIR/NAME.K.baseline.tsv (tool, wall seconds, log-likelihood). "
+            "--tool auto picks admixture, then fastmixture2, then adamixture, then fastmixture, "
+            "then em."
         ),
     )
-    base.add_argument("bed", help="PLINK .bed")
-    base.add_argument("--k", type=int, required=True, help="number of ancestral populations")
-    base.add_argument("--tool", default="auto", choices=BASELINE_TOOLS)
-    base.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    base.add_argument("--name", help="output name (default: the .bed file's stem)")
-    add_threads_seed_device(base)
-    add_resume_options(base)
-    base.set_defaults(func=_run_baseline)
+    parser.add_argument("bed", help="PLINK .bed")
+    parser.add_argument("--k", type=int, required=True, help="number of ancestral populations")
+    parser.add_argument("--tool", default="auto", choices=BASELINE_TOOLS)
+    _add_out_name(parser)
+    add_threads_seed_device(parser)
+    add_resume_options(parser)
+    parser.set_defaults(func=_run_baseline)
 
 
 def _convergence(args) -> dict:
@@ -252,10 +278,10 @@ def _convergence(args) -> dict:
     }
 
 
-def _run_em(args) -> int:
-    from ..classic.run import em_files
+def _run_fit(args) -> int:
+    from ..classic.run import fit_files
 
-    return em_files(
+    return fit_files(
         args.bed,
         args.out,
         run_name(args.bed, args.name),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..compute import ENGINE_CHOICES
 from ..errors import InputError
 
 
@@ -30,23 +31,47 @@ positive_float = _number(float, 1e-300, "a positive number")
 non_negative_float = _number(float, 0.0, "a non-negative number")
 
 
-def add_threads_seed_device(parser: argparse.ArgumentParser, device: bool = True) -> None:
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    """``--threads``: the one definition, for every command that computes."""
     parser.add_argument(
         "--threads",
         type=positive_int,
         default=None,
         help="CPU threads to use (default: all available).",
     )
+
+
+def add_seed(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42, help="Random seed (default: 42).")
+
+
+def add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help=(
+            "Torch device: auto (cuda, then mps, then cpu), cpu, cuda or cuda:N (default: auto)."
+        ),
+    )
+
+
+def add_threads_seed_device(parser: argparse.ArgumentParser, device: bool = True) -> None:
+    add_threads(parser)
+    add_seed(parser)
     if device:
-        parser.add_argument(
-            "--device",
-            default="auto",
-            help=(
-                "Torch device: auto (cuda, then mps, then cpu), cpu, cuda or cuda:N "
-                "(default: auto)."
-            ),
-        )
+        add_device(parser)
+
+
+def add_engine(parser: argparse.ArgumentParser) -> None:
+    """``--engine``: which compute engine runs the passes over the genotypes."""
+    parser.add_argument(
+        "--engine",
+        default="auto",
+        choices=ENGINE_CHOICES,
+        help="compute engine of the passes over the genotypes: numba (fused kernels, CPU "
+        "only), torch (blocked tensors, any device) or auto (torch on cuda, numba otherwise; "
+        "default)",
+    )
 
 
 def run_name(bed: str, name: str | None) -> str:

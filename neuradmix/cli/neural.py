@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ..errors import InputError
 from .common import (
+    add_engine,
     add_resume_options,
+    add_threads,
     add_threads_seed_device,
     non_negative_float,
     non_negative_int,
@@ -23,7 +25,7 @@ def register(subparsers) -> None:
 
 
 def _register_train(subparsers) -> None:
-    from ..neural.config import ENGINES, POLISH_TOLERANCE, TrainConfig
+    from ..neural.config import POLISH_TOLERANCE, TrainConfig
 
     defaults = TrainConfig(ks=[2])
     parser = subparsers.add_parser(
@@ -61,9 +63,10 @@ def _register_train(subparsers) -> None:
     parser.add_argument(
         "--polish",
         action="store_true",
-        help="after training, continue from the network's Q/P with the classic engine to "
-        "ADMIXTURE's optimum; the written .Q/.P are then the classic engine's, not the "
-        "network's (the log and the timing file say 'neural+polish')",
+        help="after training, continue from the network's Q/P with the classic block "
+        "relaxation (`neuradmix em`'s fit) to ADMIXTURE's optimum; the written .Q/.P are then "
+        "the block relaxation's, not the network's (the log and the timing file say "
+        "'neural+polish')",
     )
     parser.add_argument(
         "--lambda",
@@ -93,8 +96,8 @@ def _register_train(subparsers) -> None:
         type=positive_float,
         default=None,
         help="an epoch is progress when the objective rises by more than TOL x |objective| "
-        f"(default: {defaults.tolerance:g}; {POLISH_TOLERANCE:g} with --polish, whose classic "
-        "engine finishes the fit)",
+        f"(default: {defaults.tolerance:g}; {POLISH_TOLERANCE:g} with --polish, whose block "
+        "relaxation finishes the fit)",
     )
     parser.add_argument(
         "--patience",
@@ -114,12 +117,7 @@ def _register_train(subparsers) -> None:
         default=None,
         help="ReLU units of every head (default: 4 K^2 for the head of K, at least 32)",
     )
-    parser.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default=defaults.engine,
-        help="passes over the genotypes: numba (CPU), torch (used on cuda) or auto (default)",
-    )
+    add_engine(parser)
     parser.add_argument(
         "--quiet", action="store_true", help="no progress lines on stderr (one per epoch)"
     )
@@ -233,9 +231,7 @@ def _register_recover(subparsers) -> None:
         "--out", required=True, help="output directory: writes OUT/NAME.K.P (created if missing)"
     )
     parser.add_argument("--name", help="output file prefix (default: the BED file's stem)")
-    parser.add_argument(
-        "--threads", type=positive_int, default=None, help="CPU threads (default: all)"
-    )
+    add_threads(parser)
     parser.set_defaults(func=_recover)
 
 
@@ -262,9 +258,7 @@ def _register_evaluate(subparsers) -> None:
     parser.add_argument("--labels", help="population labels (for AMI and Delta)")
     parser.add_argument("--truth-q", help="true Q of simulated data (for RMSE)")
     parser.add_argument("--no-header", action="store_true", help="print the row only")
-    parser.add_argument(
-        "--threads", type=positive_int, default=None, help="CPU threads (default: all)"
-    )
+    add_threads(parser)
     parser.set_defaults(func=_evaluate)
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
+from .common import add_seed, add_threads
 
 _MODEL = (
     "Each descendant is the product of --generations generations of random mating from founders "
@@ -21,6 +22,11 @@ _MODEL = (
 
 
 def register(subparsers) -> None:
+    _register_simulate(subparsers)
+    _register_split(subparsers)
+
+
+def _register_simulate(subparsers) -> None:
     simulate = subparsers.add_parser(
         "simulate",
         help="simulate admixed descendants of phased founders, with their exact ancestry",
@@ -50,6 +56,8 @@ def register(subparsers) -> None:
     _add_output_options(simulate)
     simulate.set_defaults(func=_run_simulate)
 
+
+def _register_split(subparsers) -> None:
     split = subparsers.add_parser(
         "simulate-split",
         help="split founders into disjoint train/validation sets and simulate each separately",
@@ -158,10 +166,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="Dirichlet concentration of admixed source mixtures; smaller = fewer sources "
         "(default: 1.0)",
     )
-    parser.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads to use (default: all available)"
-    )
+    add_seed(parser)
+    add_threads(parser)
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -230,8 +236,6 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Path, str]:
             raise InputError(
                 f"--val-fraction {args.val_fraction}: must lie strictly between 0 and 1."
             )
-    if args.threads is not None and args.threads < 1:
-        raise InputError(f"--threads {args.threads}: must be at least 1.")
     for option, path in (
         ("--vcf", args.vcf),
         ("--labels", args.labels),

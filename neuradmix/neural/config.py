@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ENGINES = ("auto", "numba", "torch")
-# The all-SNP stage's tolerance when the classic engine polishes the fit afterwards: it takes the
+# The all-SNP stage's tolerance when the block relaxation polishes the fit afterwards: it takes the
 # last, slow part of the climb in fewer passes than the network (measured on a 1,600 x 100,000
 # coalescent cohort: training 9.6 s + polish 4.7 s, against 12.3 s + 5.5 s at 1e-6).
 POLISH_TOLERANCE = 1e-5

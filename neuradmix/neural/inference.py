@@ -111,9 +111,10 @@ def infer(
 
 
 def _refine(loaded: LoadedModel, data: Genotypes, q: dict, target, max_steps: int):
-    """Newton steps of every head's Q given its F (the classic engine's ancestry pass), each
+    """Newton steps of every head's Q given its F (the compute engine's ancestry pass), each
     sample until its Q moves by less than 1e-7."""
-    from ..classic.fit import make_engine, project_q
+    from ..compute.bounds import project_q
+    from ..compute.engines import make_engine
     from ..data.packed import observed_per_sample
 
     engine = make_engine(data, target.type if target.type == "cuda" else "cpu")

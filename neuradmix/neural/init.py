@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..classic.fit import frequencies_given_q, project_f, project_q
-from ..classic.starts import least_squares_q, low_rank_als, pckmeans
+from ..classic.starts import frequencies_given_q, least_squares_q, low_rank_als, pckmeans
+from ..compute.bounds import project_f, project_q
 from ..data import Genotypes, is_unknown, known_populations
 from ..errors import InputError
 from ..stats.frequencies import centroid_frequencies

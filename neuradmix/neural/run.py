@@ -1,5 +1,5 @@
-"""The neural engine's commands from files to files: ``train`` (optionally polished by the
-classic engine), ``infer``, ``recover-p``, and the fold fit of neural cross-validation.
+"""The neural method's commands from files to files: ``train`` (optionally polished by the
+classic block relaxation), ``infer``, ``recover-p``, and the fold fit of neural cross-validation.
 
 The CLI parses arguments and calls one function here; every function reads its inputs, checks
 them, computes, and writes its outputs all or nothing.
@@ -172,8 +172,9 @@ def _finish(request: TrainRequest, genotypes, config, ks, result, progress, star
 
 
 def _polish(genotypes, q: dict, p: dict, lls: dict, device, progress):
-    """Continue each head's fit with the classic engine to ADMIXTURE's optimum (the written
-    .Q/.P are then the classic engine's, started from the network's)."""
+    """Continue each head's fit with the classic block relaxation to ADMIXTURE's optimum (the
+    written .Q/.P are then the block relaxation's, started from the network's). The log line
+    keeps the words "the classic engine", which the workflow's logs are read for."""
     from ..classic.fit import polish
 
     for k in list(q):

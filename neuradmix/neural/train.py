@@ -40,13 +40,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..classic import fit as classic
+from ..classic.fit import F_START_STEPS
+from ..classic.starts import start_snps
+from ..compute import ENGINE_CHOICES
+from ..compute.engines import make_engine
 from ..data import Genotypes
 from ..data.packed import observed_per_sample
 from ..errors import InputError
 from ..runtime import select_device, set_threads
 from ..stats.pca import GenotypePCA, extend_to_all_snps, fit_pca
-from .config import ENGINES, TrainConfig
+from .config import TrainConfig
 from .init import Start, fit_encoder_to, frequencies_for_all_snps, initial_state
 from .model import DTYPE, NeuralAdmixture, encode
 from .optim import minimise
@@ -88,8 +91,8 @@ def check_inputs(genotypes: Genotypes, config: TrainConfig, labels, init_p) -> N
         raise InputError("--init-p gives one decoder: use it with a single --k.")
     if labels is not None and len(labels) != n:
         raise InputError(f"labels: {len(labels)} entries for {n} samples.")
-    if config.engine not in ENGINES:
-        raise InputError(f"--engine {config.engine!r}: choose {', '.join(ENGINES)}.")
+    if config.engine not in ENGINE_CHOICES:
+        raise InputError(f"--engine {config.engine!r}: choose {', '.join(ENGINE_CHOICES)}.")
     for name, value, smallest in (
         ("--epochs", config.epochs, 0),
         ("--patience", config.patience, 1),
@@ -479,7 +482,7 @@ def train(
     ks = list(config.ks)
 
     # The encoder's first layer: principal axes found on the common SNPs, carried to all SNPs.
-    snps = classic.start_snps(genotypes, config.start_snps)
+    snps = start_snps(genotypes, config.start_snps)
     n_coordinates = max(ks) - 1
     subset_pca = fit_pca(genotypes, max(n_coordinates, 2), seed=config.seed, snps=snps)
     layer = extend_to_all_snps(genotypes, subset_pca, n_coordinates)
@@ -499,19 +502,19 @@ def train(
     in_stage_two = resume is not None and resume.stage == STAGES[1]
     if len(snps) < m and config.epochs > 0 and start.frozen_f is None and not in_stage_two:
         # Stage 1 on the common SNPs: the same epochs on a tenth or less of the genotypes.
-        engine = classic.make_engine(subset, engine_device, config.engine)
+        engine = make_engine(subset, engine_device, config.engine)
         trainer.run_stage(STAGES[0], engine, subset, config.stage_tolerance)
         del engine
     # Stage 2 on all SNPs: F for every SNP from least squares given the encoder's Q; the first
-    # epoch takes a few Newton steps per SNP (as the classic engine does after its start).
-    engine = classic.make_engine(genotypes, engine_device, config.engine)
+    # epoch takes a few Newton steps per SNP (as the block relaxation does after its start).
+    engine = make_engine(genotypes, engine_device, config.engine)
     q_now = encode(model, coordinates)
     for h, head in enumerate(trainer.heads):
         if not in_stage_two:  # (a run resumed in this stage has its F)
             head.f = frequencies_for_all_snps(genotypes, q_now[h], start)
     if config.epochs > 0:
         converged = trainer.run_stage(
-            STAGES[1], engine, genotypes, config.tolerance, first_f_steps=classic.F_START_STEPS
+            STAGES[1], engine, genotypes, config.tolerance, first_f_steps=F_START_STEPS
         )
 
     # The model's output: the forward pass on the training samples and the decoders' F.

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..classic.likelihood import log_likelihood
+from ..compute.engines import log_likelihood
 from ..data import atomic_outputs, read_bed, read_labels, read_p, read_q, require_fileset
 from ..errors import InputError
 from ..stats.metrics import ami, delta, l_n_lambda0, rmse_q

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from neuradmix.classic import fit
+from neuradmix.classic import fit, starts
 from neuradmix.classic.resume import FitCheckpoint
 from neuradmix.cli import main
 from neuradmix.data import read_q, write_bed
@@ -59,7 +59,7 @@ def _stopped_after(genotypes, path, k: int, saves: int, **options):
 
 
 @pytest.mark.parametrize(
-    ("k", "start_snps_limit"), [(5, fit.START_SNPS), (4, 500)], ids=["whole", "subset"]
+    ("k", "start_snps_limit"), [(5, starts.START_SNPS), (4, 500)], ids=["whole", "subset"]
 )
 def test_a_stopped_fit_resumes_and_ends_where_the_uninterrupted_one_does(
     ridge, tmp_path, k, start_snps_limit

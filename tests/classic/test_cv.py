@@ -17,8 +17,8 @@ from neuradmix.classic.cv import (
     masked_genotypes,
     read_cv_table,
 )
-from neuradmix.classic.fit import NumbaEngine
 from neuradmix.cli import main
+from neuradmix.compute.numba_engine import NumbaEngine
 from neuradmix.data import MISSING, make_genotypes, write_bed
 from neuradmix.errors import InputError
 from neuradmix.simulation.psd import simulate_psd

@@ -14,10 +14,12 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
-from neuradmix.classic import fit, kernels
-from neuradmix.classic.likelihood import log_likelihood
-from neuradmix.classic.torch_engine import TorchEngine, bounded_qp
+from neuradmix.classic import fit, starts
 from neuradmix.cli import main
+from neuradmix.compute import bounds, kernels
+from neuradmix.compute.engines import log_likelihood
+from neuradmix.compute.numba_engine import NumbaEngine
+from neuradmix.compute.torch_engine import TorchEngine, bounded_qp
 from neuradmix.data import (
     MISSING,
     known_populations,
@@ -77,12 +79,12 @@ def test_frequency_pass_is_the_exact_constrained_newton_step():
     f = rng.uniform(0.02, 0.98, size=(12, 3))
     f[0] = [0.99999, 0.5, 0.3]  # a coordinate at its upper bound stays a bound case
     genotypes = make_genotypes(calls)
-    engine = fit.NumbaEngine(genotypes)
+    engine = NumbaEngine(genotypes)
     f_new, ll = engine.frequencies(q, f)
     assert ll == pytest.approx(log_likelihood(calls, q, f), rel=1e-12)
     grad_f, hess_f, _, _ = _score_and_curvature(calls, q, f)
     for j in range(12):
-        step = _qp_optimum(grad_f[j], -hess_f[j], fit.F_MIN - f[j], fit.F_MAX - f[j], False)
+        step = _qp_optimum(grad_f[j], -hess_f[j], bounds.F_MIN - f[j], bounds.F_MAX - f[j], False)
         np.testing.assert_allclose(f_new[j], f[j] + step, atol=2e-6)
 
 
@@ -91,14 +93,14 @@ def test_ancestry_pass_is_the_exact_newton_step_on_the_simplex():
     calls = rng.integers(0, 3, size=(8, 200)).astype(np.uint8)
     calls[2, :50] = MISSING
     q = rng.dirichlet(np.ones(3), size=8)
-    q[0] = [fit.Q_MIN, fit.Q_MIN, 1 - 2 * fit.Q_MIN]  # starts on the boundary
+    q[0] = [bounds.Q_MIN, bounds.Q_MIN, 1 - 2 * bounds.Q_MIN]  # starts on the boundary
     f = rng.uniform(0.05, 0.95, size=(200, 3))
-    q_new = fit.NumbaEngine(make_genotypes(calls)).ancestry(q, f, None)
+    q_new = NumbaEngine(make_genotypes(calls)).ancestry(q, f, None)
     _, _, grad_q, hess_q = _score_and_curvature(calls, q, f)
     for i in range(8):
-        step = _qp_optimum(grad_q[i], -hess_q[i], fit.Q_MIN - q[i], 1.0 - q[i], True)
+        step = _qp_optimum(grad_q[i], -hess_q[i], bounds.Q_MIN - q[i], 1.0 - q[i], True)
         np.testing.assert_allclose(q_new[i], q[i] + step, atol=2e-6)
-        assert q_new[i].sum() == pytest.approx(1.0) and q_new[i].min() >= fit.Q_MIN
+        assert q_new[i].sum() == pytest.approx(1.0) and q_new[i].min() >= bounds.Q_MIN
 
 
 def test_ancestry_pass_on_chosen_rows_and_with_an_entropy_term():
@@ -113,7 +115,7 @@ def test_ancestry_pass_on_chosen_rows_and_with_an_entropy_term():
     genotypes = make_genotypes(calls)
     rows = np.array([7, 1, 5])
     for options in ({}, {"holdout": (3, 4, 2)}):
-        numba_engine = fit.NumbaEngine(genotypes, **options)
+        numba_engine = NumbaEngine(genotypes, **options)
         full = numba_engine.ancestry(q, f, None)
         some = numba_engine.ancestry(q, f, None, rows=rows)
         np.testing.assert_allclose(some[rows], full[rows], atol=1e-12)
@@ -122,11 +124,11 @@ def test_ancestry_pass_on_chosen_rows_and_with_an_entropy_term():
     weight = np.linspace(0.0, 40.0, 9)
     _, _, grad_q, hess_q = _score_and_curvature(calls, q, f)
     grad_q = grad_q - weight[:, None] * (np.log(q) + 1.0)
-    for engine in (fit.NumbaEngine(genotypes), TorchEngine(genotypes, device="cpu")):
+    for engine in (NumbaEngine(genotypes), TorchEngine(genotypes, device="cpu")):
         q_new = engine.ancestry(q, f, None, entropy=weight)
         for i in range(9):
             curvature = -hess_q[i] + np.diag(weight[i] / q[i])
-            step = _qp_optimum(grad_q[i], curvature, fit.Q_MIN - q[i], 1.0 - q[i], True)
+            step = _qp_optimum(grad_q[i], curvature, bounds.Q_MIN - q[i], 1.0 - q[i], True)
             np.testing.assert_allclose(q_new[i], q[i] + step, atol=1e-5)
 
 
@@ -139,7 +141,7 @@ def test_batched_qp_of_the_torch_engine_matches_the_reference():
         hessians.append(a @ a.T + 0.1 * np.eye(k))
         grads.append(rng.normal(size=k) * 5)
         x = rng.dirichlet(np.ones(k))
-        los.append(fit.Q_MIN - x)
+        los.append(bounds.Q_MIN - x)
         his.append(1.0 - x)
     d = bounded_qp(
         torch.tensor(np.array(hessians)),
@@ -187,13 +189,13 @@ def test_both_qp_solvers_release_a_bound_under_extreme_curvature():
             [5.563697938386466e09, 5.563694177258523e09, 5.563714952055661e09],
         ]
     )
-    q = np.array([fit.Q_MIN, 9.207658526523650e-01, 1 - fit.Q_MIN - 9.207658526523650e-01])
-    lo, hi = fit.Q_MIN - q, 1.0 - q
+    q = np.array([bounds.Q_MIN, 9.207658526523650e-01, 1 - bounds.Q_MIN - 9.207658526523650e-01])
+    lo, hi = bounds.Q_MIN - q, 1.0 - q
     reference = _qp_by_enumeration(grad, hess, lo, hi)
     assert reference[0] > 0.01
     stats = np.array([*grad, hess[0, 0], hess[1, 0], hess[1, 1], *hess[2]])[:, None]
     q_new = np.empty((1, 3))
-    kernels.ancestry_newton(q[:, None].copy(), stats, fit.Q_MIN, np.zeros(0, bool), q_new)
+    kernels.ancestry_newton(q[:, None].copy(), stats, bounds.Q_MIN, np.zeros(0, bool), q_new)
     np.testing.assert_allclose(q_new[0] - q, reference, atol=1e-6)
     d = bounded_qp(*(torch.tensor(x)[None] for x in (hess, grad, lo, hi)), equality=True)
     np.testing.assert_allclose(d.numpy()[0], reference, atol=1e-6)
@@ -204,11 +206,11 @@ def test_numba_and_torch_engines_agree(cohort):
     calls in double); its Newton steps agree with the double-precision torch engine to 1e-5."""
     genotypes = cohort.genotypes
     rng = np.random.default_rng(3)
-    q = fit.project_q(cohort.q + rng.normal(0, 0.02, cohort.q.shape))
-    f = np.clip(cohort.p + rng.normal(0, 0.02, cohort.p.shape), fit.F_MIN, fit.F_MAX)
+    q = bounds.project_q(cohort.q + rng.normal(0, 0.02, cohort.q.shape))
+    f = np.clip(cohort.p + rng.normal(0, 0.02, cohort.p.shape), bounds.F_MIN, bounds.F_MAX)
     weights = rng.integers(0, 3, size=genotypes.n_snps).astype(float)
     for options in ({}, {"weights": weights}, {"holdout": (5, 3, 1)}):
-        numba_engine = fit.NumbaEngine(genotypes, **options)
+        numba_engine = NumbaEngine(genotypes, **options)
         torch_engine = TorchEngine(genotypes, device="cpu", **options)
         f_a, ll_a = numba_engine.frequencies(q, f, 2)
         f_b, ll_b = torch_engine.frequencies(q, f, 2)
@@ -227,14 +229,16 @@ def test_reaches_the_optimum_recovers_the_truth_and_never_goes_down(cohort, alig
     assert np.all(np.diff(result.trace) >= 0)
     rmse_q = np.sqrt(np.mean((aligned(result.q, cohort.q) - cohort.q) ** 2))
     assert rmse_q < 0.03
-    truth = log_likelihood(cohort.genotypes, cohort.q, np.clip(cohort.p, fit.F_MIN, fit.F_MAX))
+    truth = log_likelihood(
+        cohort.genotypes, cohort.q, np.clip(cohort.p, bounds.F_MIN, bounds.F_MAX)
+    )
     assert result.log_likelihood > truth
     # The same optimum is reached from the planted truth with a tight tolerance.
     reference = fit.fit(cohort.genotypes, 3, init_q=cohort.q, tol=1e-12)
     assert result.log_likelihood == pytest.approx(reference.log_likelihood, rel=1e-8)
     np.testing.assert_allclose(result.q.sum(axis=1), 1.0, atol=1e-12)
-    assert result.q.min() >= fit.Q_MIN * (1 - 1e-9)
-    assert result.p.min() >= fit.F_MIN and result.p.max() <= fit.F_MAX
+    assert result.q.min() >= bounds.Q_MIN * (1 - 1e-9)
+    assert result.p.min() >= bounds.F_MIN and result.p.max() <= bounds.F_MAX
 
 
 @pytest.fixture(scope="module")
@@ -288,11 +292,11 @@ def test_the_start_uses_common_snps_only():
     them out (and falls back to every polymorphic SNP when few are common)."""
     cohort = simulate_psd(80, 600, 2, fst=0.3, seed=5)
     frequency = cohort.genotypes.calls.mean(axis=0) / 2
-    chosen = fit.start_snps(cohort.genotypes)
+    chosen = starts.start_snps(cohort.genotypes)
     minor = np.minimum(frequency, 1 - frequency)
-    assert (minor[chosen] >= fit.START_MAF - 1e-9).all()
-    assert set(np.flatnonzero(minor >= fit.START_MAF)) == set(chosen)
-    assert len(fit.start_snps(cohort.genotypes, limit=50)) == 50
+    assert (minor[chosen] >= starts.START_MAF - 1e-9).all()
+    assert set(np.flatnonzero(minor >= starts.START_MAF)) == set(chosen)
+    assert len(starts.start_snps(cohort.genotypes, limit=50)) == 50
 
 
 def test_several_starts_keep_the_best(cohort):
@@ -345,7 +349,7 @@ def test_supervised_rows_stay_fixed(cohort):
     assert result.q.shape == (240, len(names))
     for i in range(90):
         assert names[int(result.q[i].argmax())] == labels[i]
-        assert result.q[i].max() == pytest.approx(1 - (len(names) - 1) * fit.Q_MIN)
+        assert result.q[i].max() == pytest.approx(1 - (len(names) - 1) * bounds.Q_MIN)
     assert np.all(result.q[90:].max(axis=1) < 1.0)
     with pytest.raises(InputError, match="smaller than"):
         fit.fit_supervised(cohort.genotypes, labels, k=1)

@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from neuradmix.classic.likelihood import log_likelihood
+from neuradmix.compute.engines import log_likelihood
 from neuradmix.data import (
     MISSING,
     atomic_outputs,

@@ -8,7 +8,9 @@ import torch
 
 from neuradmix.classic import fit as classic
 from neuradmix.classic.cv import cross_validate
-from neuradmix.classic.likelihood import log_likelihood
+from neuradmix.compute import bounds
+from neuradmix.compute.engines import log_likelihood
+from neuradmix.compute.numba_engine import NumbaEngine
 from neuradmix.data import MISSING, Genotypes
 from neuradmix.errors import InputError
 from neuradmix.neural import train as training
@@ -83,14 +85,14 @@ def test_training_without_encoder_steps_or_decoder_steps_falls_short(
         optimum, fitted.log_likelihood[3]
     )
     with monkeypatch.context() as patch:
-        patch.setattr(classic.NumbaEngine, "frequencies", _without_f_step)
+        patch.setattr(NumbaEngine, "frequencies", _without_f_step)
         fixed_decoder = train(cohort.genotypes, config)
     assert _gap(optimum, fixed_decoder.log_likelihood[3]) > 10 * _gap(
         optimum, fitted.log_likelihood[3]
     )
 
 
-_F_STEP = classic.NumbaEngine.frequencies
+_F_STEP = NumbaEngine.frequencies
 
 
 def _without_f_step(self, q, f, steps=1):
@@ -106,7 +108,7 @@ def test_the_encoders_loss_has_the_likelihoods_gradient(cohort):
     logits = torch.tensor(rng.normal(size=(40, 3)), requires_grad=True)
     f = np.clip(cohort.p, 0.02, 0.98)
     q = torch.softmax(logits, dim=1)
-    engine = classic.NumbaEngine(genotypes)
+    engine = NumbaEngine(genotypes)
     gradient, curvature = engine.ancestry_model(q.detach().numpy(), f)
     local = LocalModel(
         q0=q.detach(), gradient=torch.from_numpy(gradient), curvature=torch.from_numpy(curvature),
@@ -216,7 +218,7 @@ def test_eta_weighs_the_labels_of_a_semi_supervised_run(cohort):
 
 
 def test_pretrained_trains_the_encoder_against_the_frozen_p(cohort):
-    p = np.clip(cohort.p, classic.F_MIN, classic.F_MAX)
+    p = np.clip(cohort.p, bounds.F_MIN, bounds.F_MAX)
     result = train(cohort.genotypes, TrainConfig(ks=[3], seed=4, threads=2), init_p=p)
     np.testing.assert_array_equal(result.p[3], p)
     projection = classic.project(cohort.genotypes, p, tol=1e-12)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neuradmix.classic.likelihood import log_likelihood
+from neuradmix.compute.engines import log_likelihood
 from neuradmix.errors import InputError
 from neuradmix.stats.metrics import ami, column_similarity, delta, l_n_lambda0, rmse_q
 

@@ -273,7 +273,7 @@ def test_metrics_table_refuses_a_timing_it_cannot_place(tmp_path):
 
 
 def test_evaluate_model_scores_every_k_and_partition(tmp_path):
-    from neuradmix.classic.likelihood import log_likelihood
+    from neuradmix.compute.engines import log_likelihood
     from neuradmix.data import write_p, write_q
     from neuradmix.simulation.psd import simulate_psd
     from neuradmix.steps.evaluate import evaluate_model

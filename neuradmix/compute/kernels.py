@@ -1,4 +1,4 @@
-"""Fused numba kernels of the classic engine, reading the 2-bit packed genotypes of a ``.bed``.
+"""Fused numba kernels of the compute core, reading the 2-bit packed genotypes of a ``.bed``.
 
 Notation: for an observed call ``g`` of sample ``i`` at SNP ``j`` with ``p = q_i . f_j`` (clamped
 to ``[PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR]``), the log-likelihood term is
@@ -30,7 +30,8 @@ import numpy as np
 
 from ..data.genotypes import CODE_TO_COUNT
 from ..data.packed import decode_row as _decode
-from .likelihood import PROBABILITY_FLOOR
+from .bounds import PROBABILITY_FLOOR
+from .likelihood import call_factor, sum_log
 
 # Number of fixed groups the SNPs are split into for partial sums (independent of threads).
 SNP_GROUPS = 64
@@ -61,79 +62,6 @@ def _fold_of(seed, i, j, folds):
 @numba.njit(cache=True)
 def fold_of(seed, i, j, folds):
     return _fold_of(seed, i, j, folds)
-
-
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_SQRT2 = 1.4142135623730951
-
-
-@numba.njit(inline="always", fastmath={"contract"})
-def _log_positive(values, bits, out, width):
-    """Natural log of the positive normal float64 ``values[:width]`` into ``out``, written with
-    plain arithmetic so that it vectorises (``bits`` is ``values`` viewed as int64 and is
-    overwritten). x = 2^e m with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m-1)/(m+1),
-    summed to s^21: within a few ulp of ``np.log``."""
-    for t in range(width):
-        b = bits[t]
-        out[t] = np.float64(((b >> 52) & 0x7FF) - 1023)
-        bits[t] = (b & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000
-    for t in range(width):
-        m = values[t]
-        e = out[t]
-        big = m > _SQRT2
-        m = m * 0.5 if big else m
-        e = e + 1.0 if big else e
-        s = (m - 1.0) / (m + 1.0)
-        z = s * s
-        poly = 1.0 + z * (
-            1.0 / 3
-            + z
-            * (
-                1.0 / 5
-                + z
-                * (
-                    1.0 / 7
-                    + z
-                    * (
-                        1.0 / 9
-                        + z
-                        * (
-                            1.0 / 11
-                            + z
-                            * (
-                                1.0 / 13
-                                + z * (1.0 / 15 + z * (1.0 / 17 + z * (1.0 / 19 + z * (1.0 / 21))))
-                            )
-                        )
-                    )
-                )
-            )
-        )
-        out[t] = e * _LN2_HI + (e * _LN2_LO + 2.0 * s * poly)
-
-
-@numba.njit(inline="always")
-def _sum_log(factor, n, logs):
-    """sum(log(factor[:n])) with one logarithm per 8 factors: the factors are multiplied in a
-    pairwise tree (each product of 8 factors >= floor^16 stays a normal double), then logged
-    together. ``factor`` is overwritten; ``logs`` is scratch of length >= n."""
-    width = n
-    # Pad to a multiple of 8 with ones.
-    padded = (width + 7) & ~7
-    for t in range(width, padded):
-        factor[t] = 1.0
-    half = padded
-    for _ in range(3):
-        half = half >> 1
-        for t in range(half):
-            factor[t] = factor[t] * factor[t + half]
-    bits = factor.view(np.int64)
-    _log_positive(factor, bits, logs, half)
-    total = 0.0
-    for t in range(half):
-        total += logs[t]
-    return total
 
 
 @numba.njit(inline="always")
@@ -360,12 +288,8 @@ def frequency_pass(
                         p[i] += row[i] * fc
                 if step == 0:
                     for i in range(n):
-                        g = calls[i]
-                        x = min(max(p[i], eps), 1.0 - eps)
-                        first = x if g >= 1 else 1.0 - x
-                        second = x if g == 2 else 1.0 - x
-                        factor[i] = first * second if g < 3 else 1.0
-                    ll += weight * _sum_log(factor, n, logs)
+                        factor[i] = call_factor(calls[i], p[i])
+                    ll += weight * sum_log(factor, n, logs)
                 if steps == 0:
                     break
                 for i in range(n):

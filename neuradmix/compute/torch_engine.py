@@ -1,6 +1,6 @@
-"""The classic engine's two passes with torch tensors, for CUDA (and runnable on the CPU).
+"""The compute engine on torch tensors, for CUDA (and runnable on the CPU).
 
-Same maths as :mod:`neuradmix.classic.kernels`: the packed genotypes are copied to the device once
+Same maths as :mod:`neuradmix.compute.kernels`: the packed genotypes are copied to the device once
 and decoded block by block of SNPs, so only a block of float intermediates exists beside them;
 the per-SNP and per-sample Newton steps are the same exact small QPs, solved in batches by a
 vectorised primal active-set method. Sums run in float64. torch is imported only here, so a fit
@@ -15,14 +15,16 @@ import torch
 from ..data import Genotypes
 from ..data.genotypes import CODE_TO_COUNT
 from ..runtime import select_device
-from .likelihood import PROBABILITY_FLOOR
+from .bounds import F_MAX, F_MIN, PROBABILITY_FLOOR, Q_MIN
+from .engine import Engine
+from .kernels import fold_mask
 
 # Bytes of one float64 intermediate of a block of SNPs on the CPU (more on a GPU: TorchEngine).
 _BLOCK_BYTES = 8_000_000
 
 
-class TorchEngine:
-    """The passes of :class:`neuradmix.classic.fit.NumbaEngine` on a torch device."""
+class TorchEngine(Engine):
+    """The passes of :class:`neuradmix.compute.numba_engine.NumbaEngine` on a torch device."""
 
     def __init__(
         self,
@@ -66,8 +68,6 @@ class TorchEngine:
         return torch.where(missing, torch.nan, values)
 
     def _held_out(self, start: int, stop: int) -> torch.Tensor:
-        from .kernels import fold_mask
-
         seed, folds, fold = self.holdout
         mask = np.empty((stop - start, self.n), dtype=np.bool_)
         fold_mask(seed, folds, fold, start, mask)
@@ -79,8 +79,6 @@ class TorchEngine:
     # -- the passes -----------------------------------------------------------------------
 
     def frequencies(self, q: np.ndarray, f: np.ndarray, steps: int = 1):
-        from .fit import F_MAX, F_MIN
-
         qt = torch.as_tensor(q, dtype=torch.float64, device=self.device)  # N x K
         f_all = torch.as_tensor(f, dtype=torch.float64, device=self.device)  # M x K
         f_out = f_all.clone()
@@ -116,11 +114,8 @@ class TorchEngine:
         self.passes += 1
         return f_out.cpu().numpy(), float(ll)
 
-    def log_likelihood(self, q: np.ndarray, f: np.ndarray) -> float:
-        return self.frequencies(q, f, steps=0)[1]
-
     def ancestry_model(self, q, f):
-        """As :meth:`NumbaEngine.ancestry_model`, on the device (tensors stay there)."""
+        """As :meth:`Engine.ancestry_model`, on the device (tensors stay there)."""
         qt = torch.as_tensor(q, dtype=torch.float64, device=self.device)
         f_all = torch.as_tensor(f, dtype=torch.float64, device=self.device)
         grad, hess = self._ancestry_sums(qt, f_all)
@@ -158,10 +153,8 @@ class TorchEngine:
         entropy: np.ndarray | None = None,
         rows: np.ndarray | None = None,
     ) -> np.ndarray:
-        """As :meth:`NumbaEngine.ancestry`; ``rows`` keeps the other samples' Q (the pass itself
+        """As :meth:`Engine.ancestry`; ``rows`` keeps the other samples' Q (the pass itself
         covers every sample on the device)."""
-        from .fit import Q_MIN
-
         qt = torch.as_tensor(q, dtype=torch.float64, device=self.device)  # N x K
         f_all = torch.as_tensor(f, dtype=torch.float64, device=self.device)
         grad, hess = self._ancestry_sums(qt, f_all)

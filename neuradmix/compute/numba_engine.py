@@ -1,0 +1,130 @@
+"""The compute engine on the CPU: the passes of :mod:`neuradmix.compute.kernels` (numba) over the
+packed genotypes, behind the interface of :class:`neuradmix.compute.engines.Engine`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import Genotypes
+from . import kernels
+from .bounds import F_MAX, F_MIN, Q_MIN
+from .engine import Engine
+
+
+class NumbaEngine(Engine):
+    """The two passes on the CPU (numba), optionally with per-SNP weights (bootstrap) or a
+    held-out fold of calls (cross-validation)."""
+
+    def __init__(
+        self,
+        genotypes: Genotypes,
+        weights: np.ndarray | None = None,
+        holdout: tuple[int, int, int] | None = None,
+    ):
+        self.genotypes = genotypes
+        self.packed = np.ascontiguousarray(genotypes.packed)
+        self.n = genotypes.n_samples
+        self.weights = (
+            np.zeros(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        )
+        self.seed, self.folds, self.heldout = holdout if holdout is not None else (0, 0, 0)
+        groups = max(1, min(kernels.SNP_GROUPS, self.packed.shape[0]))
+        self._ll_groups = np.zeros(groups)
+        self.passes = 0.0
+
+    def frequencies(self, q: np.ndarray, f: np.ndarray, steps: int = 1):
+        """(F after ``steps`` Newton steps per SNP, log-likelihood at (Q, F)); F unchanged for
+        ``steps = 0``."""
+        qt = np.ascontiguousarray(q.T)
+        f = np.ascontiguousarray(f)
+        f_out = np.empty_like(f) if steps else f
+        kernels.frequency_pass(
+            self.packed,
+            self.n,
+            qt,
+            f,
+            f_out,
+            steps,
+            F_MIN,
+            F_MAX,
+            self.weights,
+            self.seed,
+            self.folds,
+            self.heldout,
+            self._ll_groups,
+        )
+        self.passes += 1
+        return f_out, float(self._ll_groups.sum())
+
+    def ancestry_model(self, q: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The second-order model of every sample's log-likelihood in its ``q_i`` at (Q, F): the
+        gradient (N x K) and minus the Hessian (N x K x K), both taken along the simplex (a
+        multiple of (1, ..., 1) is left out, which changes neither for a step that keeps
+        ``sum(q_i) = 1``); one pass over the genotypes."""
+        k = q.shape[1]
+        stats = np.empty((k + k * (k + 1) // 2, self.n))
+        kernels.ancestry_pass(
+            self.packed,
+            self.n,
+            np.ascontiguousarray(q.T),
+            np.ascontiguousarray(f),
+            self.weights,
+            self.seed,
+            self.folds,
+            self.heldout,
+            stats,
+            np.zeros(0, dtype=np.int64),
+        )
+        self.passes += 1
+        return kernels.unpack_model(stats, k)
+
+    def ancestry(
+        self,
+        q: np.ndarray,
+        f: np.ndarray,
+        fixed: np.ndarray | None,
+        entropy: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Newton-updated Q at (Q, F); rows where ``fixed`` is True are kept. ``entropy`` (one
+        weight per sample) adds ``entropy_i * H(q_i)`` to each sample's objective (the neural
+        method's lambda). ``rows`` (sample indices) limits the step to those samples, at a cost
+        in proportion to their number; the others keep their Q."""
+        k = q.shape[1]
+        if rows is not None:
+            rows = np.ascontiguousarray(rows, dtype=np.int64)
+            q_rows = q[rows]
+            n = len(rows)
+        else:
+            rows = np.zeros(0, dtype=np.int64)
+            q_rows = q
+            n = self.n
+        qt = np.ascontiguousarray(q_rows.T)
+        stats = np.empty((k + k * (k + 1) // 2, n))
+        kernels.ancestry_pass(
+            self.packed,
+            n,
+            qt,
+            np.ascontiguousarray(f),
+            self.weights,
+            self.seed,
+            self.folds,
+            self.heldout,
+            stats,
+            rows,
+        )
+        subset = len(rows) > 0
+        if entropy is not None:
+            weight = np.asarray(entropy, dtype=np.float64)
+            kernels.add_entropy(qt, np.ascontiguousarray(weight[rows] if subset else weight), stats)
+        q_out = np.empty_like(q_rows)
+        fixed = np.zeros(0, dtype=np.bool_) if fixed is None else fixed
+        if subset and len(fixed):
+            fixed = np.ascontiguousarray(fixed[rows])
+        kernels.ancestry_newton(qt, stats, Q_MIN, fixed, q_out)
+        self.passes += n / self.n
+        if not subset:
+            return q_out
+        result = np.array(q, dtype=np.float64, copy=True)
+        result[rows] = q_out
+        return result
