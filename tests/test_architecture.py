@@ -14,13 +14,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "neuradmix"
 ALLOWED = {
     "errors": {""},
     "runtime": {"", "errors"},
+    "layout": set(),  # the paths of results/: standard library only
     "data": {"", "errors"},
     "stats": {"", "errors", "data"},
     "simulation": {"", "errors", "runtime", "data"},
     "classic": {"", "errors", "runtime", "data", "stats"},
     "neural": {"", "errors", "runtime", "data", "stats", "classic"},
-    "steps": {"", "errors", "runtime", "data", "stats", "classic"},
-    "report": {"", "errors", "runtime", "data", "stats", "classic"},
+    "steps": {"", "errors", "runtime", "layout", "data", "stats", "classic"},
+    "report": {"", "errors", "runtime", "layout", "data", "stats", "classic"},
     "cli": set(),  # the CLI may call every layer
 }
 
@@ -80,3 +81,16 @@ def test_the_check_sees_an_upward_import():
     source = module.read_text() + "\nfrom ..neural import train\n"
     assert "neural" in _imported_layers(module, source) - ALLOWED["classic"]
     assert "neural" not in _imported_layers(module) - ALLOWED["classic"]
+
+
+def test_the_layout_imports_only_the_standard_library():
+    """neuradmix.layout (every path of results/) is importable from the Snakefile, the steps and
+    the report alike: it imports nothing beyond the standard library."""
+    import sys
+
+    tree = ast.parse((PACKAGE / "layout.py").read_text())
+    modules = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+               for alias in node.names}  # fmt: skip
+    modules |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    top = {name.split(".")[0] for name in modules if name}
+    assert top <= set(sys.stdlib_module_names) | {"__future__"}, sorted(top)
