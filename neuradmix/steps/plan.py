@@ -65,6 +65,10 @@ PLINK2_RULES = frozenset(
         "founders",
     }
 )
+# Rules whose jobs' memory and run time the plan estimates from their input (Plan.job_size).
+ESTIMATED_RULES = frozenset(
+    {"train_neural", "infer", "infer_target", "baseline", "project", "cv", "evaluate"}
+)
 
 
 def _error(message: str):
@@ -612,7 +616,7 @@ class Plan:
     # -----------------------------------------------------------------------------------------
 
     def plots_inputs(self, cohort: str) -> dict:
-        """The inputs of ``neuradmix plots --inputs`` for a cohort (see :data:`PLOTS_KEYS`)."""
+        """The inputs of ``neuradmix plots --inputs`` for a cohort, keyed by its options."""
         train = self.partition_prefix(cohort, "train")
         val = self.partition_prefix(cohort, "val")
         runs = {f"neural/{run}": layout.run_dir(cohort, run) for run in self.runs}
@@ -723,28 +727,22 @@ class Plan:
         job's input and doubled on every retry; the SLURM partition; with ``per_run`` (a rule
         with a {run} wildcard) gpu=1 and the GPU partition for a run on cuda."""
         names = self.config["partitions"]
-        estimated = rule in PLINK2_RULES or rule in (
-            "train_neural", "infer", "infer_target", "baseline", "project", "cv", "evaluate"
-        )  # fmt: skip
-        if not estimated:
+        if rule not in PLINK2_RULES and rule not in ESTIMATED_RULES:
             settings = self.rule_settings(rule)
             resources = {"mem_mb": settings["mem_mb"], "runtime": settings["runtime"]}
         else:
+
+            def memory(wildcards, input, attempt):
+                if rule in PLINK2_RULES:
+                    return jobsize.plink2_memory_mb(input.size, attempt)
+                return self.job_size(rule, wildcards, input).memory_mb(attempt)
+
+            def runtime(wildcards, input, attempt):
+                if rule in PLINK2_RULES:
+                    return jobsize.plink2_runtime_min(input.size, attempt)
+                return self.job_size(rule, wildcards, input).runtime_min(attempt)
+
             own = self.config["resources"].get(rule, {})
-            if rule in PLINK2_RULES:
-                memory = lambda wildcards, input, attempt: jobsize.plink2_memory_mb(  # noqa: E731
-                    input.size, attempt
-                )
-                runtime = lambda wildcards, input, attempt: jobsize.plink2_runtime_min(  # noqa: E731
-                    input.size, attempt
-                )
-            else:
-                memory = lambda wildcards, input, attempt: self.job_size(  # noqa: E731
-                    rule, wildcards, input
-                ).memory_mb(attempt)
-                runtime = lambda wildcards, input, attempt: self.job_size(  # noqa: E731
-                    rule, wildcards, input
-                ).runtime_min(attempt)
             resources = {
                 "mem_mb": jobsize.requested(own.get("mem_mb"), memory),
                 "runtime": jobsize.requested(own.get("runtime"), runtime),
