@@ -43,12 +43,12 @@ onstart:
 rule all:
     default_target: True
     input:
-        expand("results/{cohort}/metrics.tsv", cohort=ALL_COHORTS),
-        expand("results/{cohort}/table2.tsv", cohort=ALL_COHORTS),
-        expand("results/{cohort}/report.html", cohort=ALL_COHORTS),
-        expand(
-            "results/{cohort}/pong/{partition}.filemap",
-            cohort=ALL_COHORTS,
-            partition=PARTITIONS,
-        ),
-        target_outputs(),
+        [layout.metrics(cohort) for cohort in ALL_COHORTS],
+        [layout.table2(cohort) for cohort in ALL_COHORTS],
+        [layout.report(cohort) for cohort in ALL_COHORTS],
+        [
+            layout.pong_file(cohort, partition, "filemap")
+            for cohort in ALL_COHORTS
+            for partition in PARTITIONS
+        ],
+        PLAN.target_outputs(),

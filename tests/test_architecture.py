@@ -15,14 +15,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "neuradmix"
 ALLOWED = {
     "errors": {""},
     "runtime": {"", "errors"},
+    "layout": set(),  # the paths of results/: standard library only
     "data": {"", "errors"},
     "stats": {"", "errors", "data"},
     "simulation": {"", "errors", "runtime", "data"},
     "compute": {"", "errors", "runtime", "data"},
     "classic": {"", "errors", "runtime", "data", "stats", "compute"},
     "neural": {"", "errors", "runtime", "data", "stats", "compute", "classic"},
-    "steps": {"", "errors", "runtime", "data", "stats", "compute", "classic"},
-    "report": {"", "errors", "runtime", "data", "stats", "compute", "classic"},
+    "steps": {"", "errors", "runtime", "layout", "data", "stats", "compute", "classic"},
+    "report": {"", "errors", "runtime", "layout", "data", "stats", "compute", "classic"},
     "cli": set(),  # the CLI may call every layer
 }
 
@@ -168,3 +169,16 @@ def test_the_compute_core_imports_neither_method():
     module = PACKAGE / "compute" / "engines.py"
     source = module.read_text() + "\n\ndef late():\n    from ..classic.fit import fit\n"
     assert "classic" in _imported_layers(module, source) - ALLOWED["compute"]
+
+
+def test_the_layout_imports_only_the_standard_library():
+    """neuradmix.layout (every path of results/) is importable from the Snakefile, the steps and
+    the report alike: it imports nothing beyond the standard library."""
+    import sys
+
+    tree = ast.parse((PACKAGE / "layout.py").read_text())
+    modules = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+               for alias in node.names}  # fmt: skip
+    modules |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    top = {name.split(".")[0] for name in modules if name}
+    assert top <= set(sys.stdlib_module_names) | {"__future__"}, sorted(top)

@@ -21,7 +21,16 @@ def register(subparsers) -> None:
             "A run directory holds TRAIN_NAME.K.Q, TRAIN_NAME.K.P and optionally VAL_NAME.K.Q."
         ),
     )
-    plots.add_argument("--train-bed", required=True, help="PLINK prefix of the training data.")
+    plots.add_argument(
+        "--inputs",
+        metavar="JSON",
+        help=(
+            "A manifest giving any of the options below as a JSON object (keys as the options, "
+            "with '_' for '-'; --run, --loss and --lambda-run as objects NAME: PATH), as the "
+            "workflow writes it; options given on the command line take precedence."
+        ),
+    )
+    plots.add_argument("--train-bed", help="PLINK prefix of the training data.")
     plots.add_argument("--train-labels", help="Population labels of the training individuals.")
     plots.add_argument("--val-bed", help="PLINK prefix (or .fam) of the validation data.")
     plots.add_argument("--val-labels", help="Population labels of the validation individuals.")
@@ -30,10 +39,9 @@ def register(subparsers) -> None:
         action="append",
         default=[],
         metavar="NAME=DIR",
-        required=True,
         help="A model's output directory, shown as NAME (repeat; the first sets the sort order).",
     )
-    plots.add_argument("--k", type=int, nargs="+", required=True, help="K values to draw.")
+    plots.add_argument("--k", type=int, nargs="+", help="K values to draw.")
     plots.add_argument(
         "--main-k", type=int, help="K of the barplots and λ figure (default: the middle --k)."
     )
@@ -106,6 +114,15 @@ def register(subparsers) -> None:
         "--reference-baseline",
         help="Baseline model the headline compares with (default: the metrics' baseline).",
     )
+    report.add_argument(
+        "--inputs",
+        metavar="JSON",
+        help=(
+            "A manifest giving --fileset, --labels (objects STAGE: PREFIX and PARTITION: "
+            "LABELS:PREFIX), --cv, --reference-baseline and the configuration ('config', an "
+            "object) as JSON, as the workflow writes it; options on the command line come first."
+        ),
+    )
     config = report.add_mutually_exclusive_group()
     config.add_argument("--config", help="Configuration used, as a YAML or JSON file.")
     config.add_argument("--config-json", help="Configuration used, as JSON text.")
@@ -121,9 +138,45 @@ def _check_positive(value: int, option: str) -> None:
         raise InputError(f"{option} must be at least 1, got {value}.")
 
 
+def _merge_inputs(args: argparse.Namespace, pairs: tuple[str, ...], extra=()) -> dict:
+    """Fill the options ``args`` lacks from the ``--inputs`` manifest (a JSON object keyed by
+    option); ``pairs`` are repeated NAME=VALUE options, given there as objects. Returns the
+    manifest's keys in ``extra``."""
+    if args.inputs is None:
+        return {}
+    path = Path(args.inputs)
+    if not path.is_file():
+        raise InputError(f"--inputs {path}: file not found.")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--inputs {path}: not valid JSON ({exc}).") from None
+    if not isinstance(manifest, dict):
+        raise InputError(f"--inputs {path}: expected a JSON object.")
+    unknown = sorted(set(manifest) - set(vars(args)) - set(extra))
+    if unknown:
+        raise InputError(
+            f"--inputs {path}: unknown key(s) {', '.join(unknown)}; the keys are the options "
+            "of this command."
+        )
+    for key, value in manifest.items():
+        if key in extra or getattr(args, key) not in (None, []):
+            continue
+        if key in pairs:
+            value = [f"{name}={item}" for name, item in value.items()]
+        setattr(args, key, value)
+    return {key: manifest[key] for key in extra if key in manifest}
+
+
 def _plots(args: argparse.Namespace) -> int:
     from ..report.figures import RunFiles, build_figures
 
+    _merge_inputs(args, ("run", "loss", "lambda_run"))
+    for option in ("train_bed", "run", "k"):
+        if not getattr(args, option):
+            raise InputError(
+                f"--{option.replace('_', '-')} is required (on the command line or in --inputs)."
+            )
     _check_positive(args.max_samples, "--max-samples")
     _check_positive(args.max_pca_samples, "--max-pca-samples")
     runs = [
@@ -160,6 +213,11 @@ def _plots(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from ..report.html import build_report
 
+    extra = _merge_inputs(args, ("fileset", "labels"), extra=("config",))
+    if "config" in extra and args.config is None and args.config_json is None:
+        if not isinstance(extra["config"], dict):
+            raise InputError(f"--inputs {args.inputs}: 'config' must be a JSON object.")
+        args.config = extra["config"]
     filesets = list(parse_pairs(args.fileset, "--fileset", "STAGE=PREFIX").items())
     labels = {}
     for partition, value in parse_pairs(args.labels, "--labels", "PARTITION=LABELS:PREFIX").items():

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import layout
 from ..classic.cv import read_cv_table
 from ..data import atomic_outputs, read_bed, read_fam_ids, read_labels, read_p, read_q
 from ..data.tables import read_result_table
@@ -48,8 +49,9 @@ class RunFiles:
     val_name: str = "val"
 
     def path(self, partition: str, k: int, kind: str) -> Path:
+        """The .Q (``kind`` Q) or .P (``kind`` P) of a partition at ``k``."""
         stem = self.train_name if partition == "train" else self.val_name
-        return self.directory / f"{stem}.{k}.{kind}"
+        return Path({"Q": layout.q_file, "P": layout.p_file}[kind](self.directory, stem, k))
 
 
 def read_loss_table(path: str | Path) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import layout
 from ..compute.engines import log_likelihood
 from ..data import atomic_outputs, read_bed, read_labels, read_p, read_q, require_fileset
 from ..errors import InputError
@@ -101,8 +102,8 @@ def evaluate_model(
     for name in list(labels) + list(truth):
         if name not in partitions:
             raise InputError(f"labels or truth given for partition {name!r}, which has no --data.")
-    needed = [model_dir / f"{part}.{k}.Q" for part in partitions for k in ks]
-    needed += [model_dir / f"train.{k}.P" for k in ks]
+    needed = [Path(layout.q_file(model_dir, part, k)) for part in partitions for k in ks]
+    needed += [Path(layout.p_file(model_dir, "train", k)) for k in ks]
     needed += [Path(p) for p in list(labels.values()) + list(truth.values())]
     for path in needed:
         if not path.is_file():
@@ -117,12 +118,14 @@ def evaluate_model(
         )
         part_truth = read_q(truth[partition], genotypes.n_samples) if partition in truth else None
         for k in ks:
-            q = read_q(model_dir / f"{partition}.{k}.Q", genotypes.n_samples)
-            p = read_p(model_dir / f"train.{k}.P", genotypes.n_snps)
+            q_path = layout.q_file(model_dir, partition, k)
+            p_path = layout.p_file(model_dir, "train", k)
+            q = read_q(q_path, genotypes.n_samples)
+            p = read_p(p_path, genotypes.n_snps)
             if q.shape[1] != k or p.shape[1] != k:
                 raise InputError(
-                    f"{model_dir}: {partition}.{k}.Q has {q.shape[1]} columns and "
-                    f"train.{k}.P {p.shape[1]}; both should have K={k}."
+                    f"{q_path} has {q.shape[1]} columns and {p_path} {p.shape[1]}; both should "
+                    f"have K={k}."
                 )
             matching_truth = (
                 part_truth if part_truth is not None and part_truth.shape[1] == k else None

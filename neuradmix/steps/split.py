@@ -8,6 +8,7 @@ and plink2 writes the two filesets, so the genotypes never pass through Python.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,13 +44,26 @@ def stratified_split(
     validation: list[np.ndarray] = []
     for population in sorted(set(labels.tolist())):
         members = np.flatnonzero(labels == population)
-        size = members.size
-        n_val = int(round(validation_fraction * size))
-        n_val = 0 if size < 2 else min(max(n_val, 1), size - 1)
+        n_val = validation_count(members.size, validation_fraction)
         validation.append(rng.permutation(members)[:n_val])
     val_index = np.sort(np.concatenate(validation)) if validation else np.array([], dtype=int)
     train_index = np.setdiff1d(np.arange(labels.size), val_index)
     return train_index, val_index
+
+
+def validation_count(size: int, validation_fraction: float) -> int:
+    """How many of a population of ``size`` samples go to validation: ``round(fraction * size)``,
+    at least one and at most ``size - 1`` (none from a singleton)."""
+    if size < 2:
+        return 0
+    return min(max(int(round(validation_fraction * size)), 1), size - 1)
+
+
+def partition_sizes(labels: Sequence[str], validation_fraction: float) -> tuple[int, int]:
+    """(training, validation) sizes :func:`stratified_split` gives ``labels``, without drawing."""
+    strata = Counter(UNKNOWN if is_unknown(x) else str(x) for x in labels)
+    n_val = sum(validation_count(size, validation_fraction) for size in strata.values())
+    return sum(strata.values()) - n_val, n_val
 
 
 def check_fraction(validation_fraction: float) -> None:

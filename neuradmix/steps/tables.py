@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import layout
 from ..classic.cv import read_cv_table
 from ..data import atomic_outputs
 from ..data.tables import read_result_table
@@ -61,7 +62,8 @@ def read_evaluation(path: str | os.PathLike) -> pd.DataFrame:
     Paths follow the workflow layout ``.../evaluate/{method}/{model}.tsv``.
     """
     path = Path(path)
-    if len(path.parts) < 2 or path.suffix != ".tsv":
+    found = layout.parse_evaluation(path)
+    if found is None:
         raise InputError(
             f"{path}: evaluation tables must be named .../{{method}}/{{model}}.tsv as the "
             "workflow writes them."
@@ -70,8 +72,8 @@ def read_evaluation(path: str | os.PathLike) -> pd.DataFrame:
         path, "evaluation table", EVALUATION_COLUMNS, "`neuradmix evaluate-model` for this model"
     )
     table = table[EVALUATION_COLUMNS].copy()
-    table.insert(0, "model", path.stem)
-    table.insert(0, "method", path.parent.name)
+    table.insert(0, "model", found[1])
+    table.insert(0, "method", found[0])
     return table
 
 
@@ -83,9 +85,10 @@ def _timing_key(path: Path, timing: Timing) -> tuple[str, str, str]:
             f"{path}: timing of a `{timing.command}` command; the metrics table compares "
             f"{', '.join(sorted(_STAGE_OF_COMMAND))} timings."
         )
-    if len(path.parts) < 3:
+    found = layout.parse_model_file(path)
+    if found is None:
         raise InputError(f"{path}: timing files must sit in .../{{method}}/{{model}}/.")
-    return path.parent.parent.name, path.parent.name, stage
+    return *found, stage
 
 
 def read_timings(paths: Iterable[str | os.PathLike]) -> dict[tuple[str, str, str, int], Timing]:

@@ -376,10 +376,13 @@ def _shell_of(output: str, log: str) -> str:
         ),
         (
             lambda c: c["cohorts"]["tiny"].update(pgen="more"),
-            "cohorts.tiny: give exactly one of 'vcf', 'bed' or 'pgen' (vcf, pgen given)",
+            "Invalid config: cohorts.tiny: give exactly one of 'vcf', 'bed' or 'pgen'",
         ),
         (
-            lambda c: (c["cohorts"]["tiny"].pop("vcf"), c["cohorts"]["tiny"].update(pgen="gone")),
+            lambda c: (
+                c["cohorts"]["tiny"].pop("vcf"),
+                c["cohorts"]["tiny"].update(pgen="gone", simulate=False),
+            ),
             "cohorts.tiny.pgen: gone.pgen: file not found; a PLINK 2 fileset needs gone.pgen, "
             ".pvar and .psam",
         ),
@@ -402,7 +405,15 @@ def _shell_of(output: str, log: str) -> str:
         ),
         (
             lambda c: c["neural"]["runs"]["multi"].update(k=2),
-            "a multihead run takes min_k and max_k (not k)",
+            "neural.runs.multi: a multihead run takes min_k and max_k (not k)",
+        ),
+        (
+            lambda c: c["cohorts"]["tiny"].update(phased=False),
+            "simulate: true needs a phased 'vcf', phased: true and 'labels'",
+        ),
+        (
+            lambda c: c["neural"]["runs"]["sup"].update(max_k=3),
+            "neural.runs.sup: a supervised run takes k or nothing",
         ),
         (
             lambda c: c["cohorts"]["tiny"]["targets"].update(new="absent.vcf.gz"),
@@ -410,7 +421,8 @@ def _shell_of(output: str, log: str) -> str:
         ),
         (
             lambda c: c["downsample"].update(target_snps=100),
-            "exactly one of 'every' or 'target_snps'",
+            "Invalid config: downsample: the uniform method needs exactly one of 'every' or "
+            "'target_snps'",
         ),
         (
             lambda c: c["simulate"].update(populations=["pop1", "elsewhere"]),
@@ -441,6 +453,8 @@ def test_config_errors_fail_at_validation(tiny, tmp_path, change, message):
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert message in output, output[-3000:]
+    # One line naming the key, not the schema and the config dumped after it.
+    assert "Failed validating" not in output and "On instance" not in output, output[-3000:]
     assert not (tmp_path / "results").exists()
 
 

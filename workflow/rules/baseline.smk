@@ -2,18 +2,20 @@
 (held-out genotype entries scored by deviance, per K, with the EM engine or the network).
 """
 
+TOOL_DIR = layout.baseline_dir("{cohort}", "{tool}")
+
 
 rule baseline:
     input:
         unpack(partition_files("train")),
     output:
-        q="results/{cohort}/baseline/{tool}/train.{k}.Q",
-        p="results/{cohort}/baseline/{tool}/train.{k}.P",
-        timing="results/{cohort}/baseline/{tool}/train.{k}.timing.tsv",
+        q=layout.q_file(TOOL_DIR, "train", "{k}"),
+        p=layout.p_file(TOOL_DIR, "train", "{k}"),
+        timing=layout.timing(TOOL_DIR, "train", "{k}"),
     log:
-        "results/{cohort}/logs/baseline/{tool}.{k}.log",
+        layout.log("{cohort}", "baseline", "{tool}.{k}"),
     benchmark:
-        "results/{cohort}/benchmarks/baseline/{tool}.{k}.tsv"
+        layout.benchmark("{cohort}", "baseline", "{tool}.{k}")
     conda:
         "../../envs/admixture.yaml"
     threads: rule_threads("baseline")
@@ -24,7 +26,7 @@ rule baseline:
         seed=SEED,
         # A resume checkpoint of our EM (external tools start afresh), not an output: it
         # survives a job killed at a time limit and the re-submitted job continues from it.
-        checkpoint="results/{cohort}/baseline/{tool}/train.{k}.resume.npz",
+        checkpoint=layout.resume_checkpoint(TOOL_DIR, "train.{k}"),
     shell:
         "python -m neuradmix baseline {input.bed:q} --k {wildcards.k} --tool {wildcards.tool}"
         " --out {params.outdir:q} --name train --seed {params.seed} --threads {threads}"
@@ -34,14 +36,14 @@ rule baseline:
 rule project:
     input:
         unpack(partition_files("val")),
-        p="results/{cohort}/baseline/{tool}/train.{k}.P",
+        p=layout.p_file(TOOL_DIR, "train", "{k}"),
     output:
-        q="results/{cohort}/baseline/{tool}/val.{k}.Q",
-        timing="results/{cohort}/baseline/{tool}/val.{k}.timing.tsv",
+        q=layout.q_file(TOOL_DIR, "val", "{k}"),
+        timing=layout.timing(TOOL_DIR, "val", "{k}"),
     log:
-        "results/{cohort}/logs/project/{tool}.{k}.log",
+        layout.log("{cohort}", "project", "{tool}.{k}"),
     benchmark:
-        "results/{cohort}/benchmarks/project/{tool}.{k}.tsv"
+        layout.benchmark("{cohort}", "project", "{tool}.{k}")
     conda:
         "../../envs/admixture.yaml"
     threads: rule_threads("project")
@@ -62,11 +64,11 @@ rule cv:
     input:
         unpack(partition_files("train")),
     output:
-        "results/{cohort}/cv/{cv_method}.cv.tsv",
+        layout.cv_table("{cohort}", "{cv_method}"),
     log:
-        "results/{cohort}/logs/cv/{cv_method}.log",
+        layout.log("{cohort}", "cv", "{cv_method}"),
     benchmark:
-        "results/{cohort}/benchmarks/cv/{cv_method}.tsv"
+        layout.benchmark("{cohort}", "cv", "{cv_method}")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("cv")
@@ -80,7 +82,7 @@ rule cv:
         seed=SEED,
         outdir=subpath(output[0], parent=True),
         # A resume checkpoint (the folds done), not an output: a re-submitted job skips them.
-        checkpoint="results/{cohort}/cv/{cv_method}.resume.npz",
+        checkpoint=layout.cv_checkpoint("{cohort}", "{cv_method}"),
     shell:
         "python -m neuradmix cv {input.bed:q} --min-k {params.min_k} --max-k {params.max_k}"
         " --folds {params.folds} --method {wildcards.cv_method} --epochs {params.epochs}"

@@ -9,23 +9,23 @@ partitions; the metrics table adds the fit times from the timing sidecars and th
 
 rule evaluate:
     input:
-        unpack(evaluate_inputs),
+        unpack(lambda wc: PLAN.evaluate_inputs(wc.cohort, wc.method, wc.model)),
     output:
-        "results/{cohort}/evaluate/{method}/{model}.tsv",
+        layout.evaluation("{cohort}", "{method}", "{model}"),
     log:
-        "results/{cohort}/logs/evaluate/{method}.{model}.log",
+        layout.log("{cohort}", "evaluate", "{method}.{model}"),
     benchmark:
-        "results/{cohort}/benchmarks/evaluate/{method}.{model}.tsv"
+        layout.benchmark("{cohort}", "evaluate", "{method}.{model}")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("evaluate")
     resources:
         **rule_resources("evaluate"),
     params:
-        model_dir="results/{cohort}/{method}/{model}",
+        model_dir=layout.model_dir("{cohort}", "{method}", "{model}"),
         outdir=subpath(output[0], parent=True),
-        ks=lambda wc: " ".join(str(k) for k in model_ks(wc.method, wc.model)),
-        options=evaluate_options,
+        ks=lambda wc: " ".join(map(str, PLAN.model_ks(wc.method, wc.model))),
+        options=lambda wc: PLAN.evaluate_options(wc.cohort),
     shell:
         "python -m neuradmix evaluate-model --model-dir {params.model_dir:q} --ks {params.ks}"
         " {params.options} --out {params.outdir:q} --name {wildcards.model}"
@@ -34,36 +34,34 @@ rule evaluate:
 
 rule metrics_table:
     input:
-        unpack(metrics_inputs),
+        unpack(lambda wc: PLAN.metrics_inputs(wc.cohort)),
     output:
         metrics=report(
-            "results/{cohort}/metrics.tsv",
+            layout.metrics("{cohort}"),
             caption="../report/metrics.rst",
             category="{cohort}",
             subcategory="Tables",
             labels={"table": "metrics"},
         ),
         table2=report(
-            "results/{cohort}/table2.tsv",
+            layout.table2("{cohort}"),
             caption="../report/table2.rst",
             category="{cohort}",
             subcategory="Tables",
             labels={"table": "Table 2"},
         ),
     log:
-        "results/{cohort}/logs/metrics_table.log",
+        layout.log("{cohort}", "metrics_table"),
     benchmark:
-        "results/{cohort}/benchmarks/metrics_table/metrics_table.tsv"
+        layout.benchmark("{cohort}", "metrics_table")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("metrics_table")
     resources:
         **rule_resources("metrics_table"),
     params:
-        cv=lambda wc, input: (
-            f"--cv {quoted(input.cv)}" if "cv" in input.keys() else ""
-        ),
-        reference=BASELINE,
+        cv=lambda wc, input: f"--cv {quoted(input.cv)}" if input.cv else "",
+        reference=PLAN.baseline,
         modes=" ".join(f"--mode {run}={spec['mode']}" for run, spec in RUNS.items()),
         outdir=subpath(output.metrics, parent=True),
     shell:
@@ -75,21 +73,21 @@ rule metrics_table:
 
 rule align:
     input:
-        unpack(align_inputs),
+        unpack(lambda wc: PLAN.align_inputs(wc.cohort, wc.partition)),
     output:
-        permutations="results/{cohort}/aligned/{partition}/permutations.tsv",
-        modes="results/{cohort}/aligned/{partition}/modes.tsv",
+        permutations=layout.permutations("{cohort}", "{partition}"),
+        modes=layout.modes("{cohort}", "{partition}"),
     log:
-        "results/{cohort}/logs/align/{partition}.log",
+        layout.log("{cohort}", "align", "{partition}"),
     benchmark:
-        "results/{cohort}/benchmarks/align/{partition}.tsv"
+        layout.benchmark("{cohort}", "align", "{partition}")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("align")
     resources:
         **rule_resources("align"),
     params:
-        options=align_options,
+        options=lambda wc: PLAN.align_options(wc.cohort, wc.partition),
         outdir=subpath(output.permutations, parent=True),
     shell:
         "python -m neuradmix align {params.options} --fam {input.fam:q}"
@@ -98,21 +96,23 @@ rule align:
 
 rule pong:
     input:
-        unpack(pong_inputs),
+        fam=lambda wc: fileset(partition_prefix(wc))["fam"],
+        labels=lambda wc: layout.labels(partition_prefix(wc)),
+        aligned=layout.permutations("{cohort}", "{partition}"),
     output:
-        filemap="results/{cohort}/pong/{partition}.filemap",
-        ind2pop="results/{cohort}/pong/{partition}.ind2pop",
+        filemap=layout.pong_file("{cohort}", "{partition}", "filemap"),
+        ind2pop=layout.pong_file("{cohort}", "{partition}", "ind2pop"),
     log:
-        "results/{cohort}/logs/pong/{partition}.log",
+        layout.log("{cohort}", "pong", "{partition}"),
     benchmark:
-        "results/{cohort}/benchmarks/pong/{partition}.tsv"
+        layout.benchmark("{cohort}", "pong", "{partition}")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("pong")
     resources:
         **rule_resources("pong"),
     params:
-        options=pong_options,
+        options=lambda wc: PLAN.pong_options(wc.cohort, wc.partition),
         outdir=subpath(output.filemap, parent=True),
     shell:
         "python -m neuradmix pong {params.options} --fam {input.fam:q} --labels {input.labels:q}"

@@ -7,33 +7,35 @@ command writes in one all-or-nothing step together with every NAME.{K}.Q/.P. Con
 for the sidecar and read the files of each K beside it.
 """
 
+RUN_DIR = layout.run_dir("{cohort}", "{run}")
+
 
 rule train_neural:
     input:
-        unpack(train_inputs),
+        unpack(lambda wc: PLAN.train_inputs(wc.cohort, wc.run)),
     output:
-        model="results/{cohort}/neural/{run}/train.model.pt",
-        loss="results/{cohort}/neural/{run}/train.loss.tsv",
-        timing="results/{cohort}/neural/{run}/train.timing.tsv",
+        model=layout.model_checkpoint("{cohort}", "{run}"),
+        loss=layout.loss_table("{cohort}", "{run}"),
+        timing=layout.timing(RUN_DIR, "train"),
     log:
-        "results/{cohort}/logs/train_neural/{run}.log",
+        layout.log("{cohort}", "train_neural", "{run}"),
     benchmark:
-        "results/{cohort}/benchmarks/train_neural/{run}.tsv"
+        layout.benchmark("{cohort}", "train_neural", "{run}")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("train_neural")
     resources:
         **rule_resources("train_neural", per_run=True),
     params:
-        options=train_options,
+        options=lambda wc: PLAN.train_options(wc.cohort, wc.run),
         outdir=subpath(output.model, parent=True),
-        epochs=lambda wc: run_setting(wc.run, "epochs"),
-        lam=lambda wc: run_setting(wc.run, "lambda"),
-        device=lambda wc: run_device(wc.run),
+        epochs=lambda wc: PLAN.run_setting(wc.run, "epochs"),
+        lam=lambda wc: PLAN.run_setting(wc.run, "lambda"),
+        device=lambda wc: PLAN.run_device(wc.run),
         seed=SEED,
         # A resume checkpoint, not an output: it survives a job killed at a time limit, and
         # the re-submitted job continues from it (the command deletes it when done).
-        checkpoint="results/{cohort}/neural/{run}/train.resume.npz",
+        checkpoint=layout.resume_checkpoint(RUN_DIR, "train"),
     # The log gets one line per epoch (no progress bar: stderr is a file here).
     shell:
         "python -m neuradmix train {input.bed:q} {params.options} --out {params.outdir:q}"
@@ -45,13 +47,13 @@ rule train_neural:
 rule infer:
     input:
         unpack(partition_files("val")),
-        model="results/{cohort}/neural/{run}/train.model.pt",
+        model=layout.model_checkpoint("{cohort}", "{run}"),
     output:
-        timing="results/{cohort}/neural/{run}/val.timing.tsv",
+        timing=layout.timing(RUN_DIR, "val"),
     log:
-        "results/{cohort}/logs/infer/{run}.log",
+        layout.log("{cohort}", "infer", "{run}"),
     benchmark:
-        "results/{cohort}/benchmarks/infer/{run}.tsv"
+        layout.benchmark("{cohort}", "infer", "{run}")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("infer")
@@ -59,7 +61,7 @@ rule infer:
         **rule_resources("infer", per_run=True),
     params:
         outdir=subpath(input.model, parent=True),
-        device=lambda wc: run_device(wc.run),
+        device=lambda wc: PLAN.run_device(wc.run),
     shell:
         "python -m neuradmix infer {input.bed:q} --model {input.model:q} --out {params.outdir:q}"
         " --name val --device {params.device} --threads {threads} > {log:q} 2>&1"
@@ -67,14 +69,14 @@ rule infer:
 
 rule infer_target:
     input:
-        **fileset("results/{real}/targets/{target}/matched"),
-        model="results/{real}/neural/{run}/train.model.pt",
+        **fileset(layout.target_prefix("{real}", "{target}", "matched")),
+        model=layout.model_checkpoint("{real}", "{run}"),
     output:
-        timing="results/{real}/neural/{run}/targets/{target}.timing.tsv",
+        timing=layout.target_timing("{real}", "{run}", "{target}"),
     log:
-        "results/{real}/logs/infer_target/{run}.{target}.log",
+        layout.log("{real}", "infer_target", "{run}.{target}"),
     benchmark:
-        "results/{real}/benchmarks/infer_target/{run}.{target}.tsv"
+        layout.benchmark("{real}", "infer_target", "{run}.{target}")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("infer_target")
@@ -82,7 +84,7 @@ rule infer_target:
         **rule_resources("infer_target", per_run=True),
     params:
         outdir=subpath(output.timing, parent=True),
-        device=lambda wc: run_device(wc.run),
+        device=lambda wc: PLAN.run_device(wc.run),
     shell:
         "python -m neuradmix infer {input.bed:q} --model {input.model:q} --out {params.outdir:q}"
         " --name {wildcards.target} --device {params.device} --threads {threads} > {log:q} 2>&1"

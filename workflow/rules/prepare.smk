@@ -6,23 +6,25 @@ prepared in the memory plink2 asks for (--memory); the package only chooses whic
 samples to keep, from the .bim and .fam.
 """
 
+DS = config["downsample"]
+
 
 rule check_vcf:
     input:
-        vcf=lambda wc: COHORTS[wc.real]["vcf"],
+        vcf=lambda wc: PLAN.entry(wc.real)["vcf"],
     output:
-        "results/{real}/prepare/raw.vcf_check.tsv",
+        layout.vcf_check("{real}"),
     log:
-        "results/{real}/logs/check_vcf.log",
+        layout.log("{real}", "check_vcf"),
     benchmark:
-        "results/{real}/benchmarks/check_vcf/check_vcf.tsv"
+        layout.benchmark("{real}", "check_vcf")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("check_vcf")
     resources:
         **rule_resources("check_vcf"),
     params:
-        phased=lambda wc: "--require-phased" if COHORTS[wc.real].get("phased") else "",
+        phased=lambda wc: "--require-phased" if PLAN.entry(wc.real)["phased"] else "",
         outdir=subpath(output[0], parent=True),
     shell:
         "python -m neuradmix check-vcf {input.vcf:q} {params.phased} --out {params.outdir:q}"
@@ -31,16 +33,16 @@ rule check_vcf:
 
 rule vcf_to_bed:
     input:
-        vcf=lambda wc: COHORTS[wc.real]["vcf"],
-        check="results/{real}/prepare/raw.vcf_check.tsv",
+        vcf=lambda wc: PLAN.entry(wc.real)["vcf"],
+        check=layout.vcf_check("{real}"),
     output:
-        **fileset("results/{real}/prepare/raw"),
+        **fileset(layout.prepare_prefix("{real}", "raw")),
     log:
-        "results/{real}/logs/vcf_to_bed.log",
+        layout.log("{real}", "vcf_to_bed"),
     benchmark:
-        "results/{real}/benchmarks/vcf_to_bed/vcf_to_bed.tsv"
+        layout.benchmark("{real}", "vcf_to_bed")
     wildcard_constraints:
-        real=_alternatives(VCF_COHORTS),
+        real=_alternatives(PLAN.cohorts_of_kind("vcf")),
     conda:
         "../../envs/plink2.yaml"
     threads: rule_threads("vcf_to_bed")
@@ -58,15 +60,15 @@ rule vcf_to_bed:
 
 rule pgen_to_bed:
     input:
-        unpack(pgen_input),
+        unpack(lambda wc: PLAN.pgen_files(wc.real)),
     output:
-        **fileset("results/{real}/prepare/raw"),
+        **fileset(layout.prepare_prefix("{real}", "raw")),
     log:
-        "results/{real}/logs/pgen_to_bed.log",
+        layout.log("{real}", "pgen_to_bed"),
     benchmark:
-        "results/{real}/benchmarks/pgen_to_bed/pgen_to_bed.tsv"
+        layout.benchmark("{real}", "pgen_to_bed")
     wildcard_constraints:
-        real=_alternatives(PGEN_COHORTS),
+        real=_alternatives(PLAN.cohorts_of_kind("pgen")),
     conda:
         "../../envs/plink2.yaml"
     threads: rule_threads("pgen_to_bed")
@@ -87,13 +89,13 @@ rule pgen_to_bed:
 # every later --extract selects exactly the SNPs it lists.
 rule qc:
     input:
-        unpack(qc_input),
+        unpack(lambda wc: fileset(PLAN.input_prefix(wc.real))),
     output:
-        **fileset("results/{real}/prepare/qc"),
+        **fileset(layout.prepare_prefix("{real}", "qc")),
     log:
-        "results/{real}/logs/qc.log",
+        layout.log("{real}", "qc"),
     benchmark:
-        "results/{real}/benchmarks/qc/qc.tsv"
+        layout.benchmark("{real}", "qc")
     conda:
         "../../envs/plink2.yaml"
     threads: rule_threads("qc")
@@ -102,9 +104,9 @@ rule qc:
     params:
         inprefix=lambda wc, input: input.bed[: -len(".bed")],
         prefix=subpath(output.bed, strip_suffix=".bed"),
-        maf=QC["maf"],
-        geno=QC["snp_missing"],
-        mind=QC["sample_missing"],
+        maf=config["qc"]["maf"],
+        geno=config["qc"]["snp_missing"],
+        mind=config["qc"]["sample_missing"],
         memory=plink_memory,
     shell:
         "plink2 --bfile {params.inprefix:q} --allow-extra-chr --maf {params.maf}"
@@ -115,20 +117,16 @@ rule qc:
 
 
 if DS["method"] == "uniform":
-    if (DS["every"] is None) == (DS["target_snps"] is None):
-        config_error(
-            "downsample: the uniform method needs exactly one of 'every' or 'target_snps'."
-        )
 
     rule snp_list:
         input:
-            bim="results/{real}/prepare/qc.bim",
+            bim=fileset(layout.prepare_prefix("{real}", "qc"))["bim"],
         output:
-            "results/{real}/prepare/ds.snps",
+            layout.snp_list("{real}", PLAN.snp_list_name),
         log:
-            "results/{real}/logs/snp_list.log",
+            layout.log("{real}", "snp_list"),
         benchmark:
-            "results/{real}/benchmarks/snp_list/snp_list.tsv"
+            layout.benchmark("{real}", "snp_list")
         conda:
             "../../envs/neuradmix.yaml"
         threads: rule_threads("snp_list")
@@ -149,13 +147,13 @@ elif DS["method"] == "ld_prune":
 
     rule snp_list:
         input:
-            **fileset("results/{real}/prepare/qc"),
+            **fileset(layout.prepare_prefix("{real}", "qc")),
         output:
-            "results/{real}/prepare/ds.prune.in",
+            layout.snp_list("{real}", PLAN.snp_list_name),
         log:
-            "results/{real}/logs/snp_list.log",
+            layout.log("{real}", "snp_list"),
         benchmark:
-            "results/{real}/benchmarks/snp_list/snp_list.tsv"
+            layout.benchmark("{real}", "snp_list")
         conda:
             "../../envs/plink2.yaml"
         threads: rule_threads("snp_list")
@@ -176,14 +174,14 @@ elif DS["method"] == "ld_prune":
 
 rule downsample:
     input:
-        **fileset("results/{real}/prepare/qc"),
-        snps=f"results/{{real}}/prepare/{SNP_LIST}",
+        **fileset(layout.prepare_prefix("{real}", "qc")),
+        snps=layout.snp_list("{real}", PLAN.snp_list_name),
     output:
-        **fileset("results/{real}/prepare/ds"),
+        **fileset(layout.prepare_prefix("{real}", "ds")),
     log:
-        "results/{real}/logs/downsample.log",
+        layout.log("{real}", "downsample"),
     benchmark:
-        "results/{real}/benchmarks/downsample/downsample.tsv"
+        layout.benchmark("{real}", "downsample")
     conda:
         "../../envs/plink2.yaml"
     threads: rule_threads("downsample")
@@ -204,14 +202,14 @@ rule split:
         unpack(split_labels),
         fam=lambda wc: downsampled(wc)["fam"],
     output:
-        train_keep="results/{real}/prepare/train.keep",
-        val_keep="results/{real}/prepare/val.keep",
-        train_labels="results/{real}/prepare/train.labels",
-        val_labels="results/{real}/prepare/val.labels",
+        train_keep=layout.keep("{real}", "train"),
+        val_keep=layout.keep("{real}", "val"),
+        train_labels=layout.labels(layout.prepare_prefix("{real}", "train")),
+        val_labels=layout.labels(layout.prepare_prefix("{real}", "val")),
     log:
-        "results/{real}/logs/split.log",
+        layout.log("{real}", "split"),
     benchmark:
-        "results/{real}/benchmarks/split/split.tsv"
+        layout.benchmark("{real}", "split")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("split")
@@ -222,7 +220,7 @@ rule split:
         labels=lambda wc, input: (
             f"--labels {shlex.quote(input.labels)}" if "labels" in input.keys() else ""
         ),
-        fraction=VAL_FRACTION,
+        fraction=config["split"]["validation_fraction"],
         seed=SEED,
     shell:
         "python -m neuradmix split {input.fam:q} --out {params.outdir:q} {params.labels}"
@@ -232,13 +230,13 @@ rule split:
 rule partition:
     input:
         unpack(downsampled),
-        keep="results/{real}/prepare/{partition}.keep",
+        keep=layout.keep("{real}", "{partition}"),
     output:
-        **fileset("results/{real}/prepare/{partition}"),
+        **fileset(layout.prepare_prefix("{real}", "{partition}")),
     log:
-        "results/{real}/logs/partition/{partition}.log",
+        layout.log("{real}", "partition", "{partition}"),
     benchmark:
-        "results/{real}/benchmarks/partition/{partition}.tsv"
+        layout.benchmark("{real}", "partition", "{partition}")
     conda:
         "../../envs/plink2.yaml"
     threads: rule_threads("partition")
@@ -256,13 +254,13 @@ rule partition:
 
 rule target_vcf_to_bed:
     input:
-        vcf=lambda wc: target_path(wc.real, wc.target),
+        vcf=lambda wc: PLAN.target_path(wc.real, wc.target),
     output:
-        **fileset("results/{real}/targets/{target}/raw"),
+        **fileset(layout.target_prefix("{real}", "{target}", "raw")),
     log:
-        "results/{real}/logs/targets/{target}.vcf_to_bed.log",
+        layout.log("{real}", "targets", "{target}.vcf_to_bed"),
     benchmark:
-        "results/{real}/benchmarks/target_vcf_to_bed/{target}.tsv"
+        layout.benchmark("{real}", "target_vcf_to_bed", "{target}")
     conda:
         "../../envs/plink2.yaml"
     threads: rule_threads("target_vcf_to_bed")
@@ -280,14 +278,14 @@ rule target_vcf_to_bed:
 
 rule target_match:
     input:
-        unpack(target_source),
-        reference="results/{real}/prepare/train.bim",
+        unpack(lambda wc: fileset(PLAN.target_source(wc.real, wc.target))),
+        reference=fileset(layout.prepare_prefix("{real}", "train"))["bim"],
     output:
-        **fileset("results/{real}/targets/{target}/matched"),
+        **fileset(layout.target_prefix("{real}", "{target}", "matched")),
     log:
-        "results/{real}/logs/targets/{target}.match.log",
+        layout.log("{real}", "targets", "{target}.match"),
     benchmark:
-        "results/{real}/benchmarks/target_match/{target}.tsv"
+        layout.benchmark("{real}", "target_match", "{target}")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("target_match")

@@ -4,33 +4,44 @@
 include: "report_common.smk"
 
 
+# What the plots and report jobs read beyond their input files (which run is where, the main
+# K, the λ runs, the filesets of the summary, the config), written from the plan. A change of
+# the plan changes the params, so the manifest (and the jobs that read it) run again.
+rule job_inputs:
+    output:
+        layout.job_inputs("{cohort}", "{job}"),
+    log:
+        layout.log("{cohort}", "job_inputs", "{job}"),
+    wildcard_constraints:
+        job="plots|report",
+    localrule: True
+    params:
+        manifest=lambda wc: PLAN.job_inputs_json(wc.cohort, wc.job),
+    run:
+        write_manifest(output[0], params.manifest, log[0])
+
+
 rule plots:
     input:
         unpack(plots_inputs),
     output:
         **plots_outputs(),
     log:
-        "results/{cohort}/logs/plots.log",
+        layout.log("{cohort}", "plots"),
     benchmark:
-        "results/{cohort}/benchmarks/plots/plots.tsv"
+        layout.benchmark("{cohort}", "plots")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("plots")
     resources:
         **rule_resources("plots"),
     params:
-        train=subpath(input.bed, strip_suffix=".bed"),
-        options=plots_options,
-        ks=" ".join(str(k) for k in ALL_KS),
-        main_k=MAIN_K,
         max_samples=REPORT_MAX_SAMPLES,
         seed=SEED,
         outdir=subpath(output.manifest, parent=True),
     shell:
-        "python -m neuradmix plots --train-bed {params.train:q} --val-bed {input.val_fam:q}"
-        " {params.options} --k {params.ks} --main-k {params.main_k}"
-        " --max-samples {params.max_samples} --seed {params.seed} --out {params.outdir:q}"
-        " 2> {log:q}"
+        "python -m neuradmix plots --inputs {input.manifest:q} --max-samples {params.max_samples}"
+        " --seed {params.seed} --out {params.outdir:q} 2> {log:q}"
 
 
 rule report:
@@ -38,16 +49,16 @@ rule report:
         unpack(report_inputs),
     output:
         report(
-            "results/{cohort}/report.html",
+            layout.report("{cohort}"),
             caption="../report/report.rst",
             category="{cohort}",
             subcategory="Report",
             labels={"figure": "HTML report"},
         ),
     log:
-        "results/{cohort}/logs/report.log",
+        layout.log("{cohort}", "report"),
     benchmark:
-        "results/{cohort}/benchmarks/report/report.tsv"
+        layout.benchmark("{cohort}", "report")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("report")
@@ -55,10 +66,8 @@ rule report:
         **rule_resources("report"),
     params:
         figures=subpath(input.manifest, parent=True),
-        options=report_options,
-        config=json.dumps(config, default=str),
         outdir=subpath(output[0], parent=True),
     shell:
         "python -m neuradmix report --cohort {wildcards.cohort} --figures {params.figures:q}"
-        " --table2 {input.table2} --metrics {input.metrics:q} {params.options}"
-        " --config-json {params.config:q} --out {params.outdir:q} --name report 2> {log:q}"
+        " --table2 {input.table2:q} --metrics {input.metrics:q} --inputs {input.inputs:q}"
+        " --out {params.outdir:q} --name report 2> {log:q}"

@@ -1,106 +1,29 @@
 """Helpers of workflow/rules/report.smk: which figures a cohort gets (the package's catalogue,
-neuradmix.report.figures.FIGURES) and their inputs."""
-
-import json
+neuradmix.report.figures.FIGURES) and their inputs; what the plots and report jobs read beyond
+their files is in a manifest the plan writes (rule job_inputs)."""
 
 from neuradmix.report.figures import figure_specs
 
 REPORT_MAX_SAMPLES = 3000
+FIGURES = figure_specs(
+    cv=bool(PLAN.cv_ks), loss=bool(RUNS), lambda_sweep=bool(PLAN.lambda_runs)
+)
 
 
-def _main_k():
-    """K of the barplots: that of the first single-K run, else the middle of a multi-head range."""
-    for run in RUNS:
-        if RUNS[run]["mode"] != "multihead":
-            return run_ks(run)[0]
-    return ALL_KS[len(ALL_KS) // 2]
-
-
-def _lambda_sweep():
-    """Runs that differ only in λ (same mode and K values); the largest such group, or []."""
-    groups = {}
-    for run in RUNS:
-        key = (RUNS[run]["mode"], tuple(run_ks(run)))
-        groups.setdefault(key, []).append(run)
-    best = []
-    for key, runs in groups.items():
-        lambdas = {run_setting(run, "lambda") for run in runs}
-        if (
-            _main_k() in key[1]
-            and len(lambdas) == len(runs) > 1
-            and len(runs) > len(best)
-        ):
-            best = sorted(runs, key=lambda run: run_setting(run, "lambda"))
-    return best
-
-
-MAIN_K = _main_k()
-LAMBDA_RUNS = _lambda_sweep()
-
-
-def _model_dirs(cohort):
-    """Display name -> output directory of every model, neural runs first."""
-    dirs = {f"neural/{run}": f"results/{cohort}/neural/{run}" for run in RUNS}
-    dirs[f"baseline/{BASELINE}"] = f"results/{cohort}/baseline/{BASELINE}"
-    return dirs
-
-
-def plots_inputs(wildcards):
-    cohort = wildcards.cohort
-    train = partition_prefix(cohort, "train")
-    val = partition_prefix(cohort, "val")
-    files = fileset(train)
-    files["val_fam"] = f"{val}.fam"
-    if has_labels(cohort):
-        files["train_labels"] = f"{train}.labels"
-        files["val_labels"] = f"{val}.labels"
-    files["models"] = [
-        path
-        for method, model, _ in evaluated_models()
-        for path in model_files(cohort, method, model)
-    ]
-    files["loss"] = [f"results/{cohort}/neural/{run}/train.loss.tsv" for run in RUNS]
-    if is_simulated(cohort):
-        files["train_truth"] = f"{train}.truth.Q"
-        files["val_truth"] = f"{val}.truth.Q"
-    cv = metrics_inputs(wildcards).get("cv")
-    if cv:
-        files["cv"] = cv
-    return files
-
-
-def plots_options(wildcards, input):
-    cohort = wildcards.cohort
-    options = [
-        f"--run {name}={directory}" for name, directory in _model_dirs(cohort).items()
-    ]
-    options += [
-        f"--loss {run}=results/{cohort}/neural/{run}/train.loss.tsv" for run in RUNS
-    ]
-    options += [
-        f"--lambda-run {run_setting(run, 'lambda')}=results/{cohort}/neural/{run}"
-        for run in LAMBDA_RUNS
-    ]
-    if "train_labels" in input.keys():
-        options.append(
-            f"--train-labels {shlex.quote(input.train_labels)}"
-            f" --val-labels {shlex.quote(input.val_labels)}"
-        )
-    if "train_truth" in input.keys():
-        options.append(
-            f"--train-truth {shlex.quote(input.train_truth)}"
-            f" --val-truth {shlex.quote(input.val_truth)}"
-        )
-    if "cv" in input.keys():
-        options.append(f"--cv {quoted(input.cv)}")
-    return " ".join(options)
-
-
-FIGURES = figure_specs(cv=bool(CV_KS), loss=bool(RUNS), lambda_sweep=bool(LAMBDA_RUNS))
-
-
-def figure_path(name, cohort="{cohort}"):
-    return f"results/{cohort}/figures/{name}.png"
+def plots_inputs(wc):
+    """Every file the figures draw from, and the manifest that says which is which."""
+    train = PLAN.partition_prefix(wc.cohort, "train")
+    val = PLAN.partition_prefix(wc.cohort, "val")
+    return {
+        **fileset(train),
+        "val_fam": fileset(val)["fam"],
+        "labels": labels_of("train")(wc) + labels_of("val")(wc),
+        "models": all_model_files(wc),
+        "loss": [layout.loss_table(wc.cohort, run) for run in RUNS],
+        "truth": truth_of("train")(wc) + truth_of("val")(wc),
+        "cv": cv_tables(wc),
+        "manifest": layout.job_inputs(wc.cohort, "plots"),
+    }
 
 
 def plots_outputs():
@@ -108,7 +31,7 @@ def plots_outputs():
     caption (workflow/report/NAME.rst), plus the manifest."""
     outputs = {
         f"figure_{spec.name}": report(
-            figure_path(spec.name),
+            layout.figure("{cohort}", spec.name),
             caption=f"../report/{spec.name}.rst",
             category="{cohort}",
             subcategory=spec.category,
@@ -116,60 +39,25 @@ def plots_outputs():
         )
         for spec in FIGURES
     }
-    outputs["manifest"] = "results/{cohort}/figures/figures.json"
+    outputs["manifest"] = layout.figures_manifest("{cohort}")
     return outputs
 
 
-def _report_stages(cohort):
-    """(stage, PLINK prefix) pairs for the cohort summary, in pipeline order."""
-    if is_simulated(cohort):
-        return [
-            ("simulated training", partition_prefix(cohort, "train")),
-            ("simulated validation", partition_prefix(cohort, "val")),
-        ]
-    base = f"results/{cohort}/prepare"
-    stages = [("input", input_prefix(cohort))]
-    stages.append(("after QC", f"{base}/qc"))
-    if DS["method"] != "none":
-        stages.append(("after downsampling", f"{base}/ds"))
-    stages += [("training", f"{base}/train"), ("validation", f"{base}/val")]
-    return stages
-
-
-def report_inputs(wildcards):
-    cohort = wildcards.cohort
-    files = {
+def report_inputs(wc):
+    cohort = wc.cohort
+    return {
         # Plain paths: the report() flags belong to the outputs of the plots rule only.
-        "figures": [figure_path(spec.name, cohort) for spec in FIGURES],
-        "manifest": f"results/{cohort}/figures/figures.json",
-        "table2": f"results/{cohort}/table2.tsv",
-        "metrics": f"results/{cohort}/metrics.tsv",
+        "figures": [layout.figure(cohort, spec.name) for spec in FIGURES],
+        "manifest": layout.figures_manifest(cohort),
+        "table2": layout.table2(cohort),
+        "metrics": layout.metrics(cohort),
         "stages": [
-            f"{prefix}.{ext}"
-            for _, prefix in _report_stages(cohort)
-            for ext in ("bim", "fam")
+            path
+            for _, prefix in PLAN.report_stages(cohort)
+            for ext, path in fileset(prefix).items()
+            if ext != "bed"
         ],
+        "labels": labels_of("train")(wc) + labels_of("val")(wc),
+        "cv": cv_tables(wc),
+        "inputs": layout.job_inputs(cohort, "report"),
     }
-    if has_labels(cohort):
-        files["labels"] = [
-            f"{partition_prefix(cohort, partition)}.labels" for partition in PARTITIONS
-        ]
-    cv = metrics_inputs(wildcards).get("cv")
-    if cv:
-        files["cv"] = cv
-    return files
-
-
-def report_options(wildcards, input):
-    cohort = wildcards.cohort
-    options = [
-        f"--fileset '{stage}={prefix}'" for stage, prefix in _report_stages(cohort)
-    ]
-    options.append(f"--reference-baseline {BASELINE}")
-    if "cv" in input.keys():
-        options.append(f"--cv {quoted(input.cv)}")
-    if "labels" in input.keys():
-        for partition in ("train", "val"):
-            prefix = partition_prefix(cohort, partition)
-            options.append(f"--labels {partition}={prefix}.labels:{prefix}")
-    return " ".join(options)

@@ -8,16 +8,16 @@ phased VCF so that their phase survives; the validation founders are those of th
 
 rule founders:
     input:
-        vcf=lambda wc: COHORTS[wc.real]["vcf"],
-        check="results/{real}/prepare/raw.vcf_check.tsv",
+        vcf=lambda wc: PLAN.entry(wc.real)["vcf"],
+        check=layout.vcf_check("{real}"),
         bim=lambda wc: downsampled(wc)["bim"],
         fam=lambda wc: downsampled(wc)["fam"],
     output:
-        "results/{real}/simulate/founders.vcf.gz",
+        layout.founders_vcf("{real}"),
     log:
-        "results/{real}/logs/founders.log",
+        layout.log("{real}", "founders"),
     benchmark:
-        "results/{real}/benchmarks/founders/founders.tsv"
+        layout.benchmark("{real}", "founders")
     conda:
         "../../envs/plink2.yaml"
     threads: rule_threads("founders")
@@ -33,27 +33,29 @@ rule founders:
         " --out {params.prefix:q} --threads {threads} --memory {params.memory} > {log:q} 2>&1"
 
 
+SIM = config["simulate"]
+SIM_TRAIN = layout.simulated_prefix("{real}_sim", "train")
+SIM_VAL = layout.simulated_prefix("{real}_sim", "val")
+
+
 rule simulate:
     input:
-        vcf="results/{real}/simulate/founders.vcf.gz",
-        labels=lambda wc: COHORTS[wc.real]["labels"],
-        val="results/{real}/prepare/val.keep",
-        genetic_map=lambda wc: COHORTS[wc.real].get("genetic_map", []),
+        vcf=layout.founders_vcf("{real}"),
+        labels=lambda wc: PLAN.entry(wc.real)["labels"],
+        val=layout.keep("{real}", "val"),
+        genetic_map=lambda wc: PLAN.entry(wc.real).get("genetic_map", []),
     output:
-        **fileset("results/{real}_sim/prepare/sim.train"),
-        **{
-            f"val_{k}": v
-            for k, v in fileset("results/{real}_sim/prepare/sim.val").items()
-        },
-        train_labels="results/{real}_sim/prepare/sim.train.labels",
-        val_labels="results/{real}_sim/prepare/sim.val.labels",
-        train_truth="results/{real}_sim/prepare/sim.train.truth.Q",
-        val_truth="results/{real}_sim/prepare/sim.val.truth.Q",
-        founders="results/{real}_sim/prepare/sim.founders.tsv",
+        **fileset(SIM_TRAIN),
+        **{f"val_{k}": v for k, v in fileset(SIM_VAL).items()},
+        train_labels=layout.labels(SIM_TRAIN),
+        val_labels=layout.labels(SIM_VAL),
+        train_truth=layout.truth(SIM_TRAIN),
+        val_truth=layout.truth(SIM_VAL),
+        founders=layout.sim_founders("{real}_sim"),
     log:
-        "results/{real}/logs/simulate.log",
+        layout.log("{real}", "simulate"),
     benchmark:
-        "results/{real}/benchmarks/simulate/simulate.tsv"
+        layout.benchmark("{real}", "simulate")
     conda:
         "../../envs/neuradmix.yaml"
     threads: rule_threads("simulate")
@@ -62,7 +64,7 @@ rule simulate:
     params:
         outdir=subpath(output.founders, parent=True),
         rate=lambda wc, input: (
-            f"--map {input.genetic_map}"
+            f"--map {shlex.quote(input.genetic_map)}"
             if input.genetic_map
             else f"--cm-per-mb {SIM['cm_per_mb']}"
         ),
