@@ -9,10 +9,15 @@ from pathlib import Path
 
 from ..data.outputs import check_name, check_out_dir
 from ..errors import InputError
-from .common import parse_pairs
+from .common import parse_pairs, positive_int
 
 
 def register(subparsers) -> None:
+    _register_plots(subparsers)
+    _register_report(subparsers)
+
+
+def _register_plots(subparsers) -> None:
     plots = subparsers.add_parser(
         "plots",
         help="Draw a cohort's figures (barplots, PCA with cluster centres, multi-K, CV, loss).",
@@ -68,12 +73,15 @@ def register(subparsers) -> None:
     plots.add_argument("--val-name", default="val", help="Stem of validation outputs.")
     plots.add_argument(
         "--max-samples",
-        type=int,
+        type=positive_int,
         default=3000,
         help="Most individuals drawn per barplot; more are downsampled by population (3000).",
     )
     plots.add_argument(
-        "--max-pca-samples", type=int, default=4000, help="Most individuals in the PCA (4000)."
+        "--max-pca-samples",
+        type=positive_int,
+        default=4000,
+        help="Most individuals in the PCA (4000).",
     )
     plots.add_argument("--seed", type=int, default=0, help="Seed of the downsampling (0).")
     plots.add_argument(
@@ -81,6 +89,8 @@ def register(subparsers) -> None:
     )
     plots.set_defaults(func=_plots)
 
+
+def _register_report(subparsers) -> None:
     report = subparsers.add_parser(
         "report",
         help="Write one self-contained HTML report for a cohort.",
@@ -133,11 +143,6 @@ def register(subparsers) -> None:
     report.set_defaults(func=_report)
 
 
-def _check_positive(value: int, option: str) -> None:
-    if value < 1:
-        raise InputError(f"{option} must be at least 1, got {value}.")
-
-
 def _merge_inputs(args: argparse.Namespace, pairs: tuple[str, ...], extra=()) -> dict:
     """Fill the options ``args`` lacks from the ``--inputs`` manifest (a JSON object keyed by
     option); ``pairs`` are repeated NAME=VALUE options, given there as objects. Returns the
@@ -177,8 +182,6 @@ def _plots(args: argparse.Namespace) -> int:
             raise InputError(
                 f"--{option.replace('_', '-')} is required (on the command line or in --inputs)."
             )
-    _check_positive(args.max_samples, "--max-samples")
-    _check_positive(args.max_pca_samples, "--max-pca-samples")
     runs = [
         RunFiles(name, Path(directory), args.train_name, args.val_name)
         for name, directory in parse_pairs(args.run, "--run", "NAME=DIR").items()

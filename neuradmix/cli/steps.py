@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..data.outputs import check_name, check_out_dir
 from ..errors import InputError
-from .common import parse_pairs
+from .common import add_seed, add_threads, parse_pairs
 
 
 def _log(message: str) -> None:
@@ -117,8 +117,6 @@ def _evaluate_model(args: argparse.Namespace) -> int:
     data = parse_pairs(args.data, "--data", "PARTITION=PATH")
     labels = parse_pairs(args.labels, "--labels", "PARTITION=PATH")
     truth = parse_pairs(args.truth_q, "--truth-q", "PARTITION=PATH")
-    if args.threads is not None and args.threads < 1:
-        raise InputError(f"--threads must be at least 1, got {args.threads}.")
     set_threads(args.threads)
     table = evaluate_model(args.model_dir, args.ks, data, out / f"{name}.tsv", labels, truth)
     _log(f"{len(table)} evaluations (K x partition) written to {out}/{name}.tsv")
@@ -187,6 +185,18 @@ def _add_out(parser, name_help: str | None) -> None:
 
 
 def register(subparsers) -> None:
+    _register_check_vcf(subparsers)
+    _register_split(subparsers)
+    _register_downsample(subparsers)
+    _register_match_snps(subparsers)
+    _register_cv_table(subparsers)
+    _register_evaluate_model(subparsers)
+    _register_metrics_table(subparsers)
+    _register_align(subparsers)
+    _register_pong(subparsers)
+
+
+def _register_check_vcf(subparsers) -> None:
     parser = subparsers.add_parser(
         "check-vcf",
         help="Check a VCF before conversion: diploid calls only, phasing, site counts.",
@@ -207,6 +217,8 @@ def register(subparsers) -> None:
     parser.add_argument("--name", help="Stem of the summary file (default: the VCF's stem).")
     parser.set_defaults(func=_check_vcf)
 
+
+def _register_split(subparsers) -> None:
     parser = subparsers.add_parser(
         "split",
         help="Stratified train/validation split: sample lists for plink2 --keep, and labels.",
@@ -229,7 +241,7 @@ def register(subparsers) -> None:
         default=0.2,
         help="Fraction of each population put in validation (default: 0.2).",
     )
-    parser.add_argument("--seed", type=int, default=42, help="Random seed (default: 42).")
+    add_seed(parser)
     parser.add_argument(
         "--min-samples",
         type=int,
@@ -238,6 +250,8 @@ def register(subparsers) -> None:
     )
     parser.set_defaults(func=_split)
 
+
+def _register_downsample(subparsers) -> None:
     parser = subparsers.add_parser(
         "downsample",
         help="List evenly spaced SNPs (every n-th, or a target count) for plink2 --extract.",
@@ -255,6 +269,8 @@ def register(subparsers) -> None:
     _add_out(parser, "Stem of the SNP list (default: the fileset's stem).")
     parser.set_defaults(func=_downsample)
 
+
+def _register_match_snps(subparsers) -> None:
     parser = subparsers.add_parser(
         "match-snps",
         help="Put a target cohort on a model's SNPs (order and counted allele).",
@@ -269,6 +285,8 @@ def register(subparsers) -> None:
     _add_out(parser, "Stem of the matched fileset (default: the target's stem).")
     parser.set_defaults(func=_match_snps)
 
+
+def _register_cv_table(subparsers) -> None:
     parser = subparsers.add_parser(
         "cv-table",
         help="Turn saved 'CV error (K=k): x' lines into DIR/NAME.cv.tsv (k, cv_error).",
@@ -277,6 +295,8 @@ def register(subparsers) -> None:
     _add_out(parser, "Stem of the table, the CV method (default: the input's stem).")
     parser.set_defaults(func=_cv_table)
 
+
+def _register_evaluate_model(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate-model",
         help="Evaluate every K and partition of one model directory in one pass.",
@@ -303,11 +323,11 @@ def register(subparsers) -> None:
         "--truth-q", action="append", metavar="PARTITION=FILE", help="Truth Q of a partition."
     )
     _add_out(parser, "Stem of the table (default: the model directory's name).")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads (default: all available)."
-    )
+    add_threads(parser)
     parser.set_defaults(func=_evaluate_model)
 
+
+def _register_metrics_table(subparsers) -> None:
     parser = subparsers.add_parser(
         "metrics-table",
         help="Assemble per-model evaluations, timings and CV errors into one table.",
@@ -333,6 +353,8 @@ def register(subparsers) -> None:
     _add_out(parser, None)
     parser.set_defaults(func=_metrics_table)
 
+
+def _register_align(subparsers) -> None:
     parser = subparsers.add_parser(
         "align",
         help="Align the clusters of many .Q files (every run and K) to one labelling; modes.",
@@ -367,6 +389,8 @@ def register(subparsers) -> None:
     _add_out(parser, None)
     parser.set_defaults(func=_align)
 
+
+def _register_pong(subparsers) -> None:
     parser = subparsers.add_parser(
         "pong",
         help="Write a pong filemap (and ind2pop) listing .Q files of the same individuals.",
