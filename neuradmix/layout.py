@@ -241,9 +241,10 @@ def figures_manifest(cohort: str) -> str:
     return _path("figures_manifest", cohort)
 
 
-def job_inputs(cohort: str, job: str) -> str:
-    """The manifest of what a job reads (``plots``, ``report``), written from the plan."""
-    return _path("job_inputs", cohort, job=job)
+def job_inputs(cohort: str, job: str, name: str | None = None) -> str:
+    """The manifest of what a job reads (``plots``, ``report``, ``metrics_table``; ``align`` and
+    ``pong`` with the partition as ``name``: ``inputs/JOB/NAME.json``), written from the plan."""
+    return _path("job_inputs", cohort, job=job if name is None else f"{job}/{name}")
 
 
 def report(cohort: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from ..compute import ENGINE_CHOICES
@@ -106,6 +107,64 @@ def parse_pairs(items, option: str, example: str = "NAME=PATH") -> dict[str, str
             raise InputError(f"{option} {item!r}: expected {example}, e.g. {option} {example}.")
         pairs[name] = value
     return pairs
+
+
+def add_inputs(parser: argparse.ArgumentParser, keys: str) -> None:
+    """``--inputs JSON``: a manifest of the options ``keys`` describes, as the workflow writes
+    it (rule job_inputs); read by :func:`merge_inputs`."""
+    parser.add_argument(
+        "--inputs",
+        metavar="JSON",
+        help=(
+            f"A manifest giving {keys} as a JSON object (keys as the options, with '_' for "
+            "'-'), as the workflow writes it; options given on the command line take precedence."
+        ),
+    )
+
+
+def merge_inputs(args: argparse.Namespace, pairs: tuple[str, ...] = (), extra=()) -> dict:
+    """Fill the options ``args`` lacks from the ``--inputs`` manifest (a JSON object keyed by
+    option); ``pairs`` are repeated NAME=VALUE options, given there as objects NAME: VALUE (or
+    NAME: [VALUE, ...] for a name that comes back). Returns the manifest's keys in ``extra``."""
+    if args.inputs is None:
+        return {}
+    path = Path(args.inputs)
+    if not path.is_file():
+        raise InputError(f"--inputs {path}: file not found.")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--inputs {path}: not valid JSON ({exc}).") from None
+    if not isinstance(manifest, dict):
+        raise InputError(f"--inputs {path}: expected a JSON object.")
+    unknown = sorted(set(manifest) - set(vars(args)) - set(extra))
+    if unknown:
+        raise InputError(
+            f"--inputs {path}: unknown key(s) {', '.join(unknown)}; the keys are the options "
+            "of this command."
+        )
+    for key, value in manifest.items():
+        if key in extra or getattr(args, key) not in (None, []):
+            continue
+        if key in pairs:
+            if not isinstance(value, dict):
+                raise InputError(f"--inputs {path}: '{key}' must be a JSON object NAME: VALUE.")
+            value = [
+                f"{name}={item}"
+                for name, items in value.items()
+                for item in (items if isinstance(items, list) else [items])
+            ]
+        setattr(args, key, value)
+    return {key: manifest[key] for key in extra if key in manifest}
+
+
+def require_options(args: argparse.Namespace, *options: str) -> None:
+    """Options that may come from the command line or the ``--inputs`` manifest, but must come."""
+    for option in options:
+        if not getattr(args, option):
+            raise InputError(
+                f"--{option.replace('_', '-')} is required (on the command line or in --inputs)."
+            )
 
 
 def add_resume_options(parser: argparse.ArgumentParser, unit: str = "iterations") -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..data.outputs import check_name, check_out_dir
 from ..errors import InputError
-from .common import parse_pairs, positive_int
+from .common import merge_inputs, parse_pairs, positive_int, require_options
 
 
 def register(subparsers) -> None:
@@ -143,45 +143,11 @@ def _register_report(subparsers) -> None:
     report.set_defaults(func=_report)
 
 
-def _merge_inputs(args: argparse.Namespace, pairs: tuple[str, ...], extra=()) -> dict:
-    """Fill the options ``args`` lacks from the ``--inputs`` manifest (a JSON object keyed by
-    option); ``pairs`` are repeated NAME=VALUE options, given there as objects. Returns the
-    manifest's keys in ``extra``."""
-    if args.inputs is None:
-        return {}
-    path = Path(args.inputs)
-    if not path.is_file():
-        raise InputError(f"--inputs {path}: file not found.")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--inputs {path}: not valid JSON ({exc}).") from None
-    if not isinstance(manifest, dict):
-        raise InputError(f"--inputs {path}: expected a JSON object.")
-    unknown = sorted(set(manifest) - set(vars(args)) - set(extra))
-    if unknown:
-        raise InputError(
-            f"--inputs {path}: unknown key(s) {', '.join(unknown)}; the keys are the options "
-            "of this command."
-        )
-    for key, value in manifest.items():
-        if key in extra or getattr(args, key) not in (None, []):
-            continue
-        if key in pairs:
-            value = [f"{name}={item}" for name, item in value.items()]
-        setattr(args, key, value)
-    return {key: manifest[key] for key in extra if key in manifest}
-
-
 def _plots(args: argparse.Namespace) -> int:
     from ..report.figures import RunFiles, build_figures
 
-    _merge_inputs(args, ("run", "loss", "lambda_run"))
-    for option in ("train_bed", "run", "k"):
-        if not getattr(args, option):
-            raise InputError(
-                f"--{option.replace('_', '-')} is required (on the command line or in --inputs)."
-            )
+    merge_inputs(args, ("run", "loss", "lambda_run"))
+    require_options(args, "train_bed", "run", "k")
     runs = [
         RunFiles(name, Path(directory), args.train_name, args.val_name)
         for name, directory in parse_pairs(args.run, "--run", "NAME=DIR").items()
@@ -216,7 +182,7 @@ def _plots(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from ..report.html import build_report
 
-    extra = _merge_inputs(args, ("fileset", "labels"), extra=("config",))
+    extra = merge_inputs(args, ("fileset", "labels"), extra=("config",))
     if "config" in extra and args.config is None and args.config_json is None:
         if not isinstance(extra["config"], dict):
             raise InputError(f"--inputs {args.inputs}: 'config' must be a JSON object.")

@@ -13,7 +13,14 @@ from pathlib import Path
 
 from ..data.outputs import check_name, check_out_dir
 from ..errors import InputError
-from .common import add_seed, add_threads, parse_pairs
+from .common import (
+    add_inputs,
+    add_seed,
+    add_threads,
+    merge_inputs,
+    parse_pairs,
+    require_options,
+)
 
 
 def _log(message: str) -> None:
@@ -126,6 +133,8 @@ def _evaluate_model(args: argparse.Namespace) -> int:
 def _metrics_table(args: argparse.Namespace) -> int:
     from ..steps.tables import assemble_metrics, write_metrics
 
+    merge_inputs(args, pairs=("mode",))
+    require_options(args, "evaluations")
     out, _ = _out(args)
     files = list(args.evaluations) + list(args.timings or []) + list(args.cv or [])
     for path in files:
@@ -146,6 +155,8 @@ def _metrics_table(args: argparse.Namespace) -> int:
 def _pong(args: argparse.Namespace) -> int:
     from ..steps.pong import write_pong_files
 
+    merge_inputs(args, pairs=("q",))
+    require_options(args, "q")
     out, name = _out(args, _stem(args.fam))
     q_files = parse_pairs(args.q, "--q", "RUN_ID=FILE.Q")
     _, ind2pop, gaps = write_pong_files(q_files, args.fam, out, name, args.labels)
@@ -164,6 +175,8 @@ def _pong(args: argparse.Namespace) -> int:
 def _align(args: argparse.Namespace) -> int:
     from ..steps.align import MODES, PERMUTATIONS, align_q_files
 
+    merge_inputs(args, pairs=("q",))
+    require_options(args, "q")
     out, _ = _out(args)
     # One pair per file: a run lists one .Q per K, so the same run name comes back.
     q_files = [next(iter(parse_pairs([item], "--q", "RUN=FILE.Q").items())) for item in args.q]
@@ -340,7 +353,7 @@ def _register_metrics_table(subparsers) -> None:
         ),
     )
     parser.add_argument("--cohort", required=True, help="Cohort name for the first column.")
-    parser.add_argument("--evaluations", nargs="+", required=True, help="Evaluation tables.")
+    parser.add_argument("--evaluations", nargs="+", help="Evaluation tables (required).")
     parser.add_argument("--timings", nargs="*", help="Timing sidecars (NAME[.K].timing.tsv).")
     parser.add_argument("--cv", nargs="*", help="CV tables (METHOD.cv.tsv).")
     parser.add_argument(
@@ -349,6 +362,11 @@ def _register_metrics_table(subparsers) -> None:
     parser.add_argument(
         "--reference-baseline",
         help="Baseline model the speedups are measured against (e.g. the configured tool).",
+    )
+    add_inputs(
+        parser,
+        "--evaluations, --timings, --cv (lists), --mode (an object RUN: MODE) and "
+        "--reference-baseline",
     )
     _add_out(parser, None)
     parser.set_defaults(func=_metrics_table)
@@ -371,10 +389,9 @@ def _register_align(subparsers) -> None:
     parser.add_argument(
         "--q",
         action="append",
-        required=True,
         metavar="RUN=FILE.Q",
         help="A .Q file and its run (a letter, then letters, digits, _ or -); repeat, one per "
-        "run and K.",
+        "run and K (required, here or in --inputs).",
     )
     parser.add_argument(
         "--reference",
@@ -386,6 +403,7 @@ def _register_align(subparsers) -> None:
         type=float,
         help="Least G' between every two runs of a mode (default: 0.9).",
     )
+    add_inputs(parser, "--q (an object RUN: [FILE.Q, ...], one .Q per K) and --reference")
     _add_out(parser, None)
     parser.set_defaults(func=_align)
 
@@ -404,11 +422,12 @@ def _register_pong(subparsers) -> None:
     parser.add_argument(
         "--q",
         action="append",
-        required=True,
         metavar="RUN_ID=FILE.Q",
-        help="A .Q file and its pong run ID (a letter, then letters, digits, _ or -); repeat.",
+        help="A .Q file and its pong run ID (a letter, then letters, digits, _ or -); repeat "
+        "(required, here or in --inputs).",
     )
     parser.add_argument("--fam", required=True, help=".fam of the individuals of every .Q.")
     parser.add_argument("--labels", help="Population labels of those individuals.")
+    add_inputs(parser, "--q (an object RUN_ID: FILE.Q)")
     _add_out(parser, "Stem of the two files (default: the .fam's stem).")
     parser.set_defaults(func=_pong)

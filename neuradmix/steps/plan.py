@@ -580,7 +580,9 @@ class Plan:
             if key in options
         )
 
-    def metrics_inputs(self, cohort: str) -> dict[str, list[str]]:
+    def metrics_inputs(self, cohort: str) -> dict[str, list[str] | str]:
+        """The evaluations, timing sidecars and CV tables the metrics table reads, and its
+        manifest."""
         models = self.evaluated_models()
         return {
             "evaluations": [layout.evaluation(cohort, m, model) for m, model, _ in models],
@@ -588,32 +590,52 @@ class Plan:
                 path for m, model, _ in models for path in self.model_timings(cohort, m, model)
             ],
             "cv": self.cv_tables(cohort),
+            "manifest": layout.job_inputs(cohort, "metrics_table"),
         }
 
     def align_inputs(self, cohort: str, partition: str) -> dict:
+        """What align waits for: the partition's .fam, every model's files, the simulated truth
+        and the manifest naming the .Q files."""
         files = self._partition_files(cohort, partition)
         return {
             "fam": files["fam"],
             "models": self.all_model_files(cohort),
             "truth": [files["truth"]] if "truth" in files else [],
+            "manifest": layout.job_inputs(cohort, "align", partition),
         }
 
-    def align_options(self, cohort: str, partition: str) -> str:
-        """--q RUN=FILE for every model and K of the partition, then the simulated truth, and
-        the reference run."""
-        pairs = [f"{run}={path}" for run, _, path in self.q_files(cohort, partition)]
-        pairs += [f"truth={path}" for path in self.align_inputs(cohort, partition)["truth"]]
-        options = [f"--q {shlex.quote(pair)}" for pair in pairs]
-        return " ".join([*options, f"--reference {self.align_reference()}"])
-
-    def pong_options(self, cohort: str, partition: str) -> str:
-        """--q RUN_ID=FILE for every aligned model and K of the partition (the truth first)."""
-        files = self.pong_q_files(cohort, partition)
-        return " ".join(f"--q {shlex.quote(f'{run}={path}')}" for run, path in files)
-
     # -----------------------------------------------------------------------------------------
-    # Manifests: what the plots and report jobs read, instead of dozens of flags
+    # Manifests: what the jobs with many named inputs (plots, report, metrics table, align,
+    # pong) read, instead of dozens of flags
     # -----------------------------------------------------------------------------------------
+
+    def metrics_table_inputs(self, cohort: str) -> dict:
+        """The inputs of ``neuradmix metrics-table --inputs``: the evaluations, timing sidecars
+        and CV tables, the mode of each run and the baseline of the speedups."""
+        files = self.metrics_inputs(cohort)
+        return {
+            "evaluations": files["evaluations"],
+            "timings": files["timings"],
+            "cv": files["cv"],
+            "mode": {run: spec["mode"] for run, spec in self.runs.items()},
+            "reference_baseline": self.baseline,
+        }
+
+    def align_manifest(self, cohort: str, partition: str) -> dict:
+        """The inputs of ``neuradmix align --inputs``: the .Q files of every model and K of the
+        partition by run, then the simulated truth, and the reference run."""
+        runs: dict[str, list[str]] = {}
+        for run, _, path in self.q_files(cohort, partition):
+            runs.setdefault(run, []).append(path)
+        truth = self._partition_files(cohort, partition).get("truth")
+        if truth is not None:
+            runs["truth"] = [truth]
+        return {"q": runs, "reference": self.align_reference()}
+
+    def pong_manifest(self, cohort: str, partition: str) -> dict:
+        """The inputs of ``neuradmix pong --inputs``: every aligned .Q of the partition by pong
+        run ID (the truth first)."""
+        return {"q": dict(self.pong_q_files(cohort, partition))}
 
     def plots_inputs(self, cohort: str) -> dict:
         """The inputs of ``neuradmix plots --inputs`` for a cohort, keyed by its options."""
@@ -661,8 +683,19 @@ class Plan:
         return inputs
 
     def job_inputs_json(self, cohort: str, job: str) -> str:
-        """The manifest of ``job`` (plots or report) for a cohort, as JSON text."""
-        inputs = {"plots": self.plots_inputs, "report": self.report_inputs}[job](cohort)
+        """The manifest of ``job`` for a cohort, as JSON text: plots, report or metrics_table,
+        or align/PARTITION or pong/PARTITION (as :func:`neuradmix.layout.job_inputs` names
+        them)."""
+        job, _, partition = job.partition("/")
+        if job in ("align", "pong"):
+            manifest = {"align": self.align_manifest, "pong": self.pong_manifest}[job]
+            inputs = manifest(cohort, partition)
+        else:
+            inputs = {
+                "plots": self.plots_inputs,
+                "report": self.report_inputs,
+                "metrics_table": self.metrics_table_inputs,
+            }[job](cohort)
         return json.dumps(inputs, indent=1, default=str) + "\n"
 
     # -----------------------------------------------------------------------------------------

@@ -213,3 +213,36 @@ def test_plots_and_report_read_their_manifest(tmp_path, capsys):
     bad.write_text(json.dumps({"runs": {}}))
     assert main(["plots", "--inputs", str(bad), "--out", str(tmp_path)]) == 2
     assert "unknown key(s) runs" in capsys.readouterr().err
+
+
+def test_metrics_align_and_pong_read_their_manifest(tmp_path, capsys):
+    """The metrics table, align and pong take their many files from the plan's manifest, in the
+    order the flags gave them (align: one .Q per run and K, the truth last; pong: the truth
+    first); here none exists, so each command stops at the first file the manifest names."""
+    plan = Plan.from_config(full_config(), THREE)
+    align = json.loads(plan.job_inputs_json("c_sim", "align/val"))
+    assert align["reference"] == "neural_single"
+    assert align["q"]["neural_multihead"] == [
+        f"results/c_sim/neural/multihead/val.{k}.Q" for k in (2, 3, 4, 5)
+    ]
+    assert list(align["q"])[-1] == "truth"
+    pong = json.loads(plan.job_inputs_json("c_sim", "pong/train"))
+    assert list(pong["q"])[:2] == ["truth", "neural_single_K3"]
+    metrics = json.loads(plan.job_inputs_json("c", "metrics_table"))
+    assert metrics["mode"]["multihead"] == "multihead"
+    assert metrics["reference_baseline"] == "em"
+    fam = tmp_path / "x.fam"
+    fam.write_text("".join(f"s{i} s{i} 0 0 0 -9\n" for i in range(8)))
+    commands = {
+        "metrics_table": (["metrics-table", "--cohort", "c"], "results/c/evaluate/neural/single"),
+        "align/val": (["align", "--fam", str(fam)], "results/c/neural/single/val.3.Q"),
+        "pong/train": (["pong", "--fam", str(fam)], "results/c/aligned/train/neural_single.3.Q"),
+    }
+    for job, (command, first) in commands.items():
+        manifest = tmp_path / f"{job.replace('/', '.')}.json"
+        manifest.write_text(plan.job_inputs_json("c", job))
+        code = main([*command, "--inputs", str(manifest), "--out", str(tmp_path / "out")])
+        assert code == 2
+        assert first in capsys.readouterr().err
+    assert main(["align", "--out", str(tmp_path / "out")]) == 2
+    assert "--q is required (on the command line or in --inputs)" in capsys.readouterr().err

@@ -58,11 +58,6 @@ wildcard_constraints:
     k=r"\d+",
 
 
-def quoted(paths):
-    """One path or a list of them, quoted for a shell line (paths may hold spaces)."""
-    return shlex.join([paths] if isinstance(paths, str) else [str(p) for p in paths])
-
-
 def fileset(prefix):
     """The three files of a PLINK fileset as a named input/output dict."""
     return layout.fileset(prefix)

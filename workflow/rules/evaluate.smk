@@ -3,7 +3,9 @@ run's .Q aligned to one labelling (with the modes of each K) and the pong files 
 run of a partition together.
 
 Each model (neural run or baseline tool) is evaluated in one job over all its K values and both
-partitions; the metrics table adds the fit times from the timing sidecars and the CV errors.
+partitions; the metrics table adds the fit times from the timing sidecars and the CV errors. The metrics
+table, align and pong read which file is which from a manifest the plan writes (rule job_inputs,
+in report.smk).
 """
 
 
@@ -60,15 +62,10 @@ rule metrics_table:
     resources:
         **rule_resources("metrics_table"),
     params:
-        cv=lambda wc, input: f"--cv {quoted(input.cv)}" if input.cv else "",
-        reference=PLAN.baseline,
-        modes=" ".join(f"--mode {run}={spec['mode']}" for run, spec in RUNS.items()),
         outdir=subpath(output.metrics, parent=True),
     shell:
         "python -m neuradmix metrics-table --cohort {wildcards.cohort}"
-        " --evaluations {input.evaluations:q} --timings {input.timings:q} {params.cv}"
-        " {params.modes} --reference-baseline {params.reference:q} --out {params.outdir:q}"
-        " 2> {log:q}"
+        " --inputs {input.manifest:q} --out {params.outdir:q} 2> {log:q}"
 
 
 rule align:
@@ -87,10 +84,9 @@ rule align:
     resources:
         **rule_resources("align"),
     params:
-        options=lambda wc: PLAN.align_options(wc.cohort, wc.partition),
         outdir=subpath(output.permutations, parent=True),
     shell:
-        "python -m neuradmix align {params.options} --fam {input.fam:q}"
+        "python -m neuradmix align --inputs {input.manifest:q} --fam {input.fam:q}"
         " --out {params.outdir:q} 2> {log:q}"
 
 
@@ -99,6 +95,7 @@ rule pong:
         fam=lambda wc: fileset(partition_prefix(wc))["fam"],
         labels=lambda wc: layout.labels(partition_prefix(wc)),
         aligned=layout.permutations("{cohort}", "{partition}"),
+        manifest=layout.job_inputs("{cohort}", "pong", "{partition}"),
     output:
         filemap=layout.pong_file("{cohort}", "{partition}", "filemap"),
         ind2pop=layout.pong_file("{cohort}", "{partition}", "ind2pop"),
@@ -112,8 +109,8 @@ rule pong:
     resources:
         **rule_resources("pong"),
     params:
-        options=lambda wc: PLAN.pong_options(wc.cohort, wc.partition),
         outdir=subpath(output.filemap, parent=True),
     shell:
-        "python -m neuradmix pong {params.options} --fam {input.fam:q} --labels {input.labels:q}"
-        " --out {params.outdir:q} --name {wildcards.partition} 2> {log:q}"
+        "python -m neuradmix pong --inputs {input.manifest:q} --fam {input.fam:q}"
+        " --labels {input.labels:q} --out {params.outdir:q} --name {wildcards.partition}"
+        " 2> {log:q}"

@@ -4,16 +4,18 @@
 include: "report_common.smk"
 
 
-# What the plots and report jobs read beyond their input files (which run is where, the main
-# K, the λ runs, the filesets of the summary, the config), written from the plan. A change of
-# the plan changes the params, so the manifest (and the jobs that read it) run again.
+# What the jobs with many named inputs read beyond their input files (plots and report: which
+# run is where, the main K, the λ runs, the filesets of the summary, the config; metrics_table:
+# the evaluations, timings, CV tables and modes; align and pong, per partition: the .Q of each
+# run and K), written from the plan. A change of the plan changes the params, so the manifest
+# (and the jobs that read it) run again.
 rule job_inputs:
     output:
         layout.job_inputs("{cohort}", "{job}"),
     log:
         layout.log("{cohort}", "job_inputs", "{job}"),
     wildcard_constraints:
-        job="plots|report",
+        job="plots|report|metrics_table|(?:align|pong)/(?:train|val)",
     localrule: True
     params:
         manifest=lambda wc: PLAN.job_inputs_json(wc.cohort, wc.job),
