@@ -33,17 +33,21 @@ PATTERNS = {
     "target": "{cohort_dir}/targets/{target}/{stage}",
     # a model's folder and the files of its K values inside it
     "model_dir": "{cohort_dir}/{method}/{model}",
+    # (also what the commands write with --out DIRECTORY --name NAME, in any folder)
     "q": "{directory}/{name}.{k}.Q",
     "p": "{directory}/{name}.{k}.P",
+    "q_se": "{directory}/{name}.{k}.Q_se",
+    "q_columns": "{q}.columns",
     "timing": "{directory}/{name}.timing.tsv",
     "timing_k": "{directory}/{name}.{k}.timing.tsv",
+    "baseline_summary": "{directory}/{name}.{k}.baseline.tsv",
     "resume": "{directory}/{name}.resume.npz",
-    "model_pt": "{directory}/train.model.pt",
-    "loss": "{directory}/train.loss.tsv",
+    "model_pt": "{directory}/{name}.model.pt",
+    "loss": "{directory}/{name}.loss.tsv",
     "target_timing": "{directory}/targets/{target}.timing.tsv",
     # cross-validation, evaluation and tables
-    "cv": "{cohort_dir}/cv/{method}.cv.tsv",
-    "cv_resume": "{cohort_dir}/cv/{method}.resume.npz",
+    "cv_dir": "{cohort_dir}/cv",
+    "cv": "{directory}/{name}.cv.tsv",
     "evaluation": "{cohort_dir}/evaluate/{method}/{model}.tsv",
     "metrics": "{cohort_dir}/metrics.tsv",
     "table2": "{cohort_dir}/table2.tsv",
@@ -154,6 +158,16 @@ def p_file(directory: str | os.PathLike, name: str, k) -> str:
     return _path("p", directory=directory, name=name, k=k)
 
 
+def q_se_file(directory: str | os.PathLike, name: str, k) -> str:
+    """Bootstrap standard errors of the .Q of ``em --bootstrap``."""
+    return _path("q_se", directory=directory, name=name, k=k)
+
+
+def q_columns(q: str | os.PathLike) -> str:
+    """The population of each column of a supervised or simulated .Q, beside it."""
+    return _path("q_columns", q=q)
+
+
 def timing(directory: str | os.PathLike, name: str, k=None) -> str:
     """Timing sidecar: ``DIR/NAME.timing.tsv`` for a whole model, ``DIR/NAME.K.timing.tsv`` for
     a fit at one K."""
@@ -162,17 +176,32 @@ def timing(directory: str | os.PathLike, name: str, k=None) -> str:
     return _path("timing_k", directory=directory, name=name, k=k)
 
 
+def baseline_summary(directory: str | os.PathLike, name: str, k) -> str:
+    """One row of a baseline fit: tool, wall seconds, log-likelihood."""
+    return _path("baseline_summary", directory=directory, name=name, k=k)
+
+
 def resume_checkpoint(directory: str | os.PathLike, name: str) -> str:
     return _path("resume", directory=directory, name=name)
 
 
+def model_file(directory: str | os.PathLike, name: str) -> str:
+    """``DIR/NAME.model.pt``: the trained network ``train --name NAME`` writes."""
+    return _path("model_pt", directory=directory, name=name)
+
+
+def loss_file(directory: str | os.PathLike, name: str) -> str:
+    """``DIR/NAME.loss.tsv``: the loss of each epoch of ``train --name NAME``."""
+    return _path("loss", directory=directory, name=name)
+
+
 def model_checkpoint(cohort: str, run: str) -> str:
-    """The trained network of a run."""
-    return _path("model_pt", directory=run_dir(cohort, run))
+    """The trained network of a run (trained on the training partition)."""
+    return model_file(run_dir(cohort, run), "train")
 
 
 def loss_table(cohort: str, run: str) -> str:
-    return _path("loss", directory=run_dir(cohort, run))
+    return loss_file(run_dir(cohort, run), "train")
 
 
 def target_timing(cohort: str, run: str, target: str) -> str:
@@ -185,12 +214,17 @@ def target_timing(cohort: str, run: str, target: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def cv_file(directory: str | os.PathLike, name: str) -> str:
+    """``DIR/NAME.cv.tsv``: the CV error of each K (``cv --out DIR --name NAME``)."""
+    return _path("cv", directory=directory, name=name)
+
+
 def cv_table(cohort: str, method: str) -> str:
-    return _path("cv", cohort, method=method)
+    return cv_file(_path("cv_dir", cohort), method)
 
 
 def cv_checkpoint(cohort: str, method: str) -> str:
-    return _path("cv_resume", cohort, method=method)
+    return resume_checkpoint(_path("cv_dir", cohort), method)
 
 
 def evaluation(cohort: str, method: str, model: str) -> str:

@@ -16,12 +16,12 @@ ALLOWED = {
     "errors": {""},
     "runtime": {"", "errors"},
     "layout": set(),  # the paths of results/: standard library only
-    "data": {"", "errors"},
-    "stats": {"", "errors", "data"},
-    "simulation": {"", "errors", "runtime", "data"},
-    "compute": {"", "errors", "runtime", "data"},
-    "classic": {"", "errors", "runtime", "data", "stats", "compute"},
-    "neural": {"", "errors", "runtime", "data", "stats", "compute", "classic"},
+    "data": {"", "errors", "layout"},
+    "stats": {"", "errors", "layout", "data"},
+    "simulation": {"", "errors", "runtime", "layout", "data"},
+    "compute": {"", "errors", "runtime", "layout", "data"},
+    "classic": {"", "errors", "runtime", "layout", "data", "stats", "compute"},
+    "neural": {"", "errors", "runtime", "layout", "data", "stats", "compute", "classic"},
     "steps": {"", "errors", "runtime", "layout", "data", "stats", "compute", "classic"},
     "report": {"", "errors", "runtime", "layout", "data", "stats", "compute", "classic"},
     "cli": set(),  # the CLI may call every layer

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import layout
 from ..data import (
     atomic_outputs,
     known_populations,
@@ -24,7 +25,7 @@ from ..data import (
 from ..data.checks import check_fittable
 from ..data.outputs import check_name, check_out_dir, expected_output_bytes
 from ..data.resume import digest, kept_if_stopped
-from ..data.timing import Timing, timing_path, write_timing
+from ..data.timing import Timing, write_timing
 from ..errors import InputError
 from ..runtime import device_description, process_seconds, set_threads, threads_in_use
 from .defaults import DEFAULT_ACCELERATION
@@ -47,14 +48,14 @@ def check_outputs(out: str, name: str) -> None:
 
 def _write_fit(out: str, name: str, k: int, q, p=None, timing: dict | None = None, se=None) -> Path:
     """``OUT/NAME.K.Q`` (``.P``, ``.Q_se``) with the timing sidecar, all or nothing; ``timing``
-    holds command, tool, fit_seconds and device."""
-    stem = Path(out) / f"{name}.{k}"
+    holds command, tool, fit_seconds and device. Returns the path of the .Q."""
+    q_path = Path(layout.q_file(out, name, k))
     with atomic_outputs() as staged:
-        write_q(staged(f"{stem}.Q"), q)
+        write_q(staged(q_path), q)
         if p is not None:
-            write_p(staged(f"{stem}.P"), p)
+            write_p(staged(layout.p_file(out, name, k)), p)
         if se is not None:
-            write_matrix(staged(f"{stem}.Q_se"), se)
+            write_matrix(staged(layout.q_se_file(out, name, k)), se)
         if timing is not None:
             record = Timing(
                 ks=str(k),
@@ -62,8 +63,8 @@ def _write_fit(out: str, name: str, k: int, q, p=None, timing: dict | None = Non
                 threads=threads_in_use(),
                 **timing,
             )
-            write_timing(staged(timing_path(out, name, k)), record)
-    return stem
+            write_timing(staged(layout.timing(out, name, k)), record)
+    return q_path
 
 
 def _device_name(device) -> str:
@@ -187,7 +188,7 @@ def _fit_each_k(
     from . import fit
 
     for k in ks:
-        if saved is not None and k in saved.done and Path(out, f"{name}.{k}.Q").exists():
+        if saved is not None and k in saved.done and Path(layout.q_file(out, name, k)).exists():
             print(f"K={k}: finished before {saved.source} was saved; its outputs are kept")
             continue
         resume_state = saved.resume_for(k) if saved is not None else None
@@ -283,8 +284,8 @@ def project_files(
         else time.perf_counter() - started,
         "device": _device_name(device),
     }
-    stem = _write_fit(out, name, p.shape[1], result.q, timing=timing)
-    print(f"Projected {genotypes.n_samples} samples with {result.tool} -> {stem}.Q")
+    q_path = _write_fit(out, name, p.shape[1], result.q, timing=timing)
+    print(f"Projected {genotypes.n_samples} samples with {result.tool} -> {q_path}")
     print(f"Loglikelihood: {result.log_likelihood:.6f}")
     return 0
 
@@ -315,13 +316,13 @@ def polish_files(
         "fit_seconds": time.perf_counter() - started,
         "device": _device_name(options.get("device")),
     }
-    stem = _write_fit(out, name, q.shape[1], result.q, result.p, timing)
+    q_path = _write_fit(out, name, q.shape[1], result.q, result.p, timing)
     print(
         f"Polish: {result.iterations} iterations ({result.passes} passes) in "
         f"{result.seconds:.2f} s; log-likelihood {before:.6f} -> {result.log_likelihood:.6f}; "
         f"{result.stop_rule}"
     )
-    print(f"Wrote {stem}.Q and {stem}.P")
+    print(f"Wrote {q_path} and {Path(layout.p_file(out, name, q.shape[1]))}")
     print(f"Loglikelihood: {result.log_likelihood:.6f}\t({result.stop_rule})")
     return 0
 
@@ -390,7 +391,7 @@ def cv_files(
         if saved is not None:
             saved.k_done(asdict(result))
     if out:
-        write_cv_table(Path(out) / f"{name}.cv.tsv", results)
+        write_cv_table(layout.cv_file(out, name), results)
     if saved is not None:
         saved.complete()
     return 0
@@ -443,8 +444,8 @@ def baseline_files(
         threads=n_threads,
         device=_device_name(device if result.tool == "em" else "cpu"),
     )
-    stem = tools.write_baseline(out, name, result, shape, n_threads, seed, timing)
-    print(f"{result.tool}: K={k} in {result.wall_seconds:.2f} s -> {stem}.Q")
+    q_path = tools.write_baseline(out, name, result, shape, n_threads, seed, timing)
+    print(f"{result.tool}: K={k} in {result.wall_seconds:.2f} s -> {q_path}")
     print(f"Loglikelihood: {result.log_likelihood:.6f}")
     return 0
 

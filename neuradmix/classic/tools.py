@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import layout
 from ..compute.engines import log_likelihood
 from ..data import (
     Genotypes,
@@ -37,7 +38,7 @@ from ..data import (
     write_q,
 )
 from ..data.matrices import as_written
-from ..data.timing import timing_path, write_timing
+from ..data.timing import write_timing
 from ..errors import InputError
 from ..runtime import process_seconds
 from . import fit as block_relaxation
@@ -404,18 +405,18 @@ def write_baseline(
     out_dir, name: str, result: BaselineResult, shape, threads: int, seed: int, timing=None
 ):
     """``DIR/NAME.K.Q``, ``DIR/NAME.K.P``, ``DIR/NAME.K.baseline.tsv`` (one header, one row) and,
-    with ``timing``, ``DIR/NAME.K.timing.tsv``; all or nothing."""
-    out_dir = Path(out_dir)
-    stem = out_dir / f"{name}.{result.k}"
+    with ``timing``, ``DIR/NAME.K.timing.tsv``; all or nothing. Returns the path of the .Q."""
+    k = result.k
+    q_path = Path(layout.q_file(out_dir, name, k))
     with atomic_outputs() as staged:
         if timing is not None:
             timing.process_seconds = process_seconds()
-            write_timing(staged(timing_path(out_dir, name, result.k)), timing)
-        write_q(staged(f"{stem}.Q"), result.q)
+            write_timing(staged(layout.timing(out_dir, name, k)), timing)
+        write_q(staged(q_path), result.q)
         if result.p is not None:
-            write_p(staged(f"{stem}.P"), result.p)
-        summary = staged(f"{stem}.baseline.tsv")
+            write_p(staged(layout.p_file(out_dir, name, k)), result.p)
+        summary = staged(layout.baseline_summary(out_dir, name, k))
         summary.write_text(
             "\t".join(SUMMARY_COLUMNS) + "\n" + summary_row(result, shape, threads, seed) + "\n"
         )
-    return stem
+    return q_path

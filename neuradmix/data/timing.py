@@ -43,12 +43,6 @@ class Timing:
 TIMING_COLUMNS = [f.name for f in fields(Timing)]
 
 
-def timing_path(out_dir: str | os.PathLike, name: str, k: int | None = None) -> Path:
-    """``DIR/NAME.K.timing.tsv`` for a per-K fit, ``DIR/NAME.timing.tsv`` for a whole model."""
-    stem = f"{name}.{k}" if k is not None else name
-    return Path(out_dir) / f"{stem}.timing.tsv"
-
-
 def write_timing(path: str | os.PathLike, timing: Timing) -> None:
     """One header line and one row (write it through ``atomic_outputs``' ``staged``)."""
     pd.DataFrame([asdict(timing)], columns=TIMING_COLUMNS).to_csv(

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import layout
 from ..data import atomic_outputs, read_bed, read_labels, read_p, read_q, write_p, write_q
 from ..data.checks import check_fittable
 from ..data.outputs import check_name, check_out_dir, expected_output_bytes
 from ..data.resume import kept_if_stopped
-from ..data.timing import Timing, timing_path, write_timing
+from ..data.timing import Timing, write_timing
 from ..errors import InputError
 from ..runtime import (
     ProgressLog,
@@ -145,7 +146,7 @@ def _finish(request: TrainRequest, genotypes, config, ks, result, progress, star
     name = request.name
     with atomic_outputs() as staged:
         write_timing(
-            staged(timing_path(out, name)),
+            staged(layout.timing(out, name)),
             Timing(
                 command="train",
                 tool="neural+polish" if request.polish else "neural",
@@ -157,17 +158,20 @@ def _finish(request: TrainRequest, genotypes, config, ks, result, progress, star
             ),
         )
         for k in ks:
-            write_q(staged(out / f"{name}.{k}.Q"), q[k])
-            write_p(staged(out / f"{name}.{k}.P"), p[k])
+            write_q(staged(layout.q_file(out, name, k)), q[k])
+            write_p(staged(layout.p_file(out, name, k)), p[k])
             if result.populations is not None:
-                staged_columns = staged(out / f"{name}.{k}.Q.columns")
+                staged_columns = staged(layout.q_columns(layout.q_file(out, name, k)))
                 staged_columns.write_text("\n".join(result.populations) + "\n")
-        save_model(staged(out / f"{name}.model.pt"), result)
-        result.history.to_csv(staged(out / f"{name}.loss.tsv"), sep="\t", index=False)
+        save_model(staged(layout.model_file(out, name)), result)
+        result.history.to_csv(staged(layout.loss_file(out, name)), sep="\t", index=False)
     for k in ks:
         print(f"K={k}\tLoglikelihood: {lls[k]:.6f}")
     k_part = str(ks[0]) if len(ks) == 1 else "{" + ",".join(map(str, ks)) + "}"
-    _log(f"wrote {out}/{name}.{k_part}.Q/.P, {name}.model.pt, {name}.loss.tsv")
+    _log(
+        f"wrote {layout.q_file(out, name, k_part)}/.P, {Path(layout.model_file(out, name)).name}, "
+        f"{Path(layout.loss_file(out, name)).name}"
+    )
     return 0
 
 
@@ -224,9 +228,9 @@ def infer_files(
     out_dir = Path(out)
     with atomic_outputs() as staged:
         for k in loaded.ks:
-            write_q(staged(out_dir / f"{name}.{k}.Q"), result.q[k])
+            write_q(staged(layout.q_file(out_dir, name, k)), result.q[k])
         write_timing(
-            staged(timing_path(out_dir, name)),
+            staged(layout.timing(out_dir, name)),
             Timing(
                 command="infer",
                 tool="neural+refine" if refine_steps > 0 else "neural",
@@ -245,7 +249,7 @@ def infer_files(
     note = " (SNPs reordered to the model's order)" if result.reordered else ""
     _log(
         f"assigned {data.n_samples} samples in {result.seconds:.2f} s by {how}{note}; wrote "
-        f"{out_dir}/{name}.{{{','.join(map(str, loaded.ks))}}}.Q"
+        f"{layout.q_file(out_dir, name, '{' + ','.join(map(str, loaded.ks)) + '}')}"
     )
     return 0
 
@@ -262,7 +266,7 @@ def recover_p_files(bed: str, q_path: str, out: str, name: str, threads: int | N
     q = read_q(q_path, genotypes.n_samples)
     overall, _ = allele_frequencies(genotypes.calls)
     p = weighted_allele_frequencies(genotypes.calls, q, fallback=overall)
-    path = Path(out) / f"{name}.{p.shape[1]}.P"
+    path = Path(layout.p_file(out, name, p.shape[1]))
     with atomic_outputs() as staged:
         write_p(staged(path), p)
     _log(f"wrote {path}: {p.shape[0]} SNPs x {p.shape[1]} clusters")

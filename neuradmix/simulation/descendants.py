@@ -42,6 +42,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from .. import layout
 from ..data import (
     MISSING,
     Genotypes,
@@ -682,7 +683,8 @@ def _paint(out, founders, hap, founder_hap, first, last) -> None:
 def output_paths(prefix: str | os.PathLike, vcf: bool, bed: bool, segments: bool) -> list[Path]:
     """Every file :func:`write_simulation` writes for ``prefix``."""
     prefix = str(prefix)
-    paths = [f"{prefix}.truth.Q", f"{prefix}.truth.Q.columns", f"{prefix}.labels"]
+    truth = layout.truth(prefix)
+    paths = [truth, layout.q_columns(truth), layout.labels(prefix)]
     if vcf:
         paths.append(f"{prefix}.vcf.gz")
     if bed:
@@ -702,10 +704,10 @@ def write_simulation(
 ) -> None:
     """Write a simulation through ``staged`` (from :func:`neuradmix.data.atomic_outputs`)."""
     prefix = str(prefix)
-    write_q(staged(f"{prefix}.truth.Q"), sim.truth_q)
-    staged_columns = staged(f"{prefix}.truth.Q.columns")
+    write_q(staged(layout.truth(prefix)), sim.truth_q)
+    staged_columns = staged(layout.q_columns(layout.truth(prefix)))
     staged_columns.write_text("".join(f"{name}\n" for name in sim.populations))
-    write_labels(staged(f"{prefix}.labels"), sim.sample_ids, sim.labels)
+    write_labels(staged(layout.labels(prefix)), sim.sample_ids, sim.labels)
     if vcf:
         write_vcf(
             staged(f"{prefix}.vcf.gz"),

@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 import pandas as pd
 
+from .. import layout
 from ..data import atomic_outputs, read_fam_ids, read_matrix, read_q, write_q
 from ..errors import InputError
 from ..stats.alignment import DEFAULT_MODE_THRESHOLD, align_runs, find_modes, permute
@@ -28,7 +29,7 @@ _RUN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 def aligned_file(run: str, k: int) -> str:
     """Name of the aligned ``.Q`` of ``run`` at ``k`` inside the output folder."""
-    return f"{run}.{k}.Q"
+    return PurePath(layout.aligned_q(".", run, k)).as_posix()
 
 
 def _join(values) -> str:

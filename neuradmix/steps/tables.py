@@ -224,7 +224,7 @@ def write_metrics(metrics: pd.DataFrame, out_dir: str | os.PathLike) -> tuple[Pa
 def cv_table_file(source: str | os.PathLike, out_dir: str | os.PathLike, name: str) -> Path:
     """Saved ``CV error (K=k): x`` lines (or a CV table) -> ``OUT/NAME.cv.tsv`` (k, cv_error)."""
     table = read_cv_table(source)
-    out = Path(out_dir) / f"{name}.cv.tsv"
+    out = Path(layout.cv_file(out_dir, name))
     with atomic_outputs() as staged:
         table[["k", "cv_error"]].to_csv(staged(out), sep="\t", index=False, na_rep="NA")
     return out

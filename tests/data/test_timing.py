@@ -1,20 +1,21 @@
 """Timing sidecars and the process clock behind them."""
 
 import time
+from pathlib import Path
 
 import pytest
 
-from neuradmix.data.timing import Timing, read_timing, timing_path, write_timing
+from neuradmix import layout
+from neuradmix.data.timing import Timing, read_timing, write_timing
 from neuradmix.errors import InputError
 from neuradmix.runtime import process_seconds
 
 
 def test_timing_round_trip_and_names(tmp_path):
     timing = Timing("train", "neural", "2,3,4", 1.25, 4.5, 2, "cpu (test)")
-    path = timing_path(tmp_path, "train")
-    assert (
-        path.name == "train.timing.tsv" and timing_path(tmp_path, "x", 3).name == "x.3.timing.tsv"
-    )
+    path = Path(layout.timing(tmp_path, "train"))
+    assert path.name == "train.timing.tsv"
+    assert Path(layout.timing(tmp_path, "x", 3)).name == "x.3.timing.tsv"
     write_timing(path, timing)
     back = read_timing(path)
     assert back == timing and back.k_values == [2, 3, 4]

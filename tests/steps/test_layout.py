@@ -13,6 +13,7 @@ from plan_config import full_config
 from neuradmix import layout
 from neuradmix.data import write_bed, write_p, write_q
 from neuradmix.report.figures import RunFiles
+from neuradmix.simulation.descendants import output_paths
 from neuradmix.simulation.psd import simulate_psd
 from neuradmix.steps.evaluate import evaluate_model
 from neuradmix.steps.plan import CohortFacts, Plan
@@ -103,3 +104,83 @@ def test_the_workflow_spells_no_result_path():
         if spelled.search(line) and not line.lstrip().startswith("#")
     ]
     assert not offending, offending
+
+
+@pytest.fixture
+def renamed_outputs(monkeypatch):
+    """Every file a command writes into a model's folder under another name."""
+    renames = {
+        "q": "{directory}/{name}.K{k}.Q",
+        "p": "{directory}/{name}.K{k}.P",
+        "q_se": "{directory}/{name}.K{k}.Q_stderr",
+        "q_columns": "{q}.populations",
+        "timing": "{directory}/{name}.clock.tsv",
+        "timing_k": "{directory}/{name}.K{k}.clock.tsv",
+        "baseline_summary": "{directory}/{name}.K{k}.tool.tsv",
+        "model_pt": "{directory}/{name}.net.pt",
+        "loss": "{directory}/{name}.epochs.tsv",
+        "cv": "{directory}/{name}.cverr.tsv",
+        "aligned_q": "{directory}/{run}.K{k}.Q",
+        "truth": "{prefix}.true.Q",
+        "labels": "{prefix}.pops",
+    }
+    for kind, pattern in renames.items():
+        monkeypatch.setitem(layout.PATTERNS, kind, pattern)
+
+
+def _written(folder: Path) -> set[str]:
+    return {path.name for path in folder.iterdir()}
+
+
+def test_the_writers_name_their_files_through_the_layout(renamed_outputs, tmp_path):
+    """The commands write what the layout names, and nothing else: a writer that spelled
+    ``NAME.K.Q`` (or a timing, model, loss, CV or baseline file) itself would leave the old name
+    here."""
+    from neuradmix.cli import main
+
+    planted = simulate_psd(40, 300, 2, fst=0.3, seed=5)
+    write_bed(tmp_path / "data", planted.genotypes)
+    bed = str(tmp_path / "data.bed")
+    common = ["--threads", "1"]
+    em, base, net, cv, aligned = (tmp_path / name for name in ("em", "b", "net", "cv", "al"))
+    bootstrap = ["--bootstrap", "2", "--bootstrap-iter", "1", "--bootstrap-block", "0.001"]
+    assert (
+        main(["em", bed, "--k", "2", "--out", str(em), "--name", "train", *common, *bootstrap]) == 0
+    )
+    assert _written(em) == {"train.K2.Q", "train.K2.P", "train.K2.Q_stderr", "train.K2.clock.tsv"}
+    p = str(em / "train.K2.P")
+    assert main(["project", bed, "--p", p, "--out", str(em), "--name", "val", *common]) == 0
+    assert main(["polish", bed, "--q", str(em / "train.K2.Q"), "--p", p, "--out", str(em),
+                 "--name", "pol", "--quiet", *common]) == 0  # fmt: skip
+    assert _written(em) - {
+        "train.K2.Q",
+        "train.K2.P",
+        "train.K2.Q_stderr",
+        "train.K2.clock.tsv",
+    } == {"val.K2.Q", "val.K2.clock.tsv", "pol.K2.Q", "pol.K2.P", "pol.K2.clock.tsv"}
+    assert main(["baseline", bed, "--k", "2", "--tool", "em", "--out", str(base), "--name", "train",
+                 *common]) == 0  # fmt: skip
+    assert _written(base) == {"train.K2.Q", "train.K2.P", "train.K2.clock.tsv", "train.K2.tool.tsv"}
+    assert main(["cv", bed, "--k", "2", "--folds", "2", "--out", str(cv), "--name", "em", "--quiet",
+                 *common]) == 0  # fmt: skip
+    assert _written(cv) == {"em.cverr.tsv"}
+    assert main(["train", bed, "--k", "2", "--epochs", "2", "--out", str(net), "--name", "train",
+                 *common]) == 0  # fmt: skip
+    model = net / "train.net.pt"
+    assert (
+        main(["infer", bed, "--model", str(model), "--out", str(net), "--name", "val", *common])
+        == 0
+    )
+    assert main(["recover-p", bed, "--q", str(net / "val.K2.Q"), "--out", str(net), "--name", "all",
+                 *common]) == 0  # fmt: skip
+    assert _written(net) == {
+        "train.K2.Q", "train.K2.P", "train.net.pt", "train.epochs.tsv", "train.clock.tsv",
+        "val.K2.Q", "val.clock.tsv", "all.K2.P",
+    }  # fmt: skip
+    runs = [f"--q=a={em / 'train.K2.Q'}", f"--q=b={base / 'train.K2.Q'}"]
+    assert main(["align", *runs, "--out", str(aligned)]) == 0
+    assert _written(aligned) == {"a.K2.Q", "b.K2.Q", "permutations.tsv", "modes.tsv"}
+    simulated = output_paths(tmp_path / "sim.train", vcf=False, bed=False, segments=False)
+    assert {path.name for path in simulated} == {
+        "sim.train.true.Q", "sim.train.true.Q.populations", "sim.train.pops"
+    }  # fmt: skip
