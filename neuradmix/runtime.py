@@ -39,7 +39,7 @@ def _mps_available(torch) -> bool:
 def select_device(requested: str | None = "auto", allow_mps: bool = True):
     """cuda, then mps, then cpu for ``auto``; a clear error for a device that is not there.
 
-    ``allow_mps=False`` is for code that needs float64 on the device (the classic engine).
+    ``allow_mps=False`` is for code that needs float64 on the device (the classic method).
     """
     import torch
 

@@ -139,7 +139,7 @@ def test_every_module_belongs_to_a_layer():
 
 
 def test_the_check_sees_an_upward_import():
-    """A classic module importing the neural engine is caught (the check can fail)."""
+    """A classic module importing the neural method is caught (the check can fail)."""
     module = PACKAGE / "classic" / "fit.py"
     source = module.read_text() + "\nfrom ..neural import train\n"
     assert "neural" in _imported_layers(module, source) - ALLOWED["classic"]

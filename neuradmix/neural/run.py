@@ -178,7 +178,7 @@ def _finish(request: TrainRequest, genotypes, config, ks, result, progress, star
 def _polish(genotypes, q: dict, p: dict, lls: dict, device, progress):
     """Continue each head's fit with the classic block relaxation to ADMIXTURE's optimum (the
     written .Q/.P are then the block relaxation's, started from the network's). The log line
-    keeps the words "the classic engine", which the workflow's logs are read for."""
+    says "the classic method (block relaxation)", which the workflow's logs are read for."""
     from ..classic.fit import polish
 
     for k in list(q):
@@ -186,8 +186,8 @@ def _polish(genotypes, q: dict, p: dict, lls: dict, device, progress):
         if progress is not None:
             progress.done()
         _log(
-            f"polish K={k}: the classic engine continued from the network's Q/P for "
-            f"{polished.iterations} iterations in {polished.seconds:.1f} s, log-likelihood "
+            f"polish K={k}: the classic method (block relaxation) continued from the network's "
+            f"Q/P for {polished.iterations} iterations in {polished.seconds:.1f} s, log-likelihood "
             f"{lls[k]:.3f} -> {polished.log_likelihood:.3f}; the .Q/.P written are the polished "
             "ones"
         )

@@ -380,7 +380,7 @@ def loss_figure(results: CohortResults):
         "forward pass, first on the common SNPs of the PCA start (blue, left axis), then on "
         "all SNPs (orange, right axis). The first stage stops when the objective improves by "
         "less than 1e-5 (relative) in two epochs running, the second at 1e-6 (1e-5 for a run "
-        "that the classic engine polishes afterwards)."
+        "that block relaxation polishes afterwards)."
     )
     return plots.plot_loss_curves(tables), "Training objective per epoch", caption
 

@@ -19,7 +19,8 @@ import pandas as pd
 
 # What each baseline tool is, for the sentence that names it.
 TOOL_NAMES = {
-    "em": "this package's EM engine (ADMIXTURE's model and likelihood, not the ADMIXTURE binary)",
+    "em": "this package's block relaxation, em (ADMIXTURE's model and likelihood, not the "
+    "ADMIXTURE binary)",
     "admixture": "ADMIXTURE",
     "fastmixture": "fastmixture",
     "fastmixture2": "fastmixture2",
@@ -53,7 +54,7 @@ class Headline:
 
 def run_labels(metrics: pd.DataFrame) -> dict[str, str]:
     """Each neural run's name as the report shows it: a run whose written fit is the classic
-    engine's polish of the network's says so, so that it is never read as the network's own."""
+    method's polish of the network's says so, so that it is never read as the network's own."""
     neural = metrics[metrics["method"] == "neural"]
     labels = {}
     for run, rows in neural.groupby("model", sort=False):
@@ -72,7 +73,7 @@ def best_k_sentences(cv: pd.DataFrame) -> list[str]:
     for method, rows in cv.dropna(subset=["cv_error"]).groupby("method", sort=True):
         best = rows.loc[rows["cv_error"].idxmin()]
         ks = sorted(rows["k"].astype(int))
-        name = "the EM engine" if method == "em" else f"the {method} model"
+        name = "block relaxation (em)" if method == "em" else f"the {method} model"
         sentences.append(
             f"Best K by cross-validation with {name}: K={int(best['k'])} (CV error "
             f"{best['cv_error']:.4g}; K={ks[0]}..{ks[-1]} tried)."
@@ -204,7 +205,7 @@ def hardware_sentence(metrics: pd.DataFrame, reference: str) -> str:
     described = TOOL_NAMES.get(tool, tool)
     projection = _one(base["infer_tool"])
     threads = _one(base["train_threads"].astype("Int64"))
-    projected = "the same engine" if projection == tool else TOOL_NAMES.get(projection, projection)
+    projected = "the same tool" if projection == tool else TOOL_NAMES.get(projection, projection)
     parts = [
         f"Baseline: {described}, fitted at each K with {threads} thread(s) on "
         f"{_one(base['train_device'])}; validation individuals projected with {projected}."

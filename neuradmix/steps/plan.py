@@ -714,7 +714,7 @@ class Plan:
             return jobsize.fileset_size(input[f"{prefix}bed"], input[f"{prefix}fam"])
 
         if rule in ("train_neural", "infer", "infer_target"):
-            # Training (the network, then the classic engine with --polish) or inference (a
+            # Training (the network, then block relaxation with --polish) or inference (a
             # forward pass and a few Newton steps, with the model file loaded).
             inference = "model" in input.keys()
             polish = self.runs[wildcards.run].get("polish", False)

@@ -1,4 +1,4 @@
-"""The classic engine: kernels against hand-written maths, the exact block steps, convergence to
+"""The classic method: kernels against hand-written maths, the exact block steps, convergence to
 the optimum from its starts, modes, determinism, engines, and the command line."""
 
 from __future__ import annotations

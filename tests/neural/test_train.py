@@ -32,7 +32,7 @@ def cohort():
 
 @pytest.fixture(scope="module")
 def optimum(cohort):
-    """The maximum-likelihood fit by the classic engine, the reference of every bound."""
+    """The maximum-likelihood fit by the classic method, the reference of every bound."""
     return classic.fit(cohort.genotypes, 3, seed=1, tol=1e-11)
 
 

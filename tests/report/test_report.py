@@ -216,7 +216,7 @@ def test_headline_opens_the_report_with_best_k_gap_speed_and_hardware(built_repo
     html = out.read_text()
     assert html.index('<section id="headline">') < html.index('<section id="summary">')
     headline = _headline(html)
-    assert "Best K by cross-validation with the EM engine: K=3 (CV error 0.48" in headline
+    assert "Best K by cross-validation with block relaxation (em): K=3 (CV error 0.48" in headline
     # Training log-likelihood relative to em's: single is 1% below at each K, multi 0.1% (best).
     assert headline.count('<td class="num best">-0.100%</td>') == 2
     assert headline.count('<td class="num">-1.000%</td>') == 2
@@ -225,7 +225,7 @@ def test_headline_opens_the_report_with_best_k_gap_speed_and_hardware(built_repo
     assert '<td class="num best">6.25×</td>' in headline
     assert '<td class="num best">150×</td>' in headline
     assert '<td class="num">5×</td>' in headline
-    assert "this package&#39;s EM engine" in headline and "cpu (test CPU)" in headline
+    assert "this package&#39;s block relaxation, em" in headline and "cpu (test CPU)" in headline
     assert "cuda:0 (test GPU)" in headline and "file reading excluded" in headline
     assert "RMSE" not in headline  # a real cohort has no truth
 

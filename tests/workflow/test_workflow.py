@@ -532,11 +532,11 @@ def test_end_to_end_on_a_tiny_cohort(tiny_run):
         assert row["train_fit_seconds"] < row["train_process_seconds"]
         assert row["infer_fit_seconds"] < row["infer_process_seconds"]
     assert np.isnan(indexed.loc[("neural", "pre", 3, "val"), "speedup_train"])
-    # The polished run says so: its fit is the classic engine's continuation of the network's.
+    # The polished run says so: its fit is the block relaxation's continuation of the network's.
     assert indexed.loc[("neural", "multi", 3, "train"), "train_tool"] == "neural+polish"
     assert indexed.loc[("neural", "single", 3, "train"), "train_tool"] == "neural"
     assert (
-        "polish K=3: the classic engine continued"
+        "polish K=3: the classic method (block relaxation) continued"
         in (results / "tiny" / "logs" / "train_neural" / "multi.log").read_text()
     )
     assert "multi (network + classic polish)" in (results / "tiny" / "report.html").read_text()

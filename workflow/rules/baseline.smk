@@ -1,5 +1,5 @@
 """Classic ADMIXTURE baseline per K, projection of the validation samples, cross-validation
-(held-out genotype entries scored by deviance, per K, with the EM engine or the network).
+(held-out genotype entries scored by deviance, per K, with block relaxation or the network).
 """
 
 TOOL_DIR = layout.baseline_dir("{cohort}", "{tool}")
@@ -51,7 +51,7 @@ rule project:
         **rule_resources("project"),
     params:
         outdir=subpath(output.q, parent=True),
-        # admixture -P projects ADMIXTURE fits; the EM engine projects everything else.
+        # admixture -P projects ADMIXTURE fits; our block relaxation projects everything else.
         tool=lambda wc: {"admixture": "admixture", "auto": "auto"}.get(wc.tool, "em"),
         seed=SEED,
     shell:
