@@ -455,6 +455,8 @@ def test_config_errors_fail_at_validation(tiny, tmp_path, change, message):
     assert message in output, output[-3000:]
     # One line naming the key, not the schema and the config dumped after it.
     assert "Failed validating" not in output and "On instance" not in output, output[-3000:]
+    # ... nor Snakemake's error header and traceback around it.
+    assert "WorkflowError" not in output and 'File "' not in output, output[-3000:]
     assert not (tmp_path / "results").exists()
 
 

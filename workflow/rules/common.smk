@@ -5,6 +5,7 @@ every rule file uses. Every path comes from neuradmix.layout; every decision fro
 import re
 import shlex
 import shutil
+import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -21,6 +22,12 @@ from neuradmix.steps.plan import (
 )
 
 
+def _config_error(message):
+    """Stop before any job with one line on stderr (no Snakemake traceback around it)."""
+    print(message, file=sys.stderr)
+    raise SystemExit(1)
+
+
 def _plan(config):
     """The config checked by the schema, then by the plan: a mistake is one line naming the key."""
     try:
@@ -28,11 +35,11 @@ def _plan(config):
     except WorkflowError as error:
         if not hasattr(error.__context__, "absolute_path"):  # not a jsonschema error
             raise
-        raise WorkflowError(config_error_line(error.__context__)) from None
+        _config_error(config_error_line(error.__context__))
     try:
         return Plan.from_config(config)
     except InputError as error:
-        raise WorkflowError(f"Invalid config: {error}") from None
+        _config_error(f"Invalid config: {error}")
 
 
 PLAN = _plan(config)
