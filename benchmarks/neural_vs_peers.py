@@ -49,9 +49,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import peers  # noqa: E402
 
+from neuradmix import layout  # noqa: E402
 from neuradmix.classic.tools import adamixture_counts_other_allele  # noqa: E402
 from neuradmix.data import read_q, write_bed, write_p, write_q  # noqa: E402
-from neuradmix.data.timing import read_timing, timing_path  # noqa: E402
+from neuradmix.data.timing import read_timing  # noqa: E402
 from neuradmix.stats.metrics import rmse_q  # noqa: E402
 
 
@@ -81,7 +82,7 @@ def _ours(out, k):
 
 
 def _fit_seconds(out, name="fit") -> float:
-    return read_timing(timing_path(Path(out), name)).fit_seconds
+    return read_timing(layout.timing(Path(out), name)).fit_seconds
 
 
 def _rmse(value) -> str:
