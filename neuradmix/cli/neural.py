@@ -117,6 +117,16 @@ def _register_train(subparsers) -> None:
         default=None,
         help="ReLU units of every head (default: 4 K^2 for the head of K, at least 32)",
     )
+    parser.add_argument(
+        "--extra-coordinates",
+        type=int,
+        default=defaults.extra_coordinates,
+        metavar="E",
+        help="principal coordinates each head reads beyond its K - 1 (default: %(default)s). "
+        "More fit the training samples closer to the maximum-likelihood optimum at a K above "
+        "the structure the leading axes resolve, but can fit noise and assign new samples "
+        "worse; see README, 'The network'",
+    )
     add_engine(parser)
     parser.add_argument(
         "--quiet", action="store_true", help="no progress lines on stderr (one per epoch)"
@@ -143,6 +153,7 @@ def _train(args) -> int:
         supervised_weight=args.eta,
         encoder_steps=args.encoder_steps,
         hidden=args.hidden,
+        extra_coordinates=args.extra_coordinates,
         seed=args.seed,
         device=args.device,
         threads=args.threads,

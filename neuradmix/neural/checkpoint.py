@@ -63,6 +63,7 @@ def save_model(path: str | os.PathLike, result: TrainResult) -> None:
         "n_inputs": int(result.pca.n_components),
         "n_snps": int(len(snps)),
         "hidden": result.config.hidden,
+        "extra_coordinates": result.config.extra_coordinates,
         "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
         "pca": {
             "centre": torch.from_numpy(result.pca.centre),
@@ -114,6 +115,7 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         payload["n_snps"],
         ks,
         hidden=payload["hidden"],
+        extra_coordinates=payload.get("extra_coordinates", 0),  # (models saved before it: 0)
     )
     model.load_state_dict(payload["state_dict"])
     model.eval()

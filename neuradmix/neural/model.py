@@ -31,9 +31,19 @@ from torch import nn
 DTYPE = torch.float64
 
 
-def head_inputs(k: int, n_coordinates: int) -> int:
-    """Coordinates head K reads: the simplex's K - 1 dimensions, as many as there are."""
-    return max(1, min(k - 1, n_coordinates))
+def head_inputs(k: int, n_coordinates: int, extra: int = 0) -> int:
+    """Coordinates head K reads: the simplex's K - 1 dimensions and ``extra`` more, as many as
+    there are.
+
+    ``extra`` trades the fit of the training samples against the assignment of new ones. At a K
+    above the structure the principal axes resolve, the maximum-likelihood Q also uses
+    directions beyond the leading K - 1: on a 1,000 x 15,619 cohort of three stdpopsim sources
+    and their mosaics, K=5, the forward pass ends 2.8e-4 below the optimum with 0 extra, 1.6e-4
+    with 2, 6.5e-5 with 4 and 5.4e-5 with 8. Where the further axes are noise, the network fits
+    the training samples' noise along them: on the 2,000 x 100,000 coalescent cohort, K=4, the
+    held-out Q moves from 0.0077 (0 extra) to 0.011 (4) and 0.026 (8) away from the projection
+    optimum, while the training fit barely changes (2.7e-5, 2.4e-5, 2.4e-5)."""
+    return max(1, min(k - 1 + extra, n_coordinates))
 
 
 def head_width(k: int, hidden: int | None = None) -> int:
@@ -72,7 +82,12 @@ class _Head(nn.Module):
 
 class NeuralAdmixture(nn.Module):
     def __init__(
-        self, n_coordinates: int, n_snps: int, ks: list[int], hidden: int | None = None
+        self,
+        n_coordinates: int,
+        n_snps: int,
+        ks: list[int],
+        hidden: int | None = None,
+        extra_coordinates: int = 0,
     ) -> None:
         super().__init__()
         self.ks = [int(k) for k in ks]
@@ -81,7 +96,8 @@ class NeuralAdmixture(nn.Module):
         self.register_buffer("input_mean", torch.zeros(n_coordinates, dtype=DTYPE))
         self.register_buffer("input_scale", torch.ones(n_coordinates, dtype=DTYPE))
         self.heads = nn.ModuleList(
-            _Head(head_inputs(k, n_coordinates), head_width(k, hidden), k) for k in self.ks
+            _Head(head_inputs(k, n_coordinates, extra_coordinates), head_width(k, hidden), k)
+            for k in self.ks
         )
         for h, k in enumerate(self.ks):
             self.register_buffer(f"decoder_{h}", torch.full((n_snps, k), 0.5, dtype=DTYPE))

@@ -167,7 +167,7 @@ def _finish(request: TrainRequest, genotypes, config, ks, result, progress, star
         result.history.to_csv(staged(layout.loss_file(out, name)), sep="\t", index=False)
     for k in ks:
         print(f"K={k}\tLoglikelihood: {lls[k]:.6f}")
-    k_part = str(ks[0]) if len(ks) == 1 else "{" + ",".join(map(str, ks)) + "}"
+    k_part = _k_part(ks)
     _log(
         f"wrote {layout.q_file(out, name, k_part)}/.P, {Path(layout.model_file(out, name)).name}, "
         f"{Path(layout.loss_file(out, name)).name}"
@@ -249,7 +249,7 @@ def infer_files(
     note = " (SNPs reordered to the model's order)" if result.reordered else ""
     _log(
         f"assigned {data.n_samples} samples in {result.seconds:.2f} s by {how}{note}; wrote "
-        f"{layout.q_file(out_dir, name, '{' + ','.join(map(str, loaded.ks)) + '}')}"
+        f"{layout.q_file(out_dir, name, _k_part(loaded.ks))}"
     )
     return 0
 
@@ -288,3 +288,8 @@ def neural_fold_fit(seed: int, device: str | None, epochs: int | None, progress=
         return np.asarray(result.q[k], dtype=np.float64), np.asarray(result.p[k], dtype=np.float64)
 
     return fit_fold
+
+
+def _k_part(ks) -> str:
+    """The K of a file name in a log line: ``3``, or ``{2,3,4}`` for several."""
+    return str(ks[0]) if len(ks) == 1 else "{" + ",".join(map(str, ks)) + "}"

@@ -98,6 +98,7 @@ def check_inputs(genotypes: Genotypes, config: TrainConfig, labels, init_p) -> N
         ("--patience", config.patience, 1),
         ("--encoder-steps", config.encoder_steps, 1),
         ("--hidden", config.hidden or 1, 1),
+        ("--extra-coordinates", config.extra_coordinates, 0),
     ):
         if value < smallest:
             raise InputError(f"{name} {value}: must be at least {smallest}.")
@@ -483,14 +484,16 @@ def train(
 
     # The encoder's first layer: principal axes found on the common SNPs, carried to all SNPs.
     snps = start_snps(genotypes, config.start_snps)
-    n_coordinates = max(ks) - 1
+    n_coordinates = max(ks) - 1 + config.extra_coordinates
     subset_pca = fit_pca(genotypes, max(n_coordinates, 2), seed=config.seed, snps=snps)
     layer = extend_to_all_snps(genotypes, subset_pca, n_coordinates)
     coordinates = torch.from_numpy(layer.scores.astype(np.float64)).to(device)
     subset = genotypes if len(snps) == m else genotypes.select_snps(snps)
     start = initial_state(subset, snps, subset_pca, ks, labels, init_p, config.seed)
 
-    model = NeuralAdmixture(layer.n_components, m, ks, hidden=config.hidden).to(device)
+    model = NeuralAdmixture(
+        layer.n_components, m, ks, hidden=config.hidden, extra_coordinates=config.extra_coordinates
+    ).to(device)
     model.set_input_statistics(coordinates)
     if resume is None:  # (a resumed run loads the weights)
         fit_encoder_to(model, coordinates, start.q, config.warm_start_steps)

@@ -246,6 +246,7 @@ def test_bad_settings_are_refused_before_work(cohort):
         ({"entropy": -1.0}, "--lambda -1.0"),
         ({"engine": "cupy"}, "--engine 'cupy'"),
         ({"encoder_steps": 0}, "--encoder-steps 0"),
+        ({"extra_coordinates": -1}, "--extra-coordinates -1"),
     ):
         with pytest.raises(InputError, match=message):
             train(cohort.genotypes, TrainConfig(**{"ks": [3], **change}))
@@ -311,3 +312,17 @@ def test_cross_validation_with_the_neural_fold_fit():
     result = cross_validate(small.genotypes, 2, fit, folds=2, seed=1)
     assert len(result.fold_errors) == 2 and 0.1 < result.error < 2.0
     assert result.heldout_entries == np.count_nonzero(small.genotypes.calls <= 2)
+
+
+def test_extra_coordinates_reach_the_heads_and_the_saved_model(tmp_path, cohort):
+    """--extra-coordinates E: each head reads K - 1 + E principal coordinates, the model file
+    keeps that, and the reloaded model assigns the training samples as training did."""
+    result = train(
+        cohort.genotypes, TrainConfig(ks=[3], seed=1, threads=2, epochs=4, extra_coordinates=2)
+    )
+    assert result.pca.n_components == 4
+    assert [head.n_inputs for head in result.model.heads] == [4]
+    save_model(tmp_path / "m.pt", result)
+    loaded = load_model(tmp_path / "m.pt")
+    assert [head.n_inputs for head in loaded.model.heads] == [4]
+    np.testing.assert_array_equal(infer(loaded, cohort.genotypes, device="cpu").q[3], result.q[3])
