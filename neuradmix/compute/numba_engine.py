@@ -57,49 +57,15 @@ class NumbaEngine(Engine):
         return f_out, float(self._ll_groups.sum())
 
     def ancestry_model(self, q: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The second-order model of every sample's log-likelihood in its ``q_i`` at (Q, F): the
-        gradient (N x K) and minus the Hessian (N x K x K), both taken along the simplex (a
-        multiple of (1, ..., 1) is left out, which changes neither for a step that keeps
-        ``sum(q_i) = 1``); one pass over the genotypes."""
-        k = q.shape[1]
-        stats = np.empty((k + k * (k + 1) // 2, self.n))
-        kernels.ancestry_pass(
-            self.packed,
-            self.n,
-            np.ascontiguousarray(q.T),
-            np.ascontiguousarray(f),
-            self.weights,
-            self.seed,
-            self.folds,
-            self.heldout,
-            stats,
-            np.zeros(0, dtype=np.int64),
-        )
+        """As :meth:`Engine.ancestry_model`."""
+        stats = self._ancestry_stats(np.ascontiguousarray(q.T), f, np.zeros(0, dtype=np.int64))
         self.passes += 1
-        return kernels.unpack_model(stats, k)
+        return kernels.unpack_model(stats, q.shape[1])
 
-    def ancestry(
-        self,
-        q: np.ndarray,
-        f: np.ndarray,
-        fixed: np.ndarray | None,
-        entropy: np.ndarray | None = None,
-        rows: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Newton-updated Q at (Q, F); rows where ``fixed`` is True are kept. ``entropy`` (one
-        weight per sample) adds ``entropy_i * H(q_i)`` to each sample's objective (the neural
-        method's lambda). ``rows`` (sample indices) limits the step to those samples, at a cost
-        in proportion to their number; the others keep their Q."""
-        k = q.shape[1]
-        if rows is not None:
-            rows = np.ascontiguousarray(rows, dtype=np.int64)
-            q_rows = q[rows]
-            n = len(rows)
-        else:
-            rows = np.zeros(0, dtype=np.int64)
-            q_rows = q
-            n = self.n
-        qt = np.ascontiguousarray(q_rows.T)
+    def _ancestry_stats(self, qt: np.ndarray, f: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """One ancestry pass: every sample's (or ``rows``') gradient and Hessian sums in q,
+        packed K + K(K+1)/2 rows per sample."""
+        k, n = qt.shape
         stats = np.empty((k + k * (k + 1) // 2, n))
         kernels.ancestry_pass(
             self.packed,
@@ -113,6 +79,28 @@ class NumbaEngine(Engine):
             stats,
             rows,
         )
+        return stats
+
+    def ancestry(
+        self,
+        q: np.ndarray,
+        f: np.ndarray,
+        fixed: np.ndarray | None,
+        entropy: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """As :meth:`Engine.ancestry`; a pass over ``rows`` costs in proportion to their
+        number."""
+        if rows is not None:
+            rows = np.ascontiguousarray(rows, dtype=np.int64)
+            q_rows = q[rows]
+            n = len(rows)
+        else:
+            rows = np.zeros(0, dtype=np.int64)
+            q_rows = q
+            n = self.n
+        qt = np.ascontiguousarray(q_rows.T)
+        stats = self._ancestry_stats(qt, f, rows)
         subset = len(rows) > 0
         if entropy is not None:
             weight = np.asarray(entropy, dtype=np.float64)
