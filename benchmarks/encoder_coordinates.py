@@ -81,7 +81,9 @@ def main(argv=None) -> int:
             )  # fmt: skip
             forward = read_q(layout.q_file(out, "held", k), held_n)
             projected = read_q(layout.q_file(out, "projected", k), held_n)
-            rows.append((extra, ll, cohort.rmse(q), rmse_q(forward, projected), trained.wall))
+            rows.append(
+                (extra, ll, cohort.rmse(q), rmse_q(forward, projected), trained.wall_seconds)
+            )
     lines = [
         f"### Encoder input width: {cohort.title}, K={k}, {threads} threads",
         "",
