@@ -9,6 +9,8 @@ DEFAULT_MAX_ITER = 1000
 # the last secants (default), over-relaxed block steps, or none.
 ACCELERATIONS = ("quasi-newton", "sor", "none")
 DEFAULT_ACCELERATION = "quasi-newton"
+# Iterations at most of each warm-started bootstrap replicate (neuradmix.classic.bootstrap).
+DEFAULT_BOOTSTRAP_ITER = 10
 # External and internal baselines (neuradmix.classic.tools).
 BASELINE_TOOLS = ("auto", "admixture", "fastmixture2", "adamixture", "fastmixture", "em")
 # Tools that give Q for a fixed P (`neuradmix project`): admixture -P, adamixture-project, our block

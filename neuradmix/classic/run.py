@@ -28,7 +28,7 @@ from ..data.resume import digest, kept_if_stopped
 from ..data.timing import Timing, write_timing
 from ..errors import InputError
 from ..runtime import device_description, process_seconds, set_threads, threads_in_use
-from .defaults import DEFAULT_ACCELERATION
+from .defaults import DEFAULT_ACCELERATION, DEFAULT_BOOTSTRAP_ITER
 
 
 def _read(bed: str, threads: int | None, assigning: bool = False):
@@ -83,7 +83,7 @@ def fit_files(
     threads: int | None = None,
     bootstrap: int = 0,
     bootstrap_block: float = 5.0,
-    bootstrap_iter: int = 3,
+    bootstrap_iter: int = DEFAULT_BOOTSTRAP_ITER,
     progress=None,
     checkpoint: str | None = None,
     resume: str | None = None,
@@ -229,6 +229,7 @@ def _fit_each_k(
                 seed=options.get("seed", 42),
                 device=options.get("device"),
                 fixed_rows=fixed,
+                acceleration=options.get("acceleration") or DEFAULT_ACCELERATION,
                 progress=log,
             )
             se = boot.se

@@ -9,6 +9,7 @@ from ..classic.defaults import (
     ACCELERATIONS,
     BASELINE_TOOLS,
     DEFAULT_ACCELERATION,
+    DEFAULT_BOOTSTRAP_ITER,
     DEFAULT_MAX_ITER,
     DEFAULT_TOL,
     PROJECTION_TOOLS,
@@ -139,8 +140,10 @@ def _register_em(subparsers) -> None:
     parser.add_argument(
         "--bootstrap-iter",
         type=positive_int,
-        default=3,
-        help="iterations of each warm-started bootstrap refit (default: 3)",
+        default=DEFAULT_BOOTSTRAP_ITER,
+        help="most iterations of each bootstrap replicate, refitted from the fit with its "
+        "acceleration until the gain (last and still to come) is below 1e-7 of the "
+        f"log-likelihood (default: {DEFAULT_BOOTSTRAP_ITER})",
     )
     parser.add_argument("--init-q", metavar="FILE.Q", help="starting Q (single K only)")
     parser.add_argument("--init-p", metavar="FILE.P", help="starting P (single K only)")
