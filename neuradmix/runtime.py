@@ -12,6 +12,7 @@ import sys
 import time
 
 import numba
+from threadpoolctl import threadpool_limits
 
 from .errors import InputError
 
@@ -21,13 +22,20 @@ _IMPORTED_AT = time.time()
 def set_threads(threads: int | None) -> None:
     """Use ``threads`` CPU threads in the numba kernels (None: all available).
 
-    torch itself is kept to one thread: on CPU it only runs the small encoder, and its OpenMP
-    workers spin-wait against the numba kernels when both are busy (measured here: a 1024-sample
-    encoder step went from 5 ms to over 200 ms on 2 cores shared with another job).
+    The other thread pools are kept to one thread, because their workers spin-wait after each
+    call and take the cores from the numba kernels that follow:
+
+    * torch, which on CPU only runs the small encoder (measured here: a 1024-sample encoder
+      step went from 5 ms to over 200 ms on 2 cores shared with another job);
+    * numpy's BLAS, whose small products (the quasi-Newton step between two passes, the
+      start's SVD) come between kernel calls: with OpenBLAS on two threads a 1.2 ms pass took
+      4-22 ms after one, and `neuradmix em` took 1.40x (1,000 x 15,619, K=4), 1.45x
+      (105 x 8,450, K=5) and 1.08x (2,000 x 100,000, K=4) the time it takes with one.
     """
     torch = sys.modules.get("torch")  # only configure torch where a command has loaded it
     if torch is not None:
         torch.set_num_threads(1)
+    threadpool_limits(1, user_api="blas")
     if threads:
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 

@@ -8,7 +8,14 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from neuradmix.data import write_bed, write_labels
+from neuradmix.runtime import set_threads
 from neuradmix.simulation.psd import simulate_psd
+
+# Every command starts with set_threads (numpy's BLAS on one thread, see its docstring); tests that
+# call the library directly run as the commands do, whichever test ran first. A product's
+# rounding depends on how many BLAS threads split it, and on a likelihood ridge that moves the
+# iterates.
+set_threads(None)
 
 
 def _aligned(estimate: np.ndarray, reference: np.ndarray) -> np.ndarray:
