@@ -7,9 +7,10 @@ blocks as there are, with replacement. A replicate is then the same likelihood w
 counted as often as its block was drawn (a per-SNP weight, 0 for blocks not drawn), refitted from
 the full-data optimum by the fit's own iteration (:func:`neuradmix.classic.fit._iterate`: the
 quasi-Newton acceleration and the stopping rule on the gain still to come) to the looser
-tolerance :data:`REPLICATE_TOL`, at most ``iterations`` iterations. The optimum moves little
-between replicates, so warm starts make a replicate cost a fraction of a fit. The standard error
-of each entry of Q is the standard deviation over replicates.
+tolerance ``BOOTSTRAP_TOL`` (:mod:`neuradmix.classic.defaults`), at most ``iterations``
+iterations. The optimum moves little between replicates, so warm starts make a replicate cost a
+fraction of a fit. The standard error of each entry of Q is the standard deviation over
+replicates.
 
 A replicate cut short underestimates the spread: measured on the ridge cohort of
 ``benchmarks/cohorts.py`` (1,000 x 15,619, K=3, 20 replicates), three plain block-relaxation
@@ -29,15 +30,11 @@ import pandas as pd
 from ..compute.engines import make_engine
 from ..data import Genotypes
 from ..errors import InputError
-from .defaults import DEFAULT_ACCELERATION, DEFAULT_BOOTSTRAP_ITER
+from .defaults import BOOTSTRAP_TOL, DEFAULT_ACCELERATION, DEFAULT_BOOTSTRAP_ITER
 from .fit import _iterate, _Iteration
 
 DEFAULT_REPLICATES = 100
 DEFAULT_BLOCK_CM = 5.0
-# A replicate's refit stops when the last gain and the gain still to come are below this
-# fraction of |log-likelihood| (the fit's rule; 1e-9 for the fit itself). Measured (module
-# docstring): 1e-7 leaves the standard errors within 1% of converged replicates at half the cost.
-REPLICATE_TOL = 1e-7
 
 
 @dataclass
@@ -87,7 +84,7 @@ def bootstrap_se(
     seed: int = 42,
     device: str | None = "cpu",
     fixed_rows: np.ndarray | None = None,
-    tol: float = REPLICATE_TOL,
+    tol: float = BOOTSTRAP_TOL,
     acceleration: str = DEFAULT_ACCELERATION,
     progress=None,
 ) -> BootstrapResult:

@@ -8,6 +8,7 @@ import argparse
 from ..classic.defaults import (
     ACCELERATIONS,
     BASELINE_TOOLS,
+    BOOTSTRAP_TOL,
     DEFAULT_ACCELERATION,
     DEFAULT_BOOTSTRAP_ITER,
     DEFAULT_MAX_ITER,
@@ -142,8 +143,8 @@ def _register_em(subparsers) -> None:
         type=positive_int,
         default=DEFAULT_BOOTSTRAP_ITER,
         help="most iterations of each bootstrap replicate, refitted from the fit with its "
-        "acceleration until the gain (last and still to come) is below 1e-7 of the "
-        f"log-likelihood (default: {DEFAULT_BOOTSTRAP_ITER})",
+        f"acceleration until the gain (last and still to come) is below {BOOTSTRAP_TOL:g} of "
+        f"the log-likelihood (default: {DEFAULT_BOOTSTRAP_ITER})",
     )
     parser.add_argument("--init-q", metavar="FILE.Q", help="starting Q (single K only)")
     parser.add_argument("--init-p", metavar="FILE.P", help="starting P (single K only)")
