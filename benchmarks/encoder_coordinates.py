@@ -1,9 +1,10 @@
 """Ablation of the encoder's input width (not run in CI): ``neuradmix train --extra-coordinates E``
 for several E on the training samples of an 80/20 split, each head reading K - 1 + E principal
-coordinates.
+coordinates, against the default (``auto``: none up to the structure the axes resolve, three per
+dimension of the simplex beyond it; ``neuradmix.neural.model.head_extras``).
 
     python benchmarks/encoder_coordinates.py --cohort benchmarks/data/coalescent/coalescent \\
-        --k 4 --extra 0 2 4 8
+        --k 4 --extra auto 0 2 4 8
 
 For every E: the forward pass's gap to the maximum-likelihood optimum on the training samples
 (the best of ``neuradmix em`` and every run here), its RMSE(Q) against the truth where the
@@ -27,6 +28,7 @@ from neural_vs_peers import Cohort, split  # noqa: E402
 
 from neuradmix import layout  # noqa: E402
 from neuradmix.data import read_q  # noqa: E402
+from neuradmix.neural.checkpoint import load_model  # noqa: E402
 from neuradmix.stats.metrics import rmse_q  # noqa: E402
 
 
@@ -34,7 +36,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cohort", required=True, help="PLINK prefix (split 80/20)")
     parser.add_argument("--k", type=int, default=4)
-    parser.add_argument("--extra", type=int, nargs="+", default=[0, 2, 4, 8])
+    parser.add_argument(
+        "--extra",
+        nargs="+",
+        default=["auto", "0", "2", "4", "8"],
+        help="E values; auto: the default (no --extra-coordinates)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", help="also write the Markdown here")
@@ -58,15 +65,17 @@ def main(argv=None) -> int:
         for extra in args.extra:
             out = root / f"e{extra}"
             q, p = layout.q_file(out, "net", k), layout.p_file(out, "net", k)
+            width = [] if extra == "auto" else ["--extra-coordinates", extra]
             trained = peers.measure(
                 peers.neuradmix(
                     "train", train_prefix, "--k", k, "--out", out, "--name", "net",
-                    "--extra-coordinates", extra, "--threads", threads, "--seed", seed,
+                    *width, "--threads", threads, "--seed", seed,
                 )
             )  # fmt: skip
             ll = cohort.score(q, p)
             best = max(best, ll)
             model = layout.model_file(out, "net")
+            inputs = load_model(model).model.heads[0].n_inputs
             peers.measure(
                 peers.neuradmix(
                     "infer", held_prefix, "--model", model, "--out", out, "--name", "held",
@@ -82,7 +91,14 @@ def main(argv=None) -> int:
             forward = read_q(layout.q_file(out, "held", k), held_n)
             projected = read_q(layout.q_file(out, "projected", k), held_n)
             rows.append(
-                (extra, ll, cohort.rmse(q), rmse_q(forward, projected), trained.wall_seconds)
+                (
+                    extra,
+                    inputs,
+                    ll,
+                    cohort.rmse(q),
+                    rmse_q(forward, projected),
+                    trained.wall_seconds,
+                )
             )
     lines = [
         f"### Encoder input width: {cohort.title}, K={k}, {threads} threads",
@@ -91,10 +107,10 @@ def main(argv=None) -> int:
         "| held-out: forward pass vs projection optimum (RMSE) | train wall s |",
         "|---|---|---|---|---|---|",
     ]
-    for extra, ll, truth_rmse, held_rmse, wall in rows:
+    for extra, inputs, ll, truth_rmse, held_rmse, wall in rows:
         truth_text = "" if truth_rmse is None else f"{truth_rmse:.4f}"
         lines.append(
-            f"| {extra} | {k - 1 + extra} | {(best - ll) / abs(best):.1e} | {truth_text} "
+            f"| {extra} | {inputs} | {(best - ll) / abs(best):.1e} | {truth_text} "
             f"| {held_rmse:.4f} | {wall:.1f} |"
         )
     lines += ["", f"- optimum: the best of `neuradmix em` and every run here ({best:,.3f})"]

@@ -120,12 +120,13 @@ def _register_train(subparsers) -> None:
     parser.add_argument(
         "--extra-coordinates",
         type=int,
-        default=defaults.extra_coordinates,
+        default=None,
         metavar="E",
-        help="principal coordinates each head reads beyond its K - 1 (default: %(default)s). "
-        "More fit the training samples closer to the maximum-likelihood optimum at a K above "
-        "the structure the leading axes resolve, but can fit noise and assign new samples "
-        "worse; see README, 'The network'",
+        help="principal coordinates each head reads beyond its K - 1 (default: none for a head "
+        "whose K - 1 lies within the axes above the noise edge, 3 per dimension of the simplex "
+        "beyond them otherwise). More fit the training samples closer to the "
+        "maximum-likelihood optimum at a K above the structure the leading axes resolve, but "
+        "can fit noise and assign new samples worse; see README, 'The network'",
     )
     add_engine(parser)
     parser.add_argument(

@@ -63,7 +63,10 @@ def save_model(path: str | os.PathLike, result: TrainResult) -> None:
         "n_inputs": int(result.pca.n_components),
         "n_snps": int(len(snps)),
         "hidden": result.config.hidden,
-        "extra_coordinates": result.config.extra_coordinates,
+        "extras": [
+            head.n_inputs - (k - 1)
+            for head, k in zip(result.model.heads, result.config.ks, strict=True)
+        ],
         "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
         "pca": {
             "centre": torch.from_numpy(result.pca.centre),
@@ -115,7 +118,7 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         payload["n_snps"],
         ks,
         hidden=payload["hidden"],
-        extra_coordinates=payload.get("extra_coordinates", 0),  # (models saved before it: 0)
+        extras=payload.get("extras") or [payload.get("extra_coordinates", 0)] * len(ks),
     )
     model.load_state_dict(payload["state_dict"])
     model.eval()

@@ -38,8 +38,9 @@ class TrainConfig:
     # L-BFGS iterations fitting the encoder to the start's Q before the first epoch.
     warm_start_steps: int = 100
     hidden: int | None = None  # ReLU units of each head (None: 4 K^2, see model.head_width)
-    # Principal coordinates each head reads beyond its K - 1 (see model.head_inputs).
-    extra_coordinates: int = 0
+    # Principal coordinates each head reads beyond its K - 1; None: none up to the structure the
+    # axes resolve, more above it (see model.head_extras).
+    extra_coordinates: int | None = None
     start_snps: int = 10_000  # common SNPs of the PCA start and of the first training stage
     seed: int = 42
     device: str = "auto"

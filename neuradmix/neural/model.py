@@ -7,9 +7,10 @@ Encoder. The first layer is linear in the genotypes: a sample's standardised gen
 projected onto the cohort's leading principal axes (:func:`neuradmix.stats.pca.extend_to_all_
 snps`; the axes are part of the model and a checkpoint carries them). These
 coordinates are the bottleneck every head shares. Head ``h`` reads the leading ``K_h - 1`` of
-them, normalised by the training cohort's mean and spread, through one ReLU layer (of
-:func:`head_width` units) to ``K_h`` logits, and its softmax is that head's Q. A head reads only
-as many coordinates as its admixture simplex has dimensions: with more, the network fits the
+them (more when ``K_h - 1`` exceeds the axes above the noise, :func:`head_extras`), normalised
+by the training cohort's mean and spread, through one ReLU layer (of :func:`head_width` units)
+to ``K_h`` logits, and its softmax is that head's Q. Up to the structure a head reads only as
+many coordinates as its admixture simplex has dimensions: with more, the network fits the
 training samples' noise along the further axes and assigns new samples worse (measured on a
 2,000 x 100,000 coalescent cohort, K=4: held-out Q 0.008 from the projection optimum with 3
 coordinates, 0.05 with 8).
@@ -29,21 +30,38 @@ import torch
 from torch import nn
 
 DTYPE = torch.float64
+# Extra coordinates per dimension of a head's simplex above the structure (see head_extras).
+# Chosen on a K=2..8 model of a 1,600 x 100,000 coalescent cohort (3 axes above the noise;
+# largest head gap 1.9e-4 with 0, 1.2e-4 with 2, 7.9e-5 with 3 per dimension) and single K=4, 5
+# models of a 1,000 x 15,619 cohort of three stdpopsim sources and their mosaics, two seeds
+# (K=5: 2.6-2.8e-4 with 0, 0.9e-4 with 1, 0.7-1.1e-4 with 2, 5.8-5.9e-5 with 3).
+EXTRA_ABOVE_STRUCTURE = 3
 
 
 def head_inputs(k: int, n_coordinates: int, extra: int = 0) -> int:
     """Coordinates head K reads: the simplex's K - 1 dimensions and ``extra`` more, as many as
-    there are.
-
-    ``extra`` trades the fit of the training samples against the assignment of new ones. At a K
-    above the structure the principal axes resolve, the maximum-likelihood Q also uses
-    directions beyond the leading K - 1: on a 1,000 x 15,619 cohort of three stdpopsim sources
-    and their mosaics, K=5, the forward pass ends 2.8e-4 below the optimum with 0 extra, 1.6e-4
-    with 2, 6.5e-5 with 4 and 5.4e-5 with 8. Where the further axes are noise, the network fits
-    the training samples' noise along them: on the 2,000 x 100,000 coalescent cohort, K=4, the
-    held-out Q moves from 0.0077 (0 extra) to 0.011 (4) and 0.026 (8) away from the projection
-    optimum, while the training fit barely changes (2.7e-5, 2.4e-5, 2.4e-5)."""
+    there are (:func:`head_extras` chooses ``extra``)."""
     return max(1, min(k - 1 + extra, n_coordinates))
+
+
+def head_extras(ks: list[int], extra: int | None, structure: int) -> list[int]:
+    """Coordinates each head reads beyond its K - 1: ``extra`` for every head when given, else
+    (``None``, the default) none for a head whose K - 1 axes lie within the ``structure``
+    principal axes above the noise edge (:func:`neuradmix.stats.pca.axes_above_noise`), and
+    ``EXTRA_ABOVE_STRUCTURE`` x (K - 1 - structure) for a head above it.
+
+    Extra coordinates trade the fit of the training samples against the assignment of new ones.
+    At a K above the structure the leading axes resolve, the maximum-likelihood Q also uses
+    directions beyond the leading K - 1: on a 1,000 x 15,619 cohort of three stdpopsim sources
+    and their mosaics (2 axes above the noise), K=5, the forward pass ends 2.8e-4 below the
+    optimum with 0 extra, 1.6e-4 with 2, 6.5e-5 with 4 and 5.4e-5 with 8. Where the further axes
+    are noise and K - 1 of them carry the structure, the network fits the training samples'
+    noise along them: on the 2,000 x 100,000 coalescent cohort (3 axes above the noise), K=4,
+    the held-out Q moves from 0.0077 (0 extra) to 0.011 (4) and 0.026 (8) away from the
+    projection optimum, while the training fit barely changes (2.7e-5, 2.4e-5, 2.4e-5)."""
+    if extra is not None:
+        return [int(extra) for _ in ks]
+    return [EXTRA_ABOVE_STRUCTURE * max(0, k - 1 - structure) for k in ks]
 
 
 def head_width(k: int, hidden: int | None = None) -> int:
@@ -87,7 +105,7 @@ class NeuralAdmixture(nn.Module):
         n_snps: int,
         ks: list[int],
         hidden: int | None = None,
-        extra_coordinates: int = 0,
+        extras: list[int] | None = None,
     ) -> None:
         super().__init__()
         self.ks = [int(k) for k in ks]
@@ -95,9 +113,10 @@ class NeuralAdmixture(nn.Module):
         # The coordinates' normalisation: the training cohort's, set once and kept.
         self.register_buffer("input_mean", torch.zeros(n_coordinates, dtype=DTYPE))
         self.register_buffer("input_scale", torch.ones(n_coordinates, dtype=DTYPE))
+        extras = extras or [0] * len(self.ks)
         self.heads = nn.ModuleList(
-            _Head(head_inputs(k, n_coordinates, extra_coordinates), head_width(k, hidden), k)
-            for k in self.ks
+            _Head(head_inputs(k, n_coordinates, extra), head_width(k, hidden), k)
+            for k, extra in zip(self.ks, extras, strict=True)
         )
         for h, k in enumerate(self.ks):
             self.register_buffer(f"decoder_{h}", torch.full((n_snps, k), 0.5, dtype=DTYPE))

@@ -48,10 +48,10 @@ from ..data import Genotypes
 from ..data.packed import observed_per_sample
 from ..errors import InputError
 from ..runtime import select_device, set_threads
-from ..stats.pca import GenotypePCA, extend_to_all_snps, fit_pca
+from ..stats.pca import GenotypePCA, axes_above_noise, extend_to_all_snps, fit_pca
 from .config import TrainConfig
 from .init import Start, fit_encoder_to, frequencies_for_all_snps, initial_state
-from .model import DTYPE, NeuralAdmixture, encode
+from .model import DTYPE, EXTRA_ABOVE_STRUCTURE, NeuralAdmixture, encode, head_extras
 from .optim import minimise
 
 
@@ -98,7 +98,7 @@ def check_inputs(genotypes: Genotypes, config: TrainConfig, labels, init_p) -> N
         ("--patience", config.patience, 1),
         ("--encoder-steps", config.encoder_steps, 1),
         ("--hidden", config.hidden or 1, 1),
-        ("--extra-coordinates", config.extra_coordinates, 0),
+        ("--extra-coordinates", config.extra_coordinates or 0, 0),
     ):
         if value < smallest:
             raise InputError(f"{name} {value}: must be at least {smallest}.")
@@ -483,17 +483,29 @@ def train(
     ks = list(config.ks)
 
     # The encoder's first layer: principal axes found on the common SNPs, carried to all SNPs.
+    # A head above the structure the axes resolve reads more of them (model.head_extras), so the
+    # PCA fits enough axes to count that structure and to feed the widest head.
     snps = start_snps(genotypes, config.start_snps)
-    n_coordinates = max(ks) - 1 + config.extra_coordinates
-    subset_pca = fit_pca(genotypes, max(n_coordinates, 2), seed=config.seed, snps=snps)
+    most = (
+        max(ks)
+        - 1
+        + (
+            config.extra_coordinates
+            if config.extra_coordinates is not None
+            else EXTRA_ABOVE_STRUCTURE * (max(ks) - 1)
+        )
+    )
+    subset_pca = fit_pca(genotypes, max(most, 2), seed=config.seed, snps=snps)
+    extras = head_extras(ks, config.extra_coordinates, axes_above_noise(subset_pca))
+    n_coordinates = max(k - 1 + extra for k, extra in zip(ks, extras, strict=True))
     layer = extend_to_all_snps(genotypes, subset_pca, n_coordinates)
     coordinates = torch.from_numpy(layer.scores.astype(np.float64)).to(device)
     subset = genotypes if len(snps) == m else genotypes.select_snps(snps)
     start = initial_state(subset, snps, subset_pca, ks, labels, init_p, config.seed)
 
-    model = NeuralAdmixture(
-        layer.n_components, m, ks, hidden=config.hidden, extra_coordinates=config.extra_coordinates
-    ).to(device)
+    model = NeuralAdmixture(layer.n_components, m, ks, hidden=config.hidden, extras=extras).to(
+        device
+    )
     model.set_input_statistics(coordinates)
     if resume is None:  # (a resumed run loads the weights)
         fit_encoder_to(model, coordinates, start.q, config.warm_start_steps)

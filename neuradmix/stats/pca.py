@@ -17,6 +17,7 @@ Two solvers share that standardisation and :class:`GenotypePCA`:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -325,6 +326,20 @@ def fit_pca(
         singular_values=singular.astype(np.float64),
         snps=chosen,
     )
+
+
+def axes_above_noise(pca: GenotypePCA) -> int:
+    """How many of the fitted axes carry structure: singular values above sqrt(N) + sqrt(M),
+    the largest that N x M independent standardised genotypes give (the edge of the
+    Marchenko-Pastur law; M counts the polymorphic SNPs, N the samples). Found on a 2,000 x
+    100,000 coalescent cohort of 4 sources, a stdpopsim cohort of 3 sources and their mosaics,
+    a 105-sample cohort of 5 populations and a PSD cohort of 5: 3, 2, 4 and 4 axes, the largest
+    of the rest 0.97-1.0 x the edge and the smallest counted 1.2-4.4 x it. When every fitted
+    axis is above the edge, that is their number (fit more to count further)."""
+    n = pca.scores.shape[0]
+    m = int(np.count_nonzero(pca.scale))
+    edge = math.sqrt(n) + math.sqrt(m)
+    return int(np.count_nonzero(pca.singular_values > edge))
 
 
 def extend_to_all_snps(source: Genotypes, subset: GenotypePCA, n_components: int) -> GenotypePCA:

@@ -326,3 +326,16 @@ def test_extra_coordinates_reach_the_heads_and_the_saved_model(tmp_path, cohort)
     loaded = load_model(tmp_path / "m.pt")
     assert [head.n_inputs for head in loaded.model.heads] == [4]
     np.testing.assert_array_equal(infer(loaded, cohort.genotypes, device="cpu").q[3], result.q[3])
+
+
+def test_heads_above_the_structure_read_more_coordinates_by_default(tmp_path, cohort):
+    """The cohort's 3 populations span 2 axes above the noise: heads K=2, 3 read their K - 1
+    coordinates, the head K=4 reads 3 more per dimension beyond them (3 + 3); the model file
+    keeps each head's width."""
+    result = train(cohort.genotypes, TrainConfig(ks=[2, 3, 4], seed=1, threads=2, epochs=2))
+    assert [head.n_inputs for head in result.model.heads] == [1, 2, 6]
+    assert result.pca.n_components == 6
+    save_model(tmp_path / "m.pt", result)
+    loaded = load_model(tmp_path / "m.pt")
+    assert [head.n_inputs for head in loaded.model.heads] == [1, 2, 6]
+    np.testing.assert_array_equal(infer(loaded, cohort.genotypes, device="cpu").q[4], result.q[4])

@@ -5,7 +5,7 @@ import pytest
 
 from neuradmix.data import MISSING
 from neuradmix.simulation.psd import simulate_psd
-from neuradmix.stats.pca import fit_pca
+from neuradmix.stats.pca import axes_above_noise, fit_pca
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +54,11 @@ def test_pca_rejects_frequencies_of_other_snps(cohort):
     pca = fit_pca(cohort.genotypes.calls, 2, method="exact")
     with pytest.raises(ValueError, match="SNPs"):
         pca.project_frequencies(cohort.p[:10])
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_axes_above_noise_count_the_planted_populations(k):
+    """K populations mixed by Dirichlet(0.5) span K - 1 axes above the noise edge; a cohort
+    without structure (k=1: one population) has none, however many axes are fitted."""
+    cohort = simulate_psd(400, 4000, k, fst=0.1, alpha=0.5, missing_rate=0.01, seed=3)
+    assert axes_above_noise(fit_pca(cohort.genotypes, 10, seed=1)) == k - 1
