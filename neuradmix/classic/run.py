@@ -129,6 +129,8 @@ def fit_files(
                 "shorter --bootstrap-block."
             )
     log = progress or (lambda *args: None)
+    # One acceleration for the fit, its checkpoint's identity and the bootstrap's replicates.
+    options = {**options, "acceleration": options.get("acceleration") or DEFAULT_ACCELERATION}
     saved = None
     if checkpoint or resume:
         from .resume import FitCheckpoint
@@ -136,7 +138,7 @@ def fit_files(
         settings = {
             "k": ks,
             **{key: options.get(key) for key in ("seed", "seeds", "init", "tol")},
-            "acceleration": options.get("acceleration") or DEFAULT_ACCELERATION,
+            "acceleration": options["acceleration"],
             "labels": digest(*label_values) if label_values is not None else None,
             "init_q": digest(start_q) if start_q is not None else None,
             "init_p": digest(start_p) if start_p is not None else None,
@@ -229,7 +231,7 @@ def _fit_each_k(
                 seed=options.get("seed", 42),
                 device=options.get("device"),
                 fixed_rows=fixed,
-                acceleration=options.get("acceleration") or DEFAULT_ACCELERATION,
+                acceleration=options["acceleration"],
                 progress=log,
             )
             se = boot.se
