@@ -64,6 +64,14 @@ def head_extras(ks: list[int], extra: int | None, structure: int) -> list[int]:
     return [EXTRA_ABOVE_STRUCTURE * max(0, k - 1 - structure) for k in ks]
 
 
+def axes_to_fit(ks: list[int], extra: int | None) -> int:
+    """Principal axes the encoder's PCA fits: enough to count the structure up to the largest
+    K - 1 and to feed the widest head :func:`head_extras` can give (at least 2)."""
+    widest = max(ks) - 1
+    widest += extra if extra is not None else EXTRA_ABOVE_STRUCTURE * (max(ks) - 1)
+    return max(widest, 2)
+
+
 def head_width(k: int, hidden: int | None = None) -> int:
     """ReLU units of head K: ``hidden`` if given, else 4 K^2 (at least 32). The map from a
     sample's coordinates to its Q has a piece for every face of the K-simplex, so larger K need

@@ -51,7 +51,7 @@ from ..runtime import select_device, set_threads
 from ..stats.pca import GenotypePCA, axes_above_noise, extend_to_all_snps, fit_pca
 from .config import TrainConfig
 from .init import Start, fit_encoder_to, frequencies_for_all_snps, initial_state
-from .model import DTYPE, EXTRA_ABOVE_STRUCTURE, NeuralAdmixture, encode, head_extras
+from .model import DTYPE, NeuralAdmixture, axes_to_fit, encode, head_extras
 from .optim import minimise
 
 
@@ -483,19 +483,11 @@ def train(
     ks = list(config.ks)
 
     # The encoder's first layer: principal axes found on the common SNPs, carried to all SNPs.
-    # A head above the structure the axes resolve reads more of them (model.head_extras), so the
-    # PCA fits enough axes to count that structure and to feed the widest head.
+    # A head above the structure the axes resolve reads more of them (model.head_extras).
     snps = start_snps(genotypes, config.start_snps)
-    most = (
-        max(ks)
-        - 1
-        + (
-            config.extra_coordinates
-            if config.extra_coordinates is not None
-            else EXTRA_ABOVE_STRUCTURE * (max(ks) - 1)
-        )
+    subset_pca = fit_pca(
+        genotypes, axes_to_fit(ks, config.extra_coordinates), seed=config.seed, snps=snps
     )
-    subset_pca = fit_pca(genotypes, max(most, 2), seed=config.seed, snps=snps)
     extras = head_extras(ks, config.extra_coordinates, axes_above_noise(subset_pca))
     n_coordinates = max(k - 1 + extra for k, extra in zip(ks, extras, strict=True))
     layer = extend_to_all_snps(genotypes, subset_pca, n_coordinates)

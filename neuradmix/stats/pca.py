@@ -334,7 +334,7 @@ def axes_above_noise(pca: GenotypePCA) -> int:
     Marchenko-Pastur law; M counts the polymorphic SNPs, N the samples). Found on a 2,000 x
     100,000 coalescent cohort of 4 sources, a stdpopsim cohort of 3 sources and their mosaics,
     a 105-sample cohort of 5 populations and a PSD cohort of 5: 3, 2, 4 and 4 axes, the largest
-    of the rest 0.97-1.0 x the edge and the smallest counted 1.2-4.4 x it. When every fitted
+    of the rest 0.90-0.99 x the edge and the smallest counted 1.2-5.2 x it. When every fitted
     axis is above the edge, that is their number (fit more to count further)."""
     n = pca.scores.shape[0]
     m = int(np.count_nonzero(pca.scale))
