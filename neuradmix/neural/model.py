@@ -66,10 +66,10 @@ def head_extras(ks: list[int], extra: int | None, structure: int) -> list[int]:
 
 def axes_to_fit(ks: list[int], extra: int | None) -> int:
     """Principal axes the encoder's PCA fits: enough to count the structure up to the largest
-    K - 1 and to feed the widest head :func:`head_extras` can give (at least 2)."""
-    widest = max(ks) - 1
-    widest += extra if extra is not None else EXTRA_ABOVE_STRUCTURE * (max(ks) - 1)
-    return max(widest, 2)
+    K - 1 and to feed the widest head :func:`head_extras` can give, which is its width when no
+    axis rises above the noise (at least 2)."""
+    widths = [k - 1 + e for k, e in zip(ks, head_extras(ks, extra, structure=0), strict=True)]
+    return max(*widths, 2)
 
 
 def head_width(k: int, hidden: int | None = None) -> int:
