@@ -33,13 +33,14 @@ import numba
 import numpy as np
 
 from ..data.genotypes import CODE_TO_COUNT
+from ..data.packed import call_buffer, code_words, decode_words
 from ..data.packed import decode_row as _decode
 from .bounds import PROBABILITY_FLOOR
-from .likelihood import call_factor, sum_log
+from .likelihood import SUM_LOG_PAD, call_factor, sum_log
 
 # Number of fixed groups the SNPs are split into for partial sums (independent of threads).
 SNP_GROUPS = 64
-# Samples per block of the ancestry pass (a multiple of 4: whole bytes).
+# Most samples per block of the ancestry pass (a multiple of 4: whole bytes); see _sample_blocks.
 SAMPLE_BLOCK = 256
 # SNPs summed in single precision by the ancestry pass before its sums move to double precision.
 _FLUSH = 64
@@ -227,20 +228,33 @@ _CHUNK = 256
 
 
 @numba.njit(inline="always", fastmath=_FASTMATH)
-def _chunked_dot(x, y, n):
-    """sum(x[:n] * y[:n]) of float32 vectors: single-precision sums of _CHUNK terms, added in
-    double precision."""
-    total = 0.0
+def _chunked_dots(x, rows, n, out):
+    """``out[r] += sum(x[:n] * rows[r, :n])`` for every row of the float32 matrix ``rows``:
+    single-precision sums of _CHUNK terms, added in double precision; two rows per sweep, so
+    each chunk of ``x`` is loaded once for both."""
+    n_rows = rows.shape[0]
     for start in range(0, n, _CHUNK):
         stop = min(start + _CHUNK, n)
         # Slices keep a contiguous array type, which lets LLVM vectorise.
         xs = x[start:stop]
-        ys = y[start:stop]
-        acc = np.float32(0.0)
-        for i in range(stop - start):
-            acc += xs[i] * ys[i]
-        total += acc
-    return total
+        r = 0
+        while r + 1 < n_rows:
+            ys = rows[r, start:stop]
+            zs = rows[r + 1, start:stop]
+            acc_y = np.float32(0.0)
+            acc_z = np.float32(0.0)
+            for i in range(stop - start):
+                acc_y += xs[i] * ys[i]
+                acc_z += xs[i] * zs[i]
+            out[r] += acc_y
+            out[r + 1] += acc_z
+            r += 2
+        if r < n_rows:
+            ys = rows[r, start:stop]
+            acc_y = np.float32(0.0)
+            for i in range(stop - start):
+                acc_y += xs[i] * ys[i]
+            out[r] += acc_y
 
 
 @numba.njit(inline="always")
@@ -259,6 +273,35 @@ def _heavy_call(g, p, qt, i, eps, grad, hess):
             hess[c, e] += w * qt[c, i] * qt[e, i]
 
 
+@numba.njit(inline="always", fastmath=_FASTMATH)
+def _mix(rows, weights, out, n):
+    """``out[:n] = sum_c weights[c] rows[c, :n]``, two rows per sweep over ``out`` (half the
+    loads and stores of one row per sweep)."""
+    k = rows.shape[0]
+    if k % 2 == 1:
+        w0 = weights[0]
+        r0 = rows[0]
+        for i in range(n):
+            out[i] = r0[i] * w0
+        c = 1
+    else:
+        w0 = weights[0]
+        w1 = weights[1]
+        r0 = rows[0]
+        r1 = rows[1]
+        for i in range(n):
+            out[i] = r0[i] * w0 + r1[i] * w1
+        c = 2
+    while c < k:
+        w0 = weights[c]
+        w1 = weights[c + 1]
+        r0 = rows[c]
+        r1 = rows[c + 1]
+        for i in range(n):
+            out[i] += r0[i] * w0 + r1[i] * w1
+        c += 2
+
+
 # ------------------------------------------------------------------------------------------
 # The frequency pass: per-SNP Newton steps for F and the log-likelihood at the input
 # ------------------------------------------------------------------------------------------
@@ -273,10 +316,11 @@ def frequency_pass(
     (M x K). ``qt`` is Q transposed (K x N). ``weights`` has one entry per SNP (or is empty: all
     1); ``folds > 0`` hides the calls of fold ``heldout``."""
     m = packed.shape[0]
+    n_bytes = packed.shape[1]
+    table = code_words()
     k = qt.shape[0]
     n_groups = ll_groups.shape[0]
     use_weights = weights.shape[0] == m
-    lut = CODE_TO_COUNT
     eps = PROBABILITY_FLOOR
     # q_ik q_il for every pair k >= l: the Hessian of every f_j is sum_i w_i (q_ik q_il). The
     # per-call terms of the gradient and Hessian are summed in single precision (twice the SIMD
@@ -299,15 +343,16 @@ def frequency_pass(
     for grp in numba.prange(n_groups):
         start_snp = grp * m // n_groups
         stop_snp = (grp + 1) * m // n_groups
-        calls = np.empty(n, dtype=np.uint8)
+        calls, words = call_buffer(n_bytes)
         p = np.empty(n)
         s = np.empty(n, dtype=np.float32)
         w = np.empty(n, dtype=np.float32)
-        factor = np.empty(n + 8)
-        logs = np.empty(n + 8)
+        factor = np.empty(n + SUM_LOG_PAD)
+        logs = np.empty(n + SUM_LOG_PAD)
         fj = np.empty(k)
         grad = np.empty(k)
         hess = np.empty((k, k))
+        pairs = np.empty(k * (k + 1) // 2)
         lo = np.empty(k)
         hi = np.empty(k)
         d = np.empty(k)
@@ -325,17 +370,11 @@ def frequency_pass(
                     for c in range(k):
                         f_out[j, c] = fj[c]
                 continue
-            _decode(packed[j], lut, 0, n, calls)
+            decode_words(packed[j], table, 0, n_bytes, words)
             if folds > 0:
                 _mask_fold(calls, 0, n, j, seed, folds, heldout)
             for step in range(max(steps, 1)):
-                for i in range(n):
-                    p[i] = 0.0
-                for c in range(k):
-                    fc = fj[c]
-                    row = qt[c]
-                    for i in range(n):
-                        p[i] += row[i] * fc
+                _mix(qt, fj, p, n)
                 if step == 0:
                     for i in range(n):
                         factor[i] = call_factor(calls[i], p[i])
@@ -371,11 +410,16 @@ def frequency_pass(
                             _heavy_call(calls[i], p[i], qt, i, eps, grad, hess)
                             s[i] = 0.0
                             w[i] = 0.0
+                _chunked_dots(s, qt32, n, grad)
                 pair = 0
                 for c in range(k):
-                    grad[c] += _chunked_dot(s, qt32[c], n)
+                    pairs[pair : pair + c + 1] = 0.0
+                    pair += c + 1
+                _chunked_dots(w, qq, n, pairs)
+                pair = 0
+                for c in range(k):
                     for e in range(c + 1):
-                        hess[c, e] += _chunked_dot(w, qq[pair], n)
+                        hess[c, e] += pairs[pair]
                         hess[e, c] = hess[c, e]
                         pair += 1
                     lo[c] = f_lo - fj[c]
@@ -397,6 +441,17 @@ def frequency_pass(
 # ------------------------------------------------------------------------------------------
 # The ancestry pass: per-sample gradient and Hessian in q_i, then the Newton step on the simplex
 # ------------------------------------------------------------------------------------------
+
+
+@numba.njit(inline="always")
+def _sample_blocks(n, threads):
+    """(width, count) of the ancestry pass's blocks of samples: at most SAMPLE_BLOCK wide (a
+    multiple of 4) and as many for every thread. Each sample's sums are its own, so the blocks
+    change the time, never the result."""
+    per_thread = (n + threads - 1) // threads
+    count = threads * ((per_thread + SAMPLE_BLOCK - 1) // SAMPLE_BLOCK)
+    width = (((n + count - 1) // count) + 3) // 4 * 4
+    return width, (n + width - 1) // width
 
 
 @numba.njit(inline="always")
@@ -425,7 +480,7 @@ def _double_term(g, qt, f, u, j, i, t, weights, total):
 
 
 @numba.njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats, rows):
+def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats, rows, threads):
     """Per-sample gradient (``stats[0:K]``) and Hessian (``stats[K:]``, the K(K+1)/2 entries of
     ``sum_j w u_j u_j^T`` in row-major lower-triangle order) at (Q, F); ``stats`` is S x N, and
     ``u_j = f_j - mean_k f_jk``: on the simplex the centring changes neither the Newton step
@@ -438,7 +493,8 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats, rows):
 
     ``rows`` (int64) restricts the pass to those samples: ``n`` is then their number, ``qt`` and
     ``stats`` have one column per row, and each call is gathered from its byte; an empty
-    ``rows`` means all ``n`` samples, decoded a block at a time."""
+    ``rows`` means all ``n`` samples, decoded a block at a time. ``threads``: the threads the
+    blocks of samples are balanced over (the result does not depend on it)."""
     m = packed.shape[0]
     use_rows = rows.shape[0] > 0
     k = qt.shape[0]
@@ -448,7 +504,8 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats, rows):
     one = np.float32(1.0)
     two = np.float32(2.0)
     zero = np.float32(0.0)
-    n_blocks = (n + SAMPLE_BLOCK - 1) // SAMPLE_BLOCK
+    block, n_blocks = _sample_blocks(n, threads)
+    table = code_words()
     n_stats = stats.shape[0]
     qt32 = qt.astype(np.float32)
     f32 = f.astype(np.float32)
@@ -471,10 +528,11 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats, rows):
         cutoff[j] = _DOUBLE_CUTOFF / max(largest, 1e-30)
     u32 = u64.astype(np.float32)
     for blk in numba.prange(n_blocks):
-        start = blk * SAMPLE_BLOCK
-        stop = min(start + SAMPLE_BLOCK, n)
+        start = blk * block
+        stop = min(start + block, n)
         width = stop - start
-        calls = np.empty(width, dtype=np.uint8)
+        n_bytes = (width + 3) // 4
+        calls, words = call_buffer(n_bytes)
         p = np.empty(width, dtype=np.float32)
         pc = np.empty(width, dtype=np.float32)
         s = np.empty(width, dtype=np.float32)
@@ -494,20 +552,34 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats, rows):
                         g = 3
                     calls[t] = g
             else:
-                _decode(packed[j], lut, start, stop, calls)
+                decode_words(packed[j], table, start >> 2, n_bytes, words)
                 if folds > 0:
                     _mask_fold(calls, start, width, j, seed, folds, heldout)
-            for t in range(width):
-                p[t] = zero
-                pc[t] = zero
-            for c in range(k):
-                fc = f32[j, c]
-                fcc = fc32[j, c]
-                # Row slices keep a contiguous array type, which lets LLVM vectorise.
-                q_row = qt32[c, start:stop]
+            # p and 1 - p, two components per sweep. Row slices keep a contiguous array
+            # type, which lets LLVM vectorise.
+            c = k % 2
+            if c == 1:
+                q0 = qt32[0, start:stop]
+                f0 = f32[j, 0]
+                g0 = fc32[j, 0]
                 for t in range(width):
-                    p[t] += q_row[t] * fc
-                    pc[t] += q_row[t] * fcc
+                    p[t] = q0[t] * f0
+                    pc[t] = q0[t] * g0
+            else:
+                for t in range(width):
+                    p[t] = zero
+                    pc[t] = zero
+            while c < k:
+                q0 = qt32[c, start:stop]
+                q1 = qt32[c + 1, start:stop]
+                f0 = f32[j, c]
+                f1 = f32[j, c + 1]
+                g0 = fc32[j, c]
+                g1 = fc32[j, c + 1]
+                for t in range(width):
+                    p[t] += q0[t] * f0 + q1[t] * f1
+                    pc[t] += q0[t] * g0 + q1[t] * g1
+                c += 2
             # Calls heavy enough for double precision are counted in the same sweep.
             limit = cutoff[j] / weight
             heavy = 0

@@ -5,7 +5,7 @@ log(1 - p)`` (what ADMIXTURE prints as ``Loglikelihood:`` summed over the observ
 of Equation 1 is its negative). It is computed as the logarithm of the call's likelihood
 ``p^g (1 - p)^(2 - g)`` (:func:`call_factor`, with ``p`` clamped by
 :data:`~neuradmix.compute.bounds.PROBABILITY_FLOOR`), and a SNP's terms as the logarithm of the
-product of its calls' factors, one logarithm per eight calls (:func:`sum_log`).
+product of its calls' factors, one logarithm per 256 calls (:func:`sum_log`).
 
 Every log-likelihood of the package comes from here, through the frequency pass
 (:func:`neuradmix.compute.kernels.frequency_pass`); the torch engine computes the same terms with
@@ -69,15 +69,24 @@ def _log_positive(values, bits, out, width):
         out[t] = e * _LN2_HI + (e * _LN2_LO + 2.0 * s * poly)
 
 
+# sum_log multiplies factors in groups of 8 (each factor >= PROBABILITY_FLOOR^2 = 1e-20, so a
+# product >= 1e-160 stays a normal double), sets the products' binary exponents aside (exactly),
+# and multiplies their mantissas, each in [1, 2), MANTISSA_GROUP at a time (< 2^32) before one
+# logarithm: one logarithm per 256 calls. Factor buffers hold SUM_LOG_PAD more than the calls.
+MANTISSA_GROUP = 32
+SUM_LOG_PAD = 8 * MANTISSA_GROUP
+_MANTISSA_BITS = 0x000FFFFFFFFFFFFF
+_EXPONENT_ZERO = 0x3FF0000000000000
+
+
 @numba.njit(inline="always")
 def sum_log(factor, n, logs):
-    """sum(log(factor[:n])) with one logarithm per 8 factors: the factors are multiplied in a
-    pairwise tree (each product of 8 factors >= floor^16 stays a normal double), then logged
-    together. ``factor`` is overwritten; ``logs`` is scratch of length >= n."""
-    width = n
-    # Pad to a multiple of 8 with ones.
-    padded = (width + 7) & ~7
-    for t in range(width, padded):
+    """sum(log(factor[:n])): the factors multiplied in pairwise trees, eight at a time, the
+    products split into exponent and mantissa, the mantissas multiplied 32 at a time and logged
+    together (see MANTISSA_GROUP). ``factor`` (length >= n + SUM_LOG_PAD) is overwritten;
+    ``logs`` is scratch of the same length."""
+    padded = (n + SUM_LOG_PAD - 1) // SUM_LOG_PAD * SUM_LOG_PAD
+    for t in range(n, padded):
         factor[t] = 1.0
     half = padded
     for _ in range(3):
@@ -85,8 +94,17 @@ def sum_log(factor, n, logs):
         for t in range(half):
             factor[t] = factor[t] * factor[t + half]
     bits = factor.view(np.int64)
+    exponent = 0
+    for t in range(half):
+        b = bits[t]
+        exponent += ((b >> 52) & 0x7FF) - 1023
+        bits[t] = (b & _MANTISSA_BITS) | _EXPONENT_ZERO
+    for _ in range(5):
+        half = half >> 1
+        for t in range(half):
+            factor[t] = factor[t] * factor[t + half]
     _log_positive(factor, bits, logs, half)
-    total = 0.0
+    total = exponent * _LN2_HI + exponent * _LN2_LO
     for t in range(half):
         total += logs[t]
     return total

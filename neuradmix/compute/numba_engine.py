@@ -3,6 +3,7 @@ packed genotypes, behind the interface of :class:`neuradmix.compute.engines.Engi
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ..data import Genotypes
@@ -78,6 +79,7 @@ class NumbaEngine(Engine):
             self.heldout,
             stats,
             rows,
+            numba.get_num_threads(),
         )
         return stats
 

@@ -10,8 +10,7 @@ import numba
 import numpy as np
 
 from ..data import MISSING, Genotypes
-from ..data.genotypes import CODE_TO_COUNT
-from ..data.packed import allele_counts, decode_row
+from ..data.packed import allele_counts, call_buffer, code_words, decode_words
 
 
 def allele_frequencies(source) -> tuple[np.ndarray, np.ndarray]:
@@ -69,9 +68,11 @@ def _weighted_sums_packed(packed, n, weights_t):
     k = weights_t.shape[0]
     numerator = np.zeros((k, m))
     denominator = np.zeros((k, m))
+    table = code_words()
+    n_bytes = packed.shape[1]
     for j in numba.prange(m):
-        calls = np.empty(n, dtype=np.uint8)
-        decode_row(packed[j], CODE_TO_COUNT, 0, n, calls)
+        calls, words = call_buffer(n_bytes)
+        decode_words(packed[j], table, 0, n_bytes, words)
         counts = np.empty(n)
         observed = np.empty(n)
         for i in range(n):
