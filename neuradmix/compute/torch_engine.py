@@ -1,10 +1,14 @@
 """The compute engine on torch tensors, for CUDA (and runnable on the CPU).
 
-Same maths as :mod:`neuradmix.compute.kernels`: the packed genotypes are copied to the device once
-and decoded block by block of SNPs, so only a block of float intermediates exists beside them;
-the per-SNP and per-sample Newton steps are the same exact small QPs, solved in batches by a
-vectorised primal active-set method. Sums run in float64. torch is imported only here, so a fit
-on the CPU never loads it.
+Same maths as :mod:`neuradmix.compute.kernels`: the packed genotypes are decoded block by block
+of SNPs, so only a block of float intermediates exists beside them; the per-SNP and per-sample
+Newton steps are the same exact small QPs, solved in batches by a vectorised primal active-set
+method. Sums run in float64. torch is imported only here, so a fit on the CPU never loads it.
+
+The packed genotypes (N x M / 4 bytes) are copied to the device once when they take at most
+half of its free memory. A larger cohort stays in host memory and each pass copies one block of
+SNPs' bytes at a time to the device: a GPU then trains any cohort the host can hold, at
+the cost of moving N x M / 4 bytes over the bus per pass.
 """
 
 from __future__ import annotations
@@ -32,11 +36,21 @@ class TorchEngine(Engine):
         device: str | None = "auto",
         weights: np.ndarray | None = None,
         holdout: tuple[int, int, int] | None = None,
+        resident: bool | None = None,
     ):
+        """``resident``: copy the packed genotypes to the device once (True) or keep them on the
+        host and copy a block per pass (False); None decides by the device's free memory."""
         self.device = select_device(device, allow_mps=False)
         self.n = genotypes.n_samples
         self.m = genotypes.n_snps
-        self.packed = torch.from_numpy(np.ascontiguousarray(genotypes.packed)).to(self.device)
+        packed = torch.from_numpy(np.ascontiguousarray(genotypes.packed))
+        free = torch.cuda.mem_get_info(self.device)[0] if self.device.type == "cuda" else None
+        if resident is None:
+            resident = free is None or packed.numel() <= free // 2
+        self.resident = resident
+        # Kept on the host, the bytes are not pinned: pinning copies them, which would double
+        # the host memory of a cohort too large for the device.
+        self.packed = packed.to(self.device) if resident else packed
         self.lut = torch.from_numpy(CODE_TO_COUNT.astype(np.int64)).to(self.device)
         self.shifts = torch.tensor([0, 2, 4, 6], dtype=torch.uint8, device=self.device)
         self.weights = (
@@ -59,7 +73,10 @@ class TorchEngine(Engine):
     def _counts(self, start: int, stop: int) -> torch.Tensor:
         """Counts of SNPs start..stop-1 as a (SNPs x N) float64 tensor, NaN where missing (or
         held out)."""
-        codes = (self.packed[start:stop].unsqueeze(-1) >> self.shifts) & 3
+        rows = self.packed[start:stop]
+        if not self.resident:
+            rows = rows.to(self.device)
+        codes = (rows.unsqueeze(-1) >> self.shifts) & 3
         counts = self.lut[codes.reshape(stop - start, -1)[:, : self.n].long()]
         values = counts.to(torch.float64)
         missing = counts == 3

@@ -247,6 +247,23 @@ def test_numba_and_torch_engines_agree(cohort):
     assert full[0].log_likelihood == pytest.approx(full[1].log_likelihood, rel=1e-9)
 
 
+def test_torch_engine_streams_a_cohort_kept_on_the_host(cohort):
+    """A cohort too large for the device stays in host memory and each pass copies one block of
+    SNPs at a time: the passes are those of the resident copy, block boundaries included."""
+    genotypes = cohort.genotypes
+    q, f = cohort.q, np.clip(cohort.p, bounds.F_MIN, bounds.F_MAX)
+    resident = TorchEngine(genotypes, device="cpu", resident=True)
+    streamed = TorchEngine(genotypes, device="cpu", resident=False)
+    assert resident.resident and not streamed.resident
+    streamed.block = resident.block = 7  # many blocks, the last one partial
+    f_a, ll_a = resident.frequencies(q, f, 1)
+    f_b, ll_b = streamed.frequencies(q, f, 1)
+    assert ll_a == ll_b
+    np.testing.assert_array_equal(f_a, f_b)
+    np.testing.assert_array_equal(resident.ancestry(q, f, None), streamed.ancestry(q, f, None))
+    assert TorchEngine(genotypes, device="cpu").resident  # the CPU's memory is the host's
+
+
 def test_reaches_the_optimum_recovers_the_truth_and_never_goes_down(cohort, aligned):
     result = fit.fit(cohort.genotypes, 3, seed=3)
     assert result.converged
