@@ -4,6 +4,7 @@ the optimum from its starts, modes, determinism, engines, and the command line."
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import subprocess
 import sys
@@ -86,6 +87,26 @@ def test_frequency_pass_is_the_exact_constrained_newton_step():
     for j in range(12):
         step = _qp_optimum(grad_f[j], -hess_f[j], bounds.F_MIN - f[j], bounds.F_MAX - f[j], False)
         np.testing.assert_allclose(f_new[j], f[j] + step, atol=2e-6)
+
+
+def test_the_log_likelihood_is_exact_for_surprising_calls():
+    """The frequency pass sums a SNP's terms as logarithms of products of its calls'
+    likelihoods (exponents set aside, mantissas multiplied 256 calls at a time): against each
+    term's own logarithm, summed exactly, with calls as unlikely as the bounds allow (a 2 where
+    p = 1e-5 has likelihood 1e-10) and a cohort size that leaves a partial group."""
+    rng = np.random.default_rng(9)
+    n, m = 1003, 40
+    calls = rng.integers(0, 3, size=(n, m)).astype(np.uint8)
+    calls[rng.random(calls.shape) < 0.02] = MISSING
+    q = bounds.project_q(rng.dirichlet(np.full(3, 0.05), size=n))
+    f = rng.choice([bounds.F_MIN, bounds.F_MAX, 0.3], size=(m, 3))
+    f[:, 2] = rng.uniform(bounds.F_MIN, bounds.F_MAX, size=m)
+    p = np.clip(q @ f.T, bounds.PROBABILITY_FLOOR, 1 - bounds.PROBABILITY_FLOOR)
+    g = calls.astype(float)
+    terms = np.where(calls < 3, g * np.log(p) + (2 - g) * np.log1p(-p), 0.0)
+    assert terms.min() < -20  # some calls are as surprising as the bounds allow
+    _, ll = NumbaEngine(make_genotypes(calls)).frequencies(q, f, 0)
+    assert ll == pytest.approx(math.fsum(terms.ravel()), rel=1e-13)
 
 
 def test_ancestry_pass_is_the_exact_newton_step_on_the_simplex():
