@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..classic.fit import F_START_STEPS
 from ..classic.starts import start_snps
 from ..compute import ENGINE_CHOICES
 from ..compute.engines import make_engine
@@ -49,7 +48,7 @@ from ..data.packed import observed_per_sample
 from ..errors import InputError
 from ..runtime import select_device, set_threads
 from ..stats.pca import GenotypePCA, axes_above_noise, extend_to_all_snps, fit_pca
-from .config import TrainConfig
+from .config import FIRST_EPOCH_F_STEPS, TrainConfig
 from .init import Start, fit_encoder_to, frequencies_for_all_snps, initial_state
 from .model import DTYPE, NeuralAdmixture, axes_to_fit, encode, head_extras
 from .optim import minimise
@@ -521,7 +520,7 @@ def train(
             head.f = frequencies_for_all_snps(genotypes, q_now[h], start)
     if config.epochs > 0:
         converged = trainer.run_stage(
-            STAGES[1], engine, genotypes, config.tolerance, first_f_steps=F_START_STEPS
+            STAGES[1], engine, genotypes, config.tolerance, first_f_steps=FIRST_EPOCH_F_STEPS
         )
 
     # The model's output: the forward pass on the training samples and the decoders' F.
