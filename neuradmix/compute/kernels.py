@@ -274,30 +274,32 @@ def _heavy_call(g, p, qt, i, eps, grad, hess):
 
 
 @numba.njit(inline="always", fastmath=_FASTMATH)
-def _mix(rows, weights, out, n):
-    """``out[:n] = sum_c weights[c] rows[c, :n]``, two rows per sweep over ``out`` (half the
-    loads and stores of one row per sweep)."""
+def _mix(rows, weights, out, start, stop):
+    """``out[:stop - start] = sum_c weights[c] rows[c, start:stop]``, two rows per sweep over
+    ``out`` (half the loads and stores of one row per sweep). Row slices keep a contiguous array
+    type, which lets LLVM vectorise."""
     k = rows.shape[0]
+    width = stop - start
     if k % 2 == 1:
         w0 = weights[0]
-        r0 = rows[0]
-        for i in range(n):
+        r0 = rows[0, start:stop]
+        for i in range(width):
             out[i] = r0[i] * w0
         c = 1
     else:
         w0 = weights[0]
         w1 = weights[1]
-        r0 = rows[0]
-        r1 = rows[1]
-        for i in range(n):
+        r0 = rows[0, start:stop]
+        r1 = rows[1, start:stop]
+        for i in range(width):
             out[i] = r0[i] * w0 + r1[i] * w1
         c = 2
     while c < k:
         w0 = weights[c]
         w1 = weights[c + 1]
-        r0 = rows[c]
-        r1 = rows[c + 1]
-        for i in range(n):
+        r0 = rows[c, start:stop]
+        r1 = rows[c + 1, start:stop]
+        for i in range(width):
             out[i] += r0[i] * w0 + r1[i] * w1
         c += 2
 
@@ -374,7 +376,7 @@ def frequency_pass(
             if folds > 0:
                 _mask_fold(calls, 0, n, j, seed, folds, heldout)
             for step in range(max(steps, 1)):
-                _mix(qt, fj, p, n)
+                _mix(qt, fj, p, 0, n)
                 if step == 0:
                     for i in range(n):
                         factor[i] = call_factor(calls[i], p[i])
@@ -411,10 +413,7 @@ def frequency_pass(
                             s[i] = 0.0
                             w[i] = 0.0
                 _chunked_dots(s, qt32, n, grad)
-                pair = 0
-                for c in range(k):
-                    pairs[pair : pair + c + 1] = 0.0
-                    pair += c + 1
+                pairs[:] = 0.0
                 _chunked_dots(w, qq, n, pairs)
                 pair = 0
                 for c in range(k):
@@ -555,31 +554,9 @@ def ancestry_pass(packed, n, qt, f, weights, seed, folds, heldout, stats, rows, 
                 decode_words(packed[j], table, start >> 2, n_bytes, words)
                 if folds > 0:
                     _mask_fold(calls, start, width, j, seed, folds, heldout)
-            # p and 1 - p, two components per sweep. Row slices keep a contiguous array
-            # type, which lets LLVM vectorise.
-            c = k % 2
-            if c == 1:
-                q0 = qt32[0, start:stop]
-                f0 = f32[j, 0]
-                g0 = fc32[j, 0]
-                for t in range(width):
-                    p[t] = q0[t] * f0
-                    pc[t] = q0[t] * g0
-            else:
-                for t in range(width):
-                    p[t] = zero
-                    pc[t] = zero
-            while c < k:
-                q0 = qt32[c, start:stop]
-                q1 = qt32[c + 1, start:stop]
-                f0 = f32[j, c]
-                f1 = f32[j, c + 1]
-                g0 = fc32[j, c]
-                g1 = fc32[j, c + 1]
-                for t in range(width):
-                    p[t] += q0[t] * f0 + q1[t] * f1
-                    pc[t] += q0[t] * g0 + q1[t] * g1
-                c += 2
+            # p and 1 - p = sum_k q_k (1 - f_k), each to full relative precision.
+            _mix(qt32, f32[j], p, start, stop)
+            _mix(qt32, fc32[j], pc, start, stop)
             # Calls heavy enough for double precision are counted in the same sweep.
             limit = cutoff[j] / weight
             heavy = 0
