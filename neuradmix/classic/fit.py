@@ -238,12 +238,17 @@ class _Secants:
     """The quasi-Newton extrapolation of Zhou, Alexander & Lange (2011) for a fixed-point map
     ``G``: from the last ``size`` secant pairs ``u = G(x) - x``, ``v = G(G(x)) - G(x)`` it takes
     ``M ~ V (U'U)^-1 U'`` as the map's Jacobian on their span and jumps to the fixed point of the
-    linearised map, ``x + (I - M)^-1 u = x + u + V (U'U - U'V)^-1 U'u``."""
+    linearised map, ``x + (I - M)^-1 u = x + u + V (U'U - U'V)^-1 U'u``.
+
+    ``last_jump_failed`` records whether the last jump fell short of the plain step: jumps fail in
+    runs (on a likelihood ridge, about half of them), so after a failure the next jump is scored
+    by a log-likelihood pass alone before the map is evaluated there (see :func:`_advance`)."""
 
     def __init__(self, size: int):
         self.size = size
         self.u: list[np.ndarray] = []
         self.v: list[np.ndarray] = []
+        self.last_jump_failed = False
 
     def clear(self) -> None:
         self.u.clear()
@@ -413,12 +418,25 @@ def _advance(iteration: _Iteration, point: _Point, secants: _Secants | None):
     if target is None:
         return plain, True
     xa_q, xa_f = iteration.constrain(*_unflat(target, q.shape, f.shape), f)
+    if secants.last_jump_failed and not _rises(iteration.engine.log_likelihood(xa_q, xa_f), ll1):
+        # After a failed jump the next one is likely to fail too: a log-likelihood pass (a
+        # quarter to a half of an iteration's two passes) decides before the map is evaluated.
+        # The iterates are those of evaluating the map first; only the cost of a failure falls.
+        secants.clear()
+        return plain, True
     xa1_q, xa1_f, lla = iteration.step(xa_q, xa_f)
-    if math.isfinite(lla) and lla >= ll1:
+    if _rises(lla, ll1):
+        secants.last_jump_failed = False
         return _Point(xa_q, xa_f, lla, xa1_q, xa1_f), True
+    secants.last_jump_failed = True
     # The jump fell short of the plain step: keep the plain one (its image is known).
     secants.clear()
     return plain, True
+
+
+def _rises(ll: float, reference: float) -> bool:
+    """A jump is kept when its log-likelihood is finite and at least that of the plain step."""
+    return math.isfinite(ll) and ll >= reference
 
 
 def _flat(q: np.ndarray, f: np.ndarray) -> np.ndarray:

@@ -332,6 +332,29 @@ def test_quasi_newton_takes_fewer_passes_on_a_ridge(ridge):
     assert passes["quasi-newton"] < 0.6 * min(passes["sor"], passes["none"])
 
 
+class _SecantsThatAlwaysMapTheJump(fit._Secants):
+    """The extrapolation without the log-likelihood check after a failed jump."""
+
+    @property
+    def last_jump_failed(self) -> bool:
+        return False
+
+    @last_jump_failed.setter
+    def last_jump_failed(self, failed: bool) -> None:
+        pass
+
+
+def test_after_a_failed_jump_the_next_is_checked_cheaply_with_the_same_iterates(ridge, monkeypatch):
+    """On a ridge many jumps fall short of the plain step; scoring the one after a failure by a
+    log-likelihood pass before evaluating the map there saves passes and changes no iterate."""
+    checked = fit.fit(ridge, 5, seed=1)
+    monkeypatch.setattr(fit, "_Secants", _SecantsThatAlwaysMapTheJump)
+    mapped = fit.fit(ridge, 5, seed=1)
+    assert checked.trace == mapped.trace
+    np.testing.assert_array_equal(checked.q, mapped.q)
+    assert checked.passes < mapped.passes
+
+
 def test_a_far_start_still_climbs_monotonically(cohort):
     """From a random Q the Newton points overshoot at first; the accepted likelihood never drops
     and the fit still reaches the optimum."""
