@@ -316,8 +316,8 @@ def _iterate(
     that of ``x`` (a Newton point overshot, far from the optimum) ``x1`` is moved half way back
     towards ``x`` and evaluated again. With ``acceleration="quasi-newton"`` the two images give a
     secant pair, and the quasi-Newton point ``xa`` (:class:`_Secants`) is accepted when its
-    log-likelihood (from ``G(xa)``) is at least that of ``x1``; otherwise ``x1`` is. The accepted
-    log-likelihood never decreases.
+    log-likelihood (from ``G(xa)``; after a failed jump, from a log-likelihood pass first) is at
+    least that of ``x1``; otherwise ``x1`` is. The accepted log-likelihood never decreases.
 
     The iteration stops when both the last gain and the gain still to come
     (:func:`_remaining_gain`) are below ``tol * |loglik|`` (``rough``: the last gain alone, for a
@@ -419,8 +419,8 @@ def _advance(iteration: _Iteration, point: _Point, secants: _Secants | None):
         return plain, True
     xa_q, xa_f = iteration.constrain(*_unflat(target, q.shape, f.shape), f)
     if secants.last_jump_failed and not _rises(iteration.engine.log_likelihood(xa_q, xa_f), ll1):
-        # After a failed jump the next one is likely to fail too: a log-likelihood pass (a
-        # quarter to a half of an iteration's two passes) decides before the map is evaluated.
+        # After a failed jump the next one is likely to fail too: a log-likelihood pass (about
+        # a quarter of the cost of the map's two passes) decides before the map is evaluated.
         # The iterates are those of evaluating the map first; only the cost of a failure falls.
         secants.clear()
         return plain, True
