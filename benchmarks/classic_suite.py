@@ -9,17 +9,26 @@ side in one run, with the ablation of its acceleration (not run in CI).
     plink2 --bfile benchmarks/data/ridge-dense/ridge \\
         --extract benchmarks/data/ridge-dense/prune.prune.in --make-bed \\
         --out benchmarks/data/ridge/ridge
+    python benchmarks/cohorts.py ridge --seed 2 --name ridge2 --out benchmarks/data/ridge2-dense
+    plink2 --bfile benchmarks/data/ridge2-dense/ridge2 --indep-pairwise 50 5 0.1 \\
+        --out benchmarks/data/ridge2-dense/prune
+    plink2 --bfile benchmarks/data/ridge2-dense/ridge2 \\
+        --extract benchmarks/data/ridge2-dense/prune.prune.in --make-bed \\
+        --out benchmarks/data/ridge2/ridge2
     python benchmarks/classic_suite.py \\
         --cohort coalescent=benchmarks/data/coalescent/coalescent:4 \\
         --cohort ridge=benchmarks/data/ridge/ridge:4,5 \\
+        --cohort ridge2=benchmarks/data/ridge2/ridge2:4,5 \\
         --cohort small-1kg=benchmarks/data/small-1kg/small-1kg:5 \\
         --psd 1000x50000:5 --seeds 1,2,3 --threads 2 --out suite.md
 
 Cohorts: ``coalescent`` (2,000 x 100,000, K=4 = its sources); ``ridge`` (three sources of
 stdpopsim's AmericanAdmixture_4B18 plus admixed mosaics, 1,000 x ~15,600 after plink2
 ``--indep-pairwise``, fitted at K=4 and 5, one and two above the sources: the likelihood has the
-ridges and nearby modes that real genotypes have); ``small-1kg`` (105 x 8,450 with monomorphic
-SNPs); a PSD cohort (``--psd NxM:K``, Dirichlet(0.5) Q, F_ST 0.1, 0.5% missing calls, drawn here).
+ridges and nearby modes that real genotypes have); ``ridge2`` (the same preset drawn with
+``--seed 2``: other modes; at K=5 single fits of every tool end up to 3e-6 apart);
+``small-1kg`` (105 x 8,450 with monomorphic SNPs); a PSD cohort (``--psd NxM:K``, Dirichlet(0.5)
+Q, F_ST 0.1, 0.5% missing calls, drawn here).
 
 For every cohort, K and seed each tool runs once as its own process (the order rotates between
 seeds), with the same thread count and seed: times are whole processes (interpreter start-up,
