@@ -34,7 +34,6 @@ import numpy as np
 
 from ..data.genotypes import CODE_TO_COUNT
 from ..data.packed import call_buffer, code_words, decode_words
-from ..data.packed import decode_row as _decode
 from .bounds import PROBABILITY_FLOOR
 from .likelihood import SUM_LOG_PAD, call_factor, sum_log
 
@@ -685,16 +684,18 @@ def heldout_deviance(packed, n, qt, f, seed, folds, heldout, eps, groups):
     """Binomial deviance ``g log(g/mu) + (2-g) log((2-g)/(2-mu))`` (``mu = 2p``) summed over the
     observed calls of fold ``heldout``, and their number, per SNP group (G x 2)."""
     m = packed.shape[0]
+    n_bytes = packed.shape[1]
+    table = code_words()
     k = qt.shape[0]
     n_groups = groups.shape[0]
     for grp in numba.prange(n_groups):
         start_snp = grp * m // n_groups
         stop_snp = (grp + 1) * m // n_groups
-        calls = np.empty(n, dtype=np.uint8)
+        calls, words = call_buffer(n_bytes)
         total = 0.0
         count = 0.0
         for j in range(start_snp, stop_snp):
-            _decode(packed[j], CODE_TO_COUNT, 0, n, calls)
+            decode_words(packed[j], table, 0, n_bytes, words)
             for i in range(n):
                 g = calls[i]
                 if g > 2 or _fold_of(seed, i, j, folds) != heldout:
