@@ -112,7 +112,7 @@ def bootstrap_se(
         weights = replicate_weights(blocks, rng)
         engine = make_engine(genotypes, device, weights=weights)
         iteration = _Iteration(engine, fixed_rows, fixed_q, fix_f=False)
-        q_b, _, trace, _, _ = _iterate(
+        run = _iterate(
             iteration,
             q,
             np.ascontiguousarray(p),
@@ -122,9 +122,9 @@ def bootstrap_se(
             stage="bootstrap",
             acceleration=acceleration,
         )
-        ll = trace[-1]
-        total += q_b
-        squares += q_b * q_b
+        ll = run.trace[-1]
+        total += run.q
+        squares += run.q * run.q
         if progress is not None:
             progress("bootstrap", replicate, ll, time.perf_counter() - tick)
     mean = total / replicates

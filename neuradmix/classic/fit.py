@@ -44,6 +44,13 @@ the iteration reaches; with ``tol = 1e-9`` about a tenth of a unit on 100 millio
 fit also stops when no step from its point rises any more, and at ``max_iter``; the result says
 which rule ended it (``stopped_by``).
 
+On a ridge the iteration can also converge towards a saddle point along its stable directions,
+with gains that shrink as at a maximum. After quasi-Newton jumps fell short (the symptom of a map
+that does not contract everywhere; none does on well-separated cohorts, which pay nothing), a
+stop by the tolerance is checked with two plain steps: when the map expands a direction of their
+span, a line search along it leaves the saddle and the iteration goes on (``saddles`` counts
+them; :func:`_saddle_escape`).
+
 Starts
 ------
 The default start is a randomised SVD of the standardised genotypes of a subset of common SNPs
@@ -96,6 +103,19 @@ SECANTS = 2
 # The stopping rule's estimate of the convergence rate is capped here (gains that do not
 # shrink at all would predict an infinite remaining gain and never stop).
 MAX_RATE = 0.999
+# A stop on a likelihood ridge can lie beside a saddle point of the likelihood, which the
+# iteration approaches along its stable directions while the gains shrink as at a maximum (see
+# _saddle_escape). After a fit whose quasi-Newton jumps fell short (the symptom of a map that
+# is not a contraction there; on the coalescent and PSD cohorts of the suite none does) the stop
+# is checked by SADDLE_STEPS plain steps: a secant eigenvalue above 1 + SADDLE_MARGIN marks a
+# direction the map expands, and a line search along it (steps of SADDLE_FIRST_STEP to
+# SADDLE_LONGEST_STEP times the last plain step, doubling) leaves the saddle. A fit leaves at
+# most MAX_SADDLES of them.
+SADDLE_STEPS = 2
+SADDLE_MARGIN = 0.01
+SADDLE_FIRST_STEP = 4.0
+SADDLE_LONGEST_STEP = 2.0**16
+MAX_SADDLES = 4
 # Which rule ended an iteration: the gain (last and still to come) fell below the tolerance,
 # no step from the point rose any more, or the iteration limit was reached.
 STOP_RULES = {
@@ -124,6 +144,7 @@ class FitResult:
     trace: list[float] = field(default_factory=list)
     starts: list[tuple[int, float]] = field(default_factory=list)  # (seed, subset log-lik)
     start_passes: float = 0.0  # passes over the start's SNP subset, in whole-cohort passes
+    saddles: int = 0  # saddle points the fit stopped beside and left (see _saddle_escape)
 
     @property
     def k(self) -> int:
@@ -216,7 +237,9 @@ class IterationState:
     """Everything :func:`_iterate` needs to continue exactly where it was after an accepted
     iteration (what a resume checkpoint holds): the point and its image, the trace of
     log-likelihoods, the secant pairs of the quasi-Newton step and how many block steps were
-    taken (the over-relaxation starts after ``RELAX_AFTER``). ``starts`` and ``start_passes``
+    taken (the over-relaxation starts after ``RELAX_AFTER``), how many quasi-Newton jumps
+    failed and how many saddles were left (which decide a saddle check at the stop, see
+    :func:`_saddle_escape`). ``starts`` and ``start_passes``
     carry the fit's record of its starts; ``whole`` says the start's subset was every SNP."""
 
     q: np.ndarray
@@ -232,6 +255,8 @@ class IterationState:
     starts: list[tuple[int, float]] = field(default_factory=list)
     start_passes: float = 0.0
     whole: bool = False
+    jumps_failed: int = 0
+    saddles: int = 0
 
 
 class _Secants:
@@ -249,6 +274,7 @@ class _Secants:
         self.u: list[np.ndarray] = []
         self.v: list[np.ndarray] = []
         self.last_jump_failed = False
+        self.failures = 0  # jumps that fell short since the iteration started or left a saddle
 
     def clear(self) -> None:
         self.u.clear()
@@ -290,6 +316,19 @@ def _remaining_gain(gains: list[float]) -> float:
     return gains[-1] * rate / (1.0 - rate)
 
 
+@dataclass
+class _Run:
+    """What :func:`_iterate` ends with: the point, the trace of accepted log-likelihoods, the
+    iterations, the rule that stopped it (:data:`STOP_RULES`) and the saddles it left."""
+
+    q: np.ndarray
+    f: np.ndarray
+    trace: list[float]
+    iterations: int
+    stop: str
+    saddles: int
+
+
 def _iterate(
     iteration: _Iteration,
     q,
@@ -303,9 +342,8 @@ def _iterate(
     rough: bool = False,
     resume: IterationState | None = None,
     saver: Saver | None = None,
-):
-    """Iterate to convergence; returns (q, f, trace of log-likelihoods, iterations, stop), where
-    ``stop`` says which rule ended it (:data:`STOP_RULES`).
+) -> _Run:
+    """Iterate to convergence.
 
     ``resume`` continues from a saved state (the same iterates as if never stopped);
     ``saver(make_state)`` is called after every accepted iteration with a function that
@@ -322,7 +360,9 @@ def _iterate(
     The iteration stops when both the last gain and the gain still to come
     (:func:`_remaining_gain`) are below ``tol * |loglik|`` (``rough``: the last gain alone, for a
     start that the full data will refine), when no step from ``x`` rises any more, or after
-    ``max_iter`` iterations.
+    ``max_iter`` iterations. When quasi-Newton jumps fell short on the way, a stop by the
+    tolerance is first checked for a saddle point beside it (:func:`_saddle_escape`); the
+    iteration goes on from the point that leaves it.
     """
     if acceleration not in ACCELERATIONS:
         raise InputError(f"--acceleration {acceleration!r}: choose {', '.join(ACCELERATIONS)}.")
@@ -330,6 +370,7 @@ def _iterate(
         iteration.relaxation = 1.0
     secants = _Secants(SECANTS) if acceleration == "quasi-newton" else None
     tick = time.perf_counter()
+    saddles = 0
     if resume is None:
         x1_q, x1_f, ll = iteration.step(q, f)
         _check_finite(ll)
@@ -342,39 +383,137 @@ def _iterate(
         first = resume.iterations + 1
         iteration.first_f_steps = iteration.f_steps  # the first step was taken before the save
         iteration.steps_taken = resume.steps_taken
+        saddles = resume.saddles
         if secants is not None:
             secants.u, secants.v = list(resume.secants_u), list(resume.secants_v)
+            secants.failures = resume.jumps_failed
     gains: list[float] = [b - a for a, b in zip(trace[:-1], trace[1:], strict=True)]
     if progress is not None:
         progress(stage, first - 1, point.ll, time.perf_counter() - tick)
     stop = "max-iter"
     iterations = first - 1
-    for iterations in range(first, max_iter + 1):
+
+    def accept(new: _Point, started: float) -> None:
+        gains.append(new.ll - trace[-1])
+        trace.append(new.ll)
+        if progress is not None:
+            progress(stage, iterations, new.ll, time.perf_counter() - started)
+
+    while iterations < max_iter:
+        iterations += 1
         tick = time.perf_counter()
         point, rose = _advance(iteration, point, secants)
         if not rose:  # no ascent from x even with small steps: x is the optimum here
             stop = "no-ascent"
             break
-        gains.append(point.ll - trace[-1])
-        trace.append(point.ll)
-        if progress is not None:
-            progress(stage, iterations, point.ll, time.perf_counter() - tick)
+        accept(point, tick)
         threshold = tol * abs(point.ll)
         if gains[-1] < threshold and (rough or _remaining_gain(gains) < threshold):
-            stop = "tolerance"
-            break
+            checked = (
+                not rough
+                and not iteration.fix_f
+                and secants is not None
+                and secants.failures > 0
+                and saddles < MAX_SADDLES
+            )
+            if not checked:
+                stop = "tolerance"
+                break
+            points, escaped = _saddle_escape(iteration, point)
+            for new in points:
+                iterations += 1
+                tick = time.perf_counter()
+                accept(new, tick)
+                point = new
+            if not escaped:
+                stop = "tolerance"
+                break
+            saddles += 1
+            secants.clear()
+            secants.failures = 0
         if saver is not None:  # (a state that continues; the one that stops is not saved)
-            saver(_state_maker(point, trace, iterations, secants, iteration))
-    return point.q, point.f, trace, iterations, stop
+            saver(_state_maker(point, trace, iterations, secants, iteration, saddles))
+    return _Run(point.q, point.f, trace, iterations, stop, saddles)
 
 
-def _state_maker(point: _Point, trace, iterations: int, secants, iteration: _Iteration):
+def _saddle_escape(iteration: _Iteration, point: _Point) -> tuple[list[_Point], bool]:
+    """Check a stop for a saddle point of the likelihood beside it, and leave it.
+
+    On a likelihood ridge the iteration can converge towards a saddle along its stable
+    directions: the gains shrink as they would at a maximum until the one direction the map
+    expands has grown, which takes tens of iterations (on a 1,000 x 15,000 cohort at K=4, stops
+    3 units of log-likelihood below the maximum the iteration reached with a tighter tol).
+    ``SADDLE_STEPS`` plain steps from ``point`` give secant pairs ``(u, G'u)`` of the map; the
+    largest eigenvalue of the map on their span (a Ritz value, as in Arnoldi's method) above
+    ``1 + SADDLE_MARGIN`` marks such a direction. The log-likelihood along it is then searched
+    with steps that double while it rises (log-likelihood passes only).
+
+    Returns the accepted points (the plain steps, then the escape point, each with its image)
+    and whether a saddle was left; the log-likelihoods never decrease along them."""
+    accepted: list[_Point] = []
+    flats = [_flat(point.q, point.f), _flat(point.image_q, point.image_f)]
+    current = point
+    for _ in range(SADDLE_STEPS):
+        image_q, image_f, ll = iteration.step(current.image_q, current.image_f)
+        if not _rises(ll, current.ll):
+            return accepted, False
+        current = _Point(current.image_q, current.image_f, ll, image_q, image_f)
+        accepted.append(current)
+        flats.append(_flat(image_q, image_f))
+    steps = np.diff(np.array(flats), axis=0)
+    direction = _expanding_direction(steps[:-1], steps[1:])
+    if direction is None:
+        return accepted, False
+    if direction @ steps[-1] < 0:
+        direction = -direction
+    direction *= np.linalg.norm(steps[-1]) / np.linalg.norm(direction)
+    x = flats[-2]
+
+    def along(t: float) -> tuple[np.ndarray, np.ndarray]:
+        moved = _unflat(x + t * direction, point.q.shape, point.f.shape)
+        return iteration.constrain(*moved, current.f)
+
+    best_ll, best_t, t = current.ll, 0.0, SADDLE_FIRST_STEP
+    while t <= SADDLE_LONGEST_STEP:
+        ll_t = iteration.engine.log_likelihood(*along(t))
+        if not (math.isfinite(ll_t) and ll_t > best_ll):
+            break
+        best_ll, best_t, t = ll_t, t, 2.0 * t
+    if best_t == 0.0:
+        return accepted, False
+    q_e, f_e = along(best_t)
+    image_q, image_f, ll = iteration.step(q_e, f_e)
+    if not (math.isfinite(ll) and ll > current.ll):
+        return accepted, False
+    accepted.append(_Point(q_e, f_e, ll, image_q, image_f))
+    return accepted, True
+
+
+def _expanding_direction(u: np.ndarray, v: np.ndarray) -> np.ndarray | None:
+    """From secant pairs (rows of ``u`` and ``v = G'u``): the direction in the span of ``u``
+    that the map stretches most, when its Ritz value is real and above ``1 + SADDLE_MARGIN``."""
+    try:
+        ritz = np.linalg.solve(u @ u.T, u @ v.T)
+        values, vectors = np.linalg.eig(ritz)
+    except np.linalg.LinAlgError:
+        return None
+    largest = int(np.argmax(values.real))
+    value = values[largest]
+    if not np.isfinite(value) or value.imag != 0.0 or value.real <= 1.0 + SADDLE_MARGIN:
+        return None
+    return vectors[:, largest].real @ u
+
+
+def _state_maker(
+    point: _Point, trace, iterations: int, secants, iteration: _Iteration, saddles: int
+):
     """A function returning the state after this iteration; the lists are copied now (the
     secants are cleared in place later), the arrays are never changed in place."""
     trace = list(trace)
     u = list(secants.u) if secants is not None else []
     v = list(secants.v) if secants is not None else []
     steps_taken = iteration.steps_taken
+    jumps_failed = secants.failures if secants is not None else 0
 
     def make() -> IterationState:
         return IterationState(
@@ -388,6 +527,8 @@ def _state_maker(point: _Point, trace, iterations: int, secants, iteration: _Ite
             secants_u=u,
             secants_v=v,
             steps_taken=steps_taken,
+            jumps_failed=jumps_failed,
+            saddles=saddles,
         )
 
     return make
@@ -429,6 +570,7 @@ def _advance(iteration: _Iteration, point: _Point, secants: _Secants | None):
         secants.last_jump_failed = False
         return _Point(xa_q, xa_f, lla, xa1_q, xa1_f), True
     secants.last_jump_failed = True
+    secants.failures += 1
     # The jump fell short of the plain step: keep the plain one (its image is known).
     secants.clear()
     return plain, True
@@ -588,7 +730,7 @@ def fit(
             tolerance = tol if len(snps) == m else max(tol, SUBSET_TOL)
             # A start on every SNP is the fit: saved when it is the only one.
             whole = len(snps) == m and seeds == 1
-            q0, f0, trace, _, stop0 = _iterate(
+            run = _iterate(
                 iteration,
                 q0,
                 f0,
@@ -600,23 +742,24 @@ def fit(
                 rough=len(snps) < m,
                 saver=_saving(saver, [], 0.0, whole=True) if whole else None,
             )
-            starts.append((start_seed, trace[-1]))
-            if best is None or trace[-1] > best[2]:
-                best = (q0, f0, trace[-1], trace, stop0)
+            starts.append((start_seed, run.trace[-1]))
+            if best is None or run.trace[-1] > best.trace[-1]:
+                best = run
         start_passes = engine_subset.passes * len(snps) / m if engine_subset is not full else 0.0
-        q = best[0]
+        q = best.q
         if len(snps) == m:
             # The subset was the whole cohort: the start is the fit.
             return FitResult(
                 q=q,
-                p=best[1],
-                log_likelihood=best[2],
-                iterations=len(best[3]),
+                p=best.f,
+                log_likelihood=best.trace[-1],
+                iterations=len(best.trace),
                 passes=round(full.passes),
                 seconds=time.perf_counter() - started,
-                stopped_by=best[4],
-                trace=best[3],
+                stopped_by=best.stop,
+                trace=best.trace,
                 starts=starts,
+                saddles=best.saddles,
             )
     if resume is not None:
         f = None  # the state holds the point
@@ -629,7 +772,7 @@ def fit(
         q[fixed_rows] = fixed_q
     first_f_steps = F_START_STEPS if init_p is None else 1
     iteration = _Iteration(full, fixed_rows, fixed_q, fix_p, first_f_steps=first_f_steps)
-    q, f, trace, iterations, stop = _iterate(
+    run = _iterate(
         iteration,
         q,
         None if f is None else np.ascontiguousarray(f),
@@ -643,27 +786,29 @@ def fit(
     )
     if whole:  # a resumed fit whose start was the fit: reported as that start would be
         return FitResult(
-            q=q,
-            p=f,
-            log_likelihood=trace[-1],
-            iterations=len(trace),
+            q=run.q,
+            p=run.f,
+            log_likelihood=run.trace[-1],
+            iterations=len(run.trace),
             passes=round(full.passes),
             seconds=time.perf_counter() - started,
-            stopped_by=stop,
-            trace=trace,
-            starts=[(seed, trace[-1])],
+            stopped_by=run.stop,
+            trace=run.trace,
+            starts=[(seed, run.trace[-1])],
+            saddles=run.saddles,
         )
     return FitResult(
-        q=np.asarray(q),
-        p=np.asarray(f),
-        log_likelihood=trace[-1],
-        iterations=iterations,
+        q=np.asarray(run.q),
+        p=np.asarray(run.f),
+        log_likelihood=run.trace[-1],
+        iterations=run.iterations,
         passes=round(full.passes),
         seconds=time.perf_counter() - started,
-        stopped_by=stop,
-        trace=trace,
+        stopped_by=run.stop,
+        trace=run.trace,
         starts=starts,
         start_passes=start_passes,
+        saddles=run.saddles,
     )
 
 

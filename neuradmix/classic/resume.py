@@ -95,6 +95,8 @@ class FitCheckpoint(ResumeCheckpoint):
                 steps_taken=state.steps_taken,
                 start_passes=state.start_passes,
                 whole=state.whole,
+                jumps_failed=state.jumps_failed,
+                saddles=state.saddles,
             )
             arrays = {
                 "q": state.q,
@@ -128,6 +130,8 @@ def _state_from(arrays: dict[str, np.ndarray], meta: dict) -> IterationState:
         starts=[(int(seed), float(ll)) for seed, ll in arrays["starts"]],
         start_passes=float(meta["start_passes"]),
         whole=bool(meta["whole"]),
+        jumps_failed=int(meta["jumps_failed"]),
+        saddles=int(meta["saddles"]),
     )
 
 

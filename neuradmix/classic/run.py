@@ -249,6 +249,7 @@ def _fit_each_k(
         print(
             f"K={k}: {result.stop_rule} after {result.iterations} iterations "
             f"({result.passes} passes over the genotypes, {fit_seconds:.2f} s)"
+            f"{_saddles_left(result)}"
         )
         print(f"Loglikelihood: {result.log_likelihood:.6f}\t({result.stop_rule})")
         if saved is not None:
@@ -323,7 +324,7 @@ def polish_files(
     print(
         f"Polish: {result.iterations} iterations ({result.passes} passes) in "
         f"{result.seconds:.2f} s; log-likelihood {before:.6f} -> {result.log_likelihood:.6f}; "
-        f"{result.stop_rule}"
+        f"{result.stop_rule}{_saddles_left(result)}"
     )
     print(f"Wrote {q_path} and {Path(layout.p_file(out, name, q.shape[1]))}")
     print(f"Loglikelihood: {result.log_likelihood:.6f}\t({result.stop_rule})")
@@ -478,3 +479,11 @@ def _baseline_fit_resumable(bed, k, seed, device, checkpoint, resume, every, min
             genotypes, k, seed=seed, device=device, saver=saved.saver(k), resume=state
         )
     return result
+
+
+def _saddles_left(result) -> str:
+    """The summary's note of the saddle points a fit stopped beside and left, if any."""
+    if not result.saddles:
+        return ""
+    points = "point" if result.saddles == 1 else "points"
+    return f"; left {result.saddles} saddle {points} it had stopped beside"

@@ -355,6 +355,82 @@ def test_after_a_failed_jump_the_next_is_checked_cheaply_with_the_same_iterates(
     assert checked.passes < mapped.passes
 
 
+class _SaddleToy:
+    """A stand-in for the block-relaxation map with a saddle point: the log-likelihood
+    ``-1000 - a^2 + b^2 - b^4`` of ``x = (a, b)`` (held as a 1 x 2 Q and an empty F), whose map
+    halves ``a`` and takes a short gradient step in ``b``. The map contracts ``a`` and expands
+    ``b`` by 1.06 at the saddle ``(0, 0)``; the maxima are at ``b = +-1/sqrt(2)`` (-999.75)."""
+
+    fix_f = False
+    relaxation = 1.0
+    steps_taken = 0
+
+    def __init__(self):
+        self.engine = self
+
+    def log_likelihood(self, q, f):
+        a, b = q[0]
+        return -1000.0 - a * a + b * b - b**4
+
+    def step(self, q, f):
+        a, b = q[0]
+        return np.array([[0.5 * a, b + 0.03 * (2 * b - 4 * b**3)]]), f, self.log_likelihood(q, f)
+
+    def constrain(self, q, f, reference_f):
+        return q, f
+
+
+def _iterate_toy():
+    start = np.array([[1.0, 1e-6]])
+    return fit._iterate(
+        _SaddleToy(), start, np.zeros((0, 1)), tol=1e-9, max_iter=1000, progress=None, stage="fit"
+    )
+
+
+def test_a_stop_beside_a_saddle_is_checked_and_the_fit_leaves_it(monkeypatch):
+    """Converging along the stable direction, the gains vanish beside the saddle long before the
+    expanding direction shows; the check at the stop finds that direction and the fit goes on to
+    the maximum, with a log-likelihood that never decreases. Without the check it stops there."""
+    run = _iterate_toy()
+    assert run.stop == "tolerance" and run.saddles == 1
+    assert run.trace[-1] == pytest.approx(-999.75, abs=1e-6)
+    assert abs(run.q[0, 1]) == pytest.approx(1 / math.sqrt(2), abs=1e-3)
+    assert np.all(np.diff(run.trace) >= 0)
+    monkeypatch.setattr(fit, "SADDLE_MARGIN", math.inf)
+    unchecked = _iterate_toy()
+    assert unchecked.saddles == 0 and unchecked.trace[-1] < -999.99
+
+
+def test_the_expanding_direction_of_a_linear_map_from_two_secant_pairs():
+    """Iterates of a linear map near its fixed point, mostly along a contracting direction with a
+    trace of one that the map expands by 1.08: the Ritz vector of two secant pairs is the
+    expanding direction; a map that contracts both gives none."""
+    rng = np.random.default_rng(0)
+    basis, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+
+    def secants(eigenvalues):
+        jacobian = basis @ np.diag(eigenvalues) @ basis.T
+        x = [basis @ np.array([1e-3, 1.0, 0, 0, 0, 0])]
+        for _ in range(3):
+            x.append(jacobian @ x[-1])
+        steps = np.diff(np.array(x), axis=0)
+        return steps[:-1], steps[1:]
+
+    direction = fit._expanding_direction(*secants([1.08, 0.5, 0.2, 0.1, 0.1, 0.1]))
+    cosine = abs(direction @ basis[:, 0]) / np.linalg.norm(direction)
+    assert cosine > 0.999
+    assert fit._expanding_direction(*secants([0.98, 0.5, 0.2, 0.1, 0.1, 0.1])) is None
+
+
+def test_a_fit_whose_jumps_never_fail_stops_without_the_saddle_check(cohort, monkeypatch):
+    """The check costs two map evaluations; it runs only after a quasi-Newton jump fell short
+    (on a well-separated cohort none does), so such a fit takes the passes it took before."""
+    checked = fit.fit(cohort.genotypes, 3, seed=1)
+    monkeypatch.setattr(fit, "_saddle_escape", lambda *args: pytest.fail("checked for a saddle"))
+    assert fit.fit(cohort.genotypes, 3, seed=1).passes == checked.passes
+    assert checked.saddles == 0
+
+
 def test_a_far_start_still_climbs_monotonically(cohort):
     """From a random Q the Newton points overshoot at first; the accepted likelihood never drops
     and the fit still reaches the optimum."""
