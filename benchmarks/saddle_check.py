@@ -1,0 +1,84 @@
+"""Ablation of `em`'s saddle check: the same fits with and without it (not run in CI).
+
+    python benchmarks/saddle_check.py --cohort ridge=benchmarks/data/ridge/ridge:4,5 \\
+        --cohort ridge2=benchmarks/data/ridge2/ridge2:4,5 --seeds 1-10 --threads 2
+
+(the cohorts of ``benchmarks/classic_suite.py``, built by the recipe in its docstring).
+
+After a fit whose quasi-Newton jumps fell short, a stop by the tolerance is checked for a saddle
+point beside it (:func:`neuradmix.classic.fit._saddle_escape`). Switching the check off here means
+a Ritz value threshold no secant reaches, so both arms take the same path up to the first check.
+Times are in-process fitting seconds (after reading the .bed, numba kernels already compiled),
+summed over the seeds; passes are over all SNPs, with the start's passes on its SNP subset
+counted in whole-cohort passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+
+from neuradmix.classic import fit
+from neuradmix.data import read_bed
+from neuradmix.runtime import set_threads
+
+
+def seeds_of(text: str) -> list[int]:
+    if "-" in text:
+        first, last = (int(x) for x in text.split("-"))
+        return list(range(first, last + 1))
+    return [int(x) for x in text.split(",")]
+
+
+def run(genotypes, k: int, seeds: list[int], checked: bool) -> dict:
+    margin = fit.SADDLE_MARGIN
+    if not checked:
+        fit.SADDLE_MARGIN = math.inf
+    try:
+        results, seconds = [], 0.0
+        for seed in seeds:
+            tick = time.perf_counter()
+            results.append(fit.fit(genotypes, k, seed=seed))
+            seconds += time.perf_counter() - tick
+    finally:
+        fit.SADDLE_MARGIN = margin
+    return {
+        "seconds": seconds,
+        "passes": statistics.median(r.passes + r.start_passes for r in results),
+        "lls": [r.log_likelihood for r in results],
+        "saddles": sum(r.saddles for r in results),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cohort", action="append", required=True, metavar="NAME=PREFIX:K[,K]")
+    parser.add_argument("--seeds", default="1-10", help="'1-10' or '1,2,3'")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    set_threads(args.threads)
+    seeds = seeds_of(args.seeds)
+    columns = ("cohort", "K", "check", "seconds (sum)", "passes (median)", "best ll", "median ll")
+    print("| " + " | ".join((*columns, "saddles left")) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for spec in args.cohort:
+        name, rest = spec.split("=", 1)
+        prefix, ks = rest.rsplit(":", 1)
+        genotypes = read_bed(f"{prefix}.bed")
+        fit.fit(genotypes, 2, seed=1, max_iter=2)  # compile or load the kernels first
+        for k in (int(x) for x in ks.split(",")):
+            for checked in (False, True):
+                row = run(genotypes, k, seeds, checked)
+                print(
+                    f"| {name} | {k} | {'on' if checked else 'off'} | {row['seconds']:.2f} | "
+                    f"{row['passes']:.1f} | {max(row['lls']):.3f} | "
+                    f"{statistics.median(row['lls']):.3f} | {row['saddles']} |",
+                    flush=True,
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
