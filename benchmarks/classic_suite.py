@@ -117,6 +117,8 @@ def run_tool(cohort: Cohort, tool: str, k: int, seed: int, threads: int, work: P
         run = peers.measure(_em(cohort.prefix, k, threads, seed, out, **em))
         ll = cohort.score(out / f"fit.{k}.Q", out / f"fit.{k}.P")
         detail = f"{_passes(run.stdout)} passes, stopped by {_stop_rule(run.stdout)}"
+        if "saddle point" in run.stdout:
+            detail += ", " + run.stdout.split("; left ", 1)[1].split(" it had")[0] + " left"
     elif tool == "fastmixture2":
         run = peers.measure(peers.fastmixture2(cohort.polymorphic_prefix, k, threads, seed, out))
         ll = cohort.score(*peers.fastmixture2_outputs(out, k, seed))

@@ -27,12 +27,13 @@ Acceleration
 Near the optimum the coupling of Q and F makes block relaxation converge linearly, and on the
 likelihood ridges of real cohorts (K above the number of distinct ancestries, components that
 differ little) very slowly. The default extrapolates the iteration map ``G`` (Zhou, Alexander &
-Lange 2011, Stat Comput 21:261): the last two secant pairs ``(G(x) - x, G(G(x)) - G(x))`` give
-the map's Jacobian on their span, and the step goes to the fixed point of that linear map. The
-point is kept only when its log-likelihood is at least that of ``G(x)``; otherwise ``G(x)`` is
-taken, so the monotone guarantee stands. ``acceleration="sor"`` over-relaxes each block step by
-1.3 instead, and ``"none"`` runs the plain map (the measurements that chose the default are in
-``benchmarks/classic_suite.py``).
+Lange 2011, Stat Comput 21:261): the last two secant pairs ``(G(x) - x, G(G(x)) - G(x))`` give the
+map's Jacobian on their span, and the step goes to the fixed point of that linear map, but for a
+direction the map expands (leaving a saddle point), along which it goes forward instead of back to
+the saddle (:meth:`_Secants.extrapolate`). The point is kept only when its log-likelihood is at
+least that of ``G(x)``; otherwise ``G(x)`` is taken, so the monotone guarantee stands.
+``acceleration="sor"`` over-relaxes each block step by 1.3 instead, and ``"none"`` runs the plain
+map (the measurements that chose the default are in ``benchmarks/classic_suite.py``).
 
 Stopping rule
 -------------
@@ -44,12 +45,12 @@ the iteration reaches; with ``tol = 1e-9`` about a tenth of a unit on 100 millio
 fit also stops when no step from its point rises any more, and at ``max_iter``; the result says
 which rule ended it (``stopped_by``).
 
-On a ridge the iteration can also converge towards a saddle point along its stable directions,
-with gains that shrink as at a maximum. After quasi-Newton jumps fell short (the symptom of a map
-that does not contract everywhere; none does on well-separated cohorts, which pay nothing), a
-stop by the tolerance is checked with two plain steps: when the map expands a direction of their
-span, a line search along it leaves the saddle and the iteration goes on (``saddles`` counts
-them; :func:`_saddle_escape`).
+On a ridge the iteration can also converge towards a saddle point along its stable directions, with
+gains that shrink as at a maximum. After signs that the map does not contract everywhere
+(quasi-Newton jumps that fell short, secants that expand a direction; neither occurs on
+well-separated cohorts, which pay nothing), a stop by the tolerance is checked with two plain steps:
+when the map expands a direction of their span, a line search along it leaves the saddle and the
+iteration goes on (``saddles`` counts them; :func:`_saddle_escape`).
 
 Starts
 ------
@@ -100,17 +101,22 @@ RELAX_AFTER = 2
 # The quasi-Newton acceleration (the default of ACCELERATIONS) extrapolates from the last
 # SECANTS secant pairs.
 SECANTS = 2
+# Along a direction the secants say the map expands (leaving a saddle), the quasi-Newton jump
+# goes forward by at most this many of its secant steps (1 / (l - 1) for the eigenvalue l; 16 is
+# l = 1.06, the growth measured beside a saddle of the ridge cohort at K=4).
+SADDLE_FREE_STEP = 16.0
+SADDLE_FREE = True  # False: every jump to the fixed point (the ablation in benchmarks/)
 # The stopping rule's estimate of the convergence rate is capped here (gains that do not
 # shrink at all would predict an infinite remaining gain and never stop).
 MAX_RATE = 0.999
-# A stop on a likelihood ridge can lie beside a saddle point of the likelihood, which the
-# iteration approaches along its stable directions while the gains shrink as at a maximum (see
-# _saddle_escape). After a fit whose quasi-Newton jumps fell short (the symptom of a map that
-# is not a contraction there; on the coalescent and PSD cohorts of the suite none does) the stop
-# is checked by SADDLE_STEPS plain steps: a secant eigenvalue above 1 + SADDLE_MARGIN marks a
-# direction the map expands, and a line search along it (steps of SADDLE_FIRST_STEP to
-# SADDLE_LONGEST_STEP times the last plain step, doubling) leaves the saddle. A fit leaves at
-# most MAX_SADDLES of them.
+# A stop on a likelihood ridge can lie beside a saddle point of the likelihood, which the iteration
+# approaches along its stable directions while the gains shrink as at a maximum (see
+# _saddle_escape). After signs that the map is not a contraction there (quasi-Newton jumps that fell
+# short, secants that expand a direction; on the coalescent, PSD and 105-sample cohorts of the suite
+# there are none) the stop is checked by SADDLE_STEPS plain steps: a secant eigenvalue above 1 +
+# SADDLE_MARGIN marks a direction the map expands, and a line search along it (steps of
+# SADDLE_FIRST_STEP to SADDLE_LONGEST_STEP times the last plain step, doubling) leaves the saddle. A
+# fit leaves at most MAX_SADDLES of them.
 SADDLE_STEPS = 2
 SADDLE_MARGIN = 0.01
 SADDLE_FIRST_STEP = 4.0
@@ -237,9 +243,9 @@ class IterationState:
     """Everything :func:`_iterate` needs to continue exactly where it was after an accepted
     iteration (what a resume checkpoint holds): the point and its image, the trace of
     log-likelihoods, the secant pairs of the quasi-Newton step and how many block steps were
-    taken (the over-relaxation starts after ``RELAX_AFTER``), how many quasi-Newton jumps
-    failed and how many saddles were left (which decide a saddle check at the stop, see
-    :func:`_saddle_escape`). ``starts`` and ``start_passes``
+    taken (the over-relaxation starts after ``RELAX_AFTER``), how many signs of a saddle the
+    quasi-Newton steps met (failed jumps, expanding secants) and how many saddles were left (which
+    decide a saddle check at the stop, see :func:`_saddle_escape`). ``starts`` and ``start_passes``
     carry the fit's record of its starts; ``whole`` says the start's subset was every SNP."""
 
     q: np.ndarray
@@ -255,7 +261,7 @@ class IterationState:
     starts: list[tuple[int, float]] = field(default_factory=list)
     start_passes: float = 0.0
     whole: bool = False
-    jumps_failed: int = 0
+    saddle_signs: int = 0
     saddles: int = 0
 
 
@@ -274,7 +280,7 @@ class _Secants:
         self.u: list[np.ndarray] = []
         self.v: list[np.ndarray] = []
         self.last_jump_failed = False
-        self.failures = 0  # jumps that fell short since the iteration started or left a saddle
+        self.saddle_signs = 0  # jumps that fell short and expanding secants (see _iterate)
 
     def clear(self) -> None:
         self.u.clear()
@@ -285,12 +291,31 @@ class _Secants:
         self.v = [*self.v[-(self.size - 1) :], v] if self.size > 1 else [v]
 
     def extrapolate(self, x: np.ndarray, u: np.ndarray) -> np.ndarray | None:
-        """The jump from ``x`` whose map step is ``u`` (its pair recorded last)."""
+        """The jump from ``x`` whose map step is ``u`` (its pair recorded last).
+
+        With ``C = (U'U)^-1 U'V``, the map's Jacobian on the span of the secants, and ``a`` the
+        coordinates of ``u`` there, the jump is ``x + u + V (I - C)^-1 a``. Along a direction
+        the map expands (a real eigenvalue ``l > 1`` of ``C``: the point is leaving a saddle),
+        ``1 / (1 - l) < 0`` would jump back onto the saddle; there the jump goes on forward by
+        ``1 / (l - 1)``, at most ``SADDLE_FREE_STEP`` (as saddle-free Newton steps use the
+        absolute curvature), and the monotone safeguard of :func:`_advance` decides."""
         big_u, big_v = np.array(self.u), np.array(self.v)
         uu = big_u @ big_u.T
-        system = uu - big_u @ big_v.T
+        uv = big_u @ big_v.T
         try:
-            coefficients = np.linalg.solve(system, big_u @ u)
+            values, vectors = np.linalg.eig(np.linalg.solve(uu, uv))
+            if SADDLE_FREE and np.all(values.imag == 0.0) and np.any(values.real > 1.0):
+                self.saddle_signs += 1
+                values, vectors = values.real, vectors.real
+                gains = np.where(
+                    values > 1.0,
+                    np.minimum(1.0 / (values - 1.0), SADDLE_FREE_STEP),
+                    1 / (1 - values),
+                )
+                coordinates = np.linalg.solve(uu, big_u @ u)
+                coefficients = vectors @ (gains * np.linalg.solve(vectors, coordinates))
+            else:
+                coefficients = np.linalg.solve(uu - uv, big_u @ u)
         except np.linalg.LinAlgError:
             self.clear()
             return None
@@ -360,9 +385,9 @@ def _iterate(
     The iteration stops when both the last gain and the gain still to come
     (:func:`_remaining_gain`) are below ``tol * |loglik|`` (``rough``: the last gain alone, for a
     start that the full data will refine), when no step from ``x`` rises any more, or after
-    ``max_iter`` iterations. When quasi-Newton jumps fell short on the way, a stop by the
-    tolerance is first checked for a saddle point beside it (:func:`_saddle_escape`); the
-    iteration goes on from the point that leaves it.
+    ``max_iter`` iterations. When quasi-Newton jumps fell short or secants expanded a direction on
+    the way, a stop by the tolerance is first checked for a saddle point beside it
+    (:func:`_saddle_escape`); the iteration goes on from the point that leaves it.
     """
     if acceleration not in ACCELERATIONS:
         raise InputError(f"--acceleration {acceleration!r}: choose {', '.join(ACCELERATIONS)}.")
@@ -386,7 +411,7 @@ def _iterate(
         saddles = resume.saddles
         if secants is not None:
             secants.u, secants.v = list(resume.secants_u), list(resume.secants_v)
-            secants.failures = resume.jumps_failed
+            secants.saddle_signs = resume.saddle_signs
     gains: list[float] = [b - a for a, b in zip(trace[:-1], trace[1:], strict=True)]
     if progress is not None:
         progress(stage, first - 1, point.ll, time.perf_counter() - tick)
@@ -413,7 +438,7 @@ def _iterate(
                 not rough
                 and not iteration.fix_f
                 and secants is not None
-                and secants.failures > 0
+                and secants.saddle_signs > 0
                 and saddles < MAX_SADDLES
             )
             if not checked:
@@ -430,7 +455,7 @@ def _iterate(
                 break
             saddles += 1
             secants.clear()
-            secants.failures = 0
+            secants.saddle_signs = 0
         if saver is not None:  # (a state that continues; the one that stops is not saved)
             saver(_state_maker(point, trace, iterations, secants, iteration, saddles))
     return _Run(point.q, point.f, trace, iterations, stop, saddles)
@@ -491,9 +516,11 @@ def _saddle_escape(iteration: _Iteration, point: _Point) -> tuple[list[_Point], 
 
 def _expanding_direction(u: np.ndarray, v: np.ndarray) -> np.ndarray | None:
     """From secant pairs (rows of ``u`` and ``v = G'u``): the direction in the span of ``u``
-    that the map stretches most, when its Ritz value is real and above ``1 + SADDLE_MARGIN``."""
+    that the map stretches most, when its Ritz value is real and above ``1 + SADDLE_MARGIN``.
+    Steps that are (nearly) parallel span one direction, whose Ritz value is then ``u.v / u.u``
+    (the least-squares map on the span, with singular values below 1e-6 of the largest cut)."""
     try:
-        ritz = np.linalg.solve(u @ u.T, u @ v.T)
+        ritz = np.linalg.lstsq(u.T, v.T, rcond=1e-6)[0]
         values, vectors = np.linalg.eig(ritz)
     except np.linalg.LinAlgError:
         return None
@@ -513,7 +540,7 @@ def _state_maker(
     u = list(secants.u) if secants is not None else []
     v = list(secants.v) if secants is not None else []
     steps_taken = iteration.steps_taken
-    jumps_failed = secants.failures if secants is not None else 0
+    saddle_signs = secants.saddle_signs if secants is not None else 0
 
     def make() -> IterationState:
         return IterationState(
@@ -527,7 +554,7 @@ def _state_maker(
             secants_u=u,
             secants_v=v,
             steps_taken=steps_taken,
-            jumps_failed=jumps_failed,
+            saddle_signs=saddle_signs,
             saddles=saddles,
         )
 
@@ -570,7 +597,7 @@ def _advance(iteration: _Iteration, point: _Point, secants: _Secants | None):
         secants.last_jump_failed = False
         return _Point(xa_q, xa_f, lla, xa1_q, xa1_f), True
     secants.last_jump_failed = True
-    secants.failures += 1
+    secants.saddle_signs += 1
     # The jump fell short of the plain step: keep the plain one (its image is known).
     secants.clear()
     return plain, True

@@ -95,7 +95,7 @@ class FitCheckpoint(ResumeCheckpoint):
                 steps_taken=state.steps_taken,
                 start_passes=state.start_passes,
                 whole=state.whole,
-                jumps_failed=state.jumps_failed,
+                saddle_signs=state.saddle_signs,
                 saddles=state.saddles,
             )
             arrays = {
@@ -130,7 +130,7 @@ def _state_from(arrays: dict[str, np.ndarray], meta: dict) -> IterationState:
         starts=[(int(seed), float(ll)) for seed, ll in arrays["starts"]],
         start_passes=float(meta["start_passes"]),
         whole=bool(meta["whole"]),
-        jumps_failed=int(meta["jumps_failed"]),
+        saddle_signs=int(meta["saddle_signs"]),
         saddles=int(meta["saddles"]),
     )
 

@@ -422,9 +422,35 @@ def test_the_expanding_direction_of_a_linear_map_from_two_secant_pairs():
     assert fit._expanding_direction(*secants([0.98, 0.5, 0.2, 0.1, 0.1, 0.1])) is None
 
 
-def test_a_fit_whose_jumps_never_fail_stops_without_the_saddle_check(cohort, monkeypatch):
-    """The check costs two map evaluations; it runs only after a quasi-Newton jump fell short
-    (on a well-separated cohort none does), so such a fit takes the passes it took before."""
+def test_the_quasi_newton_jump_goes_forward_along_a_direction_the_map_expands():
+    """ZAL jumps to the fixed point of the linearised map: for a map that contracts, the fixed
+    point itself; beside a saddle that point is the saddle, so along the direction the map expands
+    (by 1.06 here) the jump goes forward instead, and counts as a sign of a saddle."""
+    rotation, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((2, 2)))
+
+    def jump(eigenvalues):
+        jacobian = rotation @ np.diag(eigenvalues) @ rotation.T
+        x = [rotation @ np.array([0.01, 1.0])]
+        for _ in range(3):
+            x.append(jacobian @ x[-1])
+        secants = fit._Secants(2)
+        secants.record(x[1] - x[0], x[2] - x[1])
+        secants.record(x[2] - x[1], x[3] - x[2])
+        target = secants.extrapolate(x[1], x[2] - x[1])
+        return rotation.T @ x[1], rotation.T @ target, secants.saddle_signs
+
+    start, target, signs = jump([0.9, 0.5])
+    np.testing.assert_allclose(target, 0.0, atol=1e-9)
+    assert signs == 0
+    start, target, signs = jump([1.06, 0.5])
+    assert target[0] > start[0] * 2 and abs(target[1]) < 1e-9
+    assert signs == 1
+
+
+def test_a_fit_without_signs_of_a_saddle_stops_without_the_check(cohort, monkeypatch):
+    """The check costs two map evaluations; it runs only after a quasi-Newton jump fell short or
+    a secant expanded a direction (on a well-separated cohort neither happens), so such a fit
+    takes the passes it took before."""
     checked = fit.fit(cohort.genotypes, 3, seed=1)
     monkeypatch.setattr(fit, "_saddle_escape", lambda *args: pytest.fail("checked for a saddle"))
     assert fit.fit(cohort.genotypes, 3, seed=1).passes == checked.passes

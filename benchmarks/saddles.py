@@ -1,13 +1,16 @@
-"""Ablation of `em`'s saddle check: the same fits with and without it (not run in CI).
+"""Ablation of what `em` does about saddle points: the same fits without either part, with
+forward jumps only, and with forward jumps and the check at the stop (not run in CI).
 
-    python benchmarks/saddle_check.py --cohort ridge=benchmarks/data/ridge/ridge:4,5 \\
+    python benchmarks/saddles.py --cohort ridge=benchmarks/data/ridge/ridge:4,5 \\
         --cohort ridge2=benchmarks/data/ridge2/ridge2:4,5 --seeds 1-10 --threads 2
 
 (the cohorts of ``benchmarks/classic_suite.py``, built by the recipe in its docstring).
 
-After a fit whose quasi-Newton jumps fell short, a stop by the tolerance is checked for a saddle
-point beside it (:func:`neuradmix.classic.fit._saddle_escape`). Switching the check off here means
-a Ritz value threshold no secant reaches, so both arms take the same path up to the first check.
+Two parts (:mod:`neuradmix.classic.fit`): along a direction the secants say the map expands, the
+quasi-Newton jump goes forward instead of back onto the saddle (``_Secants.extrapolate``); and
+after such signs of a saddle, a stop by the tolerance is checked for one beside it
+(``_saddle_escape``). Switching the check off here means a Ritz value threshold no secant
+reaches; switching the forward jumps off makes every jump go to the linearised fixed point.
 Times are in-process fitting seconds (after reading the .bed, numba kernels already compiled),
 summed over the seeds; passes are over all SNPs, with the start's passes on its SNP subset
 counted in whole-cohort passes.
@@ -32,8 +35,12 @@ def seeds_of(text: str) -> list[int]:
     return [int(x) for x in text.split(",")]
 
 
-def run(genotypes, k: int, seeds: list[int], checked: bool) -> dict:
-    margin = fit.SADDLE_MARGIN
+ARMS = {"neither": (False, False), "forward jumps": (True, False), "both": (True, True)}
+
+
+def run(genotypes, k: int, seeds: list[int], forward: bool, checked: bool) -> dict:
+    margin, saddle_free = fit.SADDLE_MARGIN, fit.SADDLE_FREE
+    fit.SADDLE_FREE = forward
     if not checked:
         fit.SADDLE_MARGIN = math.inf
     try:
@@ -43,7 +50,7 @@ def run(genotypes, k: int, seeds: list[int], checked: bool) -> dict:
             results.append(fit.fit(genotypes, k, seed=seed))
             seconds += time.perf_counter() - tick
     finally:
-        fit.SADDLE_MARGIN = margin
+        fit.SADDLE_MARGIN, fit.SADDLE_FREE = margin, saddle_free
     return {
         "seconds": seconds,
         "passes": statistics.median(r.passes + r.start_passes for r in results),
@@ -60,7 +67,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     set_threads(args.threads)
     seeds = seeds_of(args.seeds)
-    columns = ("cohort", "K", "check", "seconds (sum)", "passes (median)", "best ll", "median ll")
+    columns = ("cohort", "K", "arm", "seconds (sum)", "passes (median)", "best ll", "median ll")
     print("| " + " | ".join((*columns, "saddles left")) + " |")
     print("|---" * (len(columns) + 1) + "|")
     for spec in args.cohort:
@@ -69,10 +76,10 @@ def main(argv=None) -> int:
         genotypes = read_bed(f"{prefix}.bed")
         fit.fit(genotypes, 2, seed=1, max_iter=2)  # compile or load the kernels first
         for k in (int(x) for x in ks.split(",")):
-            for checked in (False, True):
-                row = run(genotypes, k, seeds, checked)
+            for arm, (forward, checked) in ARMS.items():
+                row = run(genotypes, k, seeds, forward, checked)
                 print(
-                    f"| {name} | {k} | {'on' if checked else 'off'} | {row['seconds']:.2f} | "
+                    f"| {name} | {k} | {arm} | {row['seconds']:.2f} | "
                     f"{row['passes']:.1f} | {max(row['lls']):.3f} | "
                     f"{statistics.median(row['lls']):.3f} | {row['saddles']} |",
                     flush=True,
