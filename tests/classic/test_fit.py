@@ -364,6 +364,7 @@ class _SaddleToy:
     fix_f = False
     relaxation = 1.0
     steps_taken = 0
+    f_steps = first_f_steps = 1
 
     def __init__(self):
         self.engine = self
@@ -380,10 +381,17 @@ class _SaddleToy:
         return q, f
 
 
-def _iterate_toy():
+def _iterate_toy(**options):
     start = np.array([[1.0, 1e-6]])
     return fit._iterate(
-        _SaddleToy(), start, np.zeros((0, 1)), tol=1e-9, max_iter=1000, progress=None, stage="fit"
+        _SaddleToy(),
+        start,
+        np.zeros((0, 1)),
+        tol=1e-9,
+        max_iter=1000,
+        progress=None,
+        stage="fit",
+        **options,
     )
 
 
@@ -399,6 +407,17 @@ def test_a_stop_beside_a_saddle_is_checked_and_the_fit_leaves_it(monkeypatch):
     monkeypatch.setattr(fit, "SADDLE_MARGIN", math.inf)
     unchecked = _iterate_toy()
     assert unchecked.saddles == 0 and unchecked.trace[-1] < -999.99
+
+
+def test_a_fit_resumed_before_or_after_leaving_a_saddle_ends_as_the_unbroken_one():
+    """A checkpoint keeps the saddle counts: resumed from any saved state, before the check or
+    after the escape, the fit ends with the trace and the saddle count of the unbroken fit."""
+    states = []
+    whole = _iterate_toy(saver=lambda make: states.append(make()))
+    assert whole.saddles == 1 and {state.saddles for state in states} == {0, 1}
+    for state in states:
+        resumed = _iterate_toy(resume=state)
+        assert resumed.trace == whole.trace and resumed.saddles == 1
 
 
 def test_the_expanding_direction_of_a_linear_map_from_two_secant_pairs():
