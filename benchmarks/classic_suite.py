@@ -38,7 +38,9 @@ SNPs (fastmixture2 refuses monomorphic ones and gets a fileset without them). "b
 the relative gap to the best log-likelihood any run reached on that cohort and K.
 
 The ablation runs ``em --acceleration sor`` and ``--acceleration none`` with the first seed:
-the same fit without the quasi-Newton extrapolation.
+the same fit without the quasi-Newton extrapolation. What em does about saddle points (forward
+jumps, the check at the stop) has its own ablation, ``benchmarks/saddles.py``; an em fit that left
+a saddle says so in the detail column.
 """
 
 from __future__ import annotations
