@@ -444,11 +444,12 @@ def _iterate(
             if not checked:
                 stop = "tolerance"
                 break
+            tick = time.perf_counter()
             points, escaped = _saddle_escape(iteration, point)
-            for new in points:
+            for new in points:  # (the check's time is on its first line)
                 iterations += 1
-                tick = time.perf_counter()
                 accept(new, tick)
+                tick = time.perf_counter()
                 point = new
             if not escaped:
                 stop = "tolerance"
@@ -476,7 +477,8 @@ def _saddle_escape(iteration: _Iteration, point: _Point) -> tuple[list[_Point], 
     Returns the accepted points (the plain steps, then the escape point, each with its image)
     and whether a saddle was left; the log-likelihoods never decrease along them."""
     accepted: list[_Point] = []
-    flats = [_flat(point.q, point.f), _flat(point.image_q, point.image_f)]
+    image = _flat(point.image_q, point.image_f)
+    steps = [image - _flat(point.q, point.f)]  # (flat vectors of (Q, F): few are kept at once)
     current = point
     for _ in range(SADDLE_STEPS):
         image_q, image_f, ll = iteration.step(current.image_q, current.image_f)
@@ -484,15 +486,17 @@ def _saddle_escape(iteration: _Iteration, point: _Point) -> tuple[list[_Point], 
             return accepted, False
         current = _Point(current.image_q, current.image_f, ll, image_q, image_f)
         accepted.append(current)
-        flats.append(_flat(image_q, image_f))
-    steps = np.diff(np.array(flats), axis=0)
+        x, image = image, _flat(image_q, image_f)
+        steps.append(image - x)
+    del image
+    steps = np.array(steps)
     direction = _expanding_direction(steps[:-1], steps[1:])
     if direction is None:
         return accepted, False
     if direction @ steps[-1] < 0:
         direction = -direction
     direction *= np.linalg.norm(steps[-1]) / np.linalg.norm(direction)
-    x = flats[-2]
+    del steps
 
     def along(t: float) -> tuple[np.ndarray, np.ndarray]:
         moved = _unflat(x + t * direction, point.q.shape, point.f.shape)
