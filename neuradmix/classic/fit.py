@@ -780,18 +780,7 @@ def fit(
         q = best.q
         if len(snps) == m:
             # The subset was the whole cohort: the start is the fit.
-            return FitResult(
-                q=q,
-                p=best.f,
-                log_likelihood=best.trace[-1],
-                iterations=len(best.trace),
-                passes=round(full.passes),
-                seconds=time.perf_counter() - started,
-                stopped_by=best.stop,
-                trace=best.trace,
-                starts=starts,
-                saddles=best.saddles,
-            )
+            return _result(best, full, started, starts)
     if resume is not None:
         f = None  # the state holds the point
     elif init_p is not None:
@@ -816,18 +805,12 @@ def fit(
         saver=_saving(saver, starts, start_passes, whole),
     )
     if whole:  # a resumed fit whose start was the fit: reported as that start would be
-        return FitResult(
-            q=run.q,
-            p=run.f,
-            log_likelihood=run.trace[-1],
-            iterations=len(run.trace),
-            passes=round(full.passes),
-            seconds=time.perf_counter() - started,
-            stopped_by=run.stop,
-            trace=run.trace,
-            starts=[(seed, run.trace[-1])],
-            saddles=run.saddles,
-        )
+        return _result(run, full, started, [(seed, run.trace[-1])])
+    return _result(run, full, started, starts, start_passes)
+
+
+def _result(run: _Run, full, started: float, starts, start_passes: float = 0.0) -> FitResult:
+    """The fit that ``run`` ended with on the whole-cohort engine ``full``."""
     return FitResult(
         q=np.asarray(run.q),
         p=np.asarray(run.f),

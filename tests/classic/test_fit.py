@@ -34,6 +34,7 @@ from neuradmix.data import (
 from neuradmix.data.timing import read_timing
 from neuradmix.errors import InputError
 from neuradmix.simulation.psd import simulate_psd
+from neuradmix.stats.frequencies import allele_frequencies
 
 
 @pytest.fixture(scope="module")
@@ -492,6 +493,19 @@ def test_subset_start_then_all_snps(cohort):
     common = fit.fit(cohort.genotypes, 3, seed=3, start_snps_limit=10_000)
     assert subset.start_passes < common.start_passes  # a start on fewer SNPs costs less
     assert subset.log_likelihood == pytest.approx(common.log_likelihood, rel=1e-8)
+
+
+def test_a_fit_counts_its_accepted_iterations_whether_or_not_the_start_was_the_fit(cohort):
+    """The summary's iteration count is the accepted iterations (the trace less its first
+    point), also when the start's SNP subset is every SNP and the start is the fit (which
+    counted its first point as an iteration)."""
+    frequencies, _ = allele_frequencies(cohort.genotypes)
+    few = cohort.genotypes.select_snps(np.flatnonzero((frequencies > 0) & (frequencies < 1))[:90])
+    whole = fit.fit(few, 3, seed=3)  # fewer than 100 common SNPs: the start is on all of them
+    subset = fit.fit(cohort.genotypes, 3, seed=3, start_snps_limit=500)
+    assert whole.start_passes == 0 and subset.start_passes > 0
+    for result in (whole, subset):
+        assert result.iterations == len(result.trace) - 1 > 0
 
 
 def test_the_start_uses_common_snps_only():
