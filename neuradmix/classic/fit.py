@@ -106,6 +106,9 @@ SECANTS = 2
 # l = 1.06, the growth measured beside a saddle of the ridge cohort at K=4).
 SADDLE_FREE_STEP = 16.0
 SADDLE_FREE = True  # False: every jump to the fixed point (the ablation in benchmarks/)
+# Secant steps' Gram eigenvalues below this fraction of the largest are cut (singular values of
+# the steps below 1e-6 of the largest): see _secant_coordinates.
+RITZ_CUT = 1e-12
 # The stopping rule's estimate of the convergence rate is capped here (gains that do not
 # shrink at all would predict an infinite remaining gain and never stop).
 MAX_RATE = 0.999
@@ -293,17 +296,17 @@ class _Secants:
     def extrapolate(self, x: np.ndarray, u: np.ndarray) -> np.ndarray | None:
         """The jump from ``x`` whose map step is ``u`` (its pair recorded last).
 
-        With ``C = (U'U)^-1 U'V``, the map's Jacobian on the span of the secants, and ``a`` the
-        coordinates of ``u`` there, the jump is ``x + u + V (I - C)^-1 a``. Along a direction
-        the map expands (a real eigenvalue ``l > 1`` of ``C``: the point is leaving a saddle),
-        ``1 / (1 - l) < 0`` would jump back onto the saddle; there the jump goes on forward by
-        ``1 / (l - 1)``, at most ``SADDLE_FREE_STEP`` (as saddle-free Newton steps use the
-        absolute curvature), and the monotone safeguard of :func:`_advance` decides."""
+        With ``C`` the map's Jacobian on the span of the secants (:func:`_secant_coordinates`)
+        and ``a`` the coordinates of ``u`` there, the jump is ``x + u + V (I - C)^-1 a``. Along a
+        direction the map expands (a real eigenvalue ``l > 1`` of ``C``: the point is leaving a
+        saddle), ``1 / (1 - l) < 0`` would jump back onto the saddle; there the jump goes on
+        forward by ``1 / (l - 1)``, at most ``SADDLE_FREE_STEP`` (as saddle-free Newton steps use
+        the absolute curvature), and the monotone safeguard of :func:`_advance` decides."""
         big_u, big_v = np.array(self.u), np.array(self.v)
-        uu = big_u @ big_u.T
-        uv = big_u @ big_v.T
         try:
-            values, vectors = np.linalg.eig(np.linalg.solve(uu, uv))
+            jacobian = _secant_coordinates(big_u, big_v)
+            coordinates = _secant_coordinates(big_u, u[None, :])[:, 0]
+            values, vectors = np.linalg.eig(jacobian)
             if SADDLE_FREE and np.all(values.imag == 0.0) and np.any(values.real > 1.0):
                 self.saddle_signs += 1
                 values, vectors = values.real, vectors.real
@@ -312,10 +315,9 @@ class _Secants:
                     np.minimum(1.0 / (values - 1.0), SADDLE_FREE_STEP),
                     1 / (1 - values),
                 )
-                coordinates = np.linalg.solve(uu, big_u @ u)
                 coefficients = vectors @ (gains * np.linalg.solve(vectors, coordinates))
             else:
-                coefficients = np.linalg.solve(uu - uv, big_u @ u)
+                coefficients = np.linalg.solve(np.eye(len(values)) - jacobian, coordinates)
         except np.linalg.LinAlgError:
             self.clear()
             return None
@@ -520,12 +522,9 @@ def _saddle_escape(iteration: _Iteration, point: _Point) -> tuple[list[_Point], 
 
 def _expanding_direction(u: np.ndarray, v: np.ndarray) -> np.ndarray | None:
     """From secant pairs (rows of ``u`` and ``v = G'u``): the direction in the span of ``u``
-    that the map stretches most, when its Ritz value is real and above ``1 + SADDLE_MARGIN``.
-    Steps that are (nearly) parallel span one direction, whose Ritz value is then ``u.v / u.u``
-    (the least-squares map on the span, with singular values below 1e-6 of the largest cut)."""
+    that the map stretches most, when its Ritz value is real and above ``1 + SADDLE_MARGIN``."""
     try:
-        ritz = np.linalg.lstsq(u.T, v.T, rcond=1e-6)[0]
-        values, vectors = np.linalg.eig(ritz)
+        values, vectors = np.linalg.eig(_secant_coordinates(u, v))
     except np.linalg.LinAlgError:
         return None
     largest = int(np.argmax(values.real))
@@ -533,6 +532,17 @@ def _expanding_direction(u: np.ndarray, v: np.ndarray) -> np.ndarray | None:
     if not np.isfinite(value) or value.imag != 0.0 or value.real <= 1.0 + SADDLE_MARGIN:
         return None
     return vectors[:, largest].real @ u
+
+
+def _secant_coordinates(u: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Least-squares coordinates, as columns, of the rows of ``targets`` in the span of the
+    secant steps (rows of ``u``). With ``targets`` the steps' images ``v = G'u`` this is ``C``
+    with ``v' ~ u' C``: the map's Jacobian on the span, whose eigenvalues are its Ritz values (as
+    in Arnoldi's method). Directions of the steps' Gram matrix below ``RITZ_CUT`` of its largest
+    eigenvalue are cut, so steps that are (nearly) parallel span one direction, whose Ritz value
+    is ``u.v / u.u``."""
+    gram = u @ u.T
+    return np.linalg.pinv(gram, rcond=RITZ_CUT, hermitian=True) @ (u @ targets.T)
 
 
 def _state_maker(
