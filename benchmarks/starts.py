@@ -6,13 +6,13 @@
 
 (the cohorts of ``benchmarks/classic_suite.py``, built by the recipe in its docstring).
 
-Starts (:mod:`neuradmix.classic.starts`): ``svd`` (the default: randomised SVD of a subset of
-common SNPs, PCK-Means on the leading K-1 axes, then alternating least squares on the low-rank
-reconstruction), ``pckmeans`` (the hard PCK-Means clusters as Q, without the least squares) and
-``random`` (Q ~ Dirichlet(1)). Each is refined on the SNP subset and then on all SNPs by the same
-iteration, so what differs is where the fit starts and therefore which local optimum it ends
-in: on cohorts fitted with K above their sources several optima lie within about 1e-6 of each
-other, and the start decides among them.
+Starts (:mod:`neuradmix.classic.starts`): ``pckmeans`` (the default: K-Means clusters on the
+leading axes of a randomised SVD of a subset of common SNPs, as hard Q), ``svd`` (those clusters
+refined by alternating least squares on the low-rank reconstruction; the default until the
+measurement in ``neuradmix/classic/defaults.py``) and ``random`` (Q ~ Dirichlet(1)). Each is
+refined on the SNP subset and then on all SNPs by the same iteration, so what differs is where the
+fit starts and therefore which local optimum it ends in: on cohorts fitted with K above their
+sources several optima lie within about 1e-6 of each other, and the start decides among them.
 
 Times are in-process fitting seconds (after reading the .bed, numba kernels already compiled),
 summed over the seeds, the start included; passes are over all SNPs, the start's passes on its
@@ -27,10 +27,9 @@ import statistics
 import time
 
 from neuradmix.classic import fit
+from neuradmix.classic.defaults import STARTS
 from neuradmix.data import read_bed
 from neuradmix.runtime import set_threads
-
-STARTS = ("svd", "pckmeans", "random")
 
 
 def seeds_of(text: str) -> list[int]:

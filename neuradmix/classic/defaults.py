@@ -9,6 +9,13 @@ DEFAULT_MAX_ITER = 1000
 # the last secants (default), over-relaxed block steps, or none.
 ACCELERATIONS = ("quasi-newton", "sor", "none")
 DEFAULT_ACCELERATION = "quasi-newton"
+# Starts of the block-relaxation fit (neuradmix.classic.starts): PCK-Means clusters (default),
+# PCK-Means refined by alternating least squares on the low-rank reconstruction, or a random Q.
+# Measured with benchmarks/starts.py (8 seeds each on the suite of benchmarks/classic_suite.py):
+# on the ridge cohorts the PCK-Means start took 6-39% less time and ended at a median 4.1 and 12.6
+# units higher on ridge2 at K=4 and 5 but 1.5 lower on ridge at K=4; the same elsewhere.
+STARTS = ("pckmeans", "svd", "random")
+DEFAULT_INIT = "pckmeans"
 # Each warm-started bootstrap replicate (neuradmix.classic.bootstrap) iterates until the last gain
 # and the gain still to come are below BOOTSTRAP_TOL x |loglik|, at most DEFAULT_BOOTSTRAP_ITER
 # times (measured there: within 1% of converged replicates' standard errors at half the cost).

@@ -54,13 +54,16 @@ iteration goes on (``saddles`` counts them; :func:`_saddle_escape`).
 
 Starts
 ------
-The default start is a randomised SVD of the standardised genotypes of a subset of common SNPs
-(minor allele frequency >= 5%: rare variants dominate the leading axes of small cohorts with
-noise), PCK-Means on the leading axes and alternating least squares on the low-rank
-reconstruction (the approach of SCOPE and fastmixture), refined by this same iteration on the
-subset. F for all SNPs then starts from least squares given that Q, with a few Newton steps per
-SNP in the first pass. ``seeds`` starts compete on the subset; the best one is refined on all
-SNPs.
+The default start is PCK-Means (the paper's Algorithm 1, as the network starts): K-Means on the
+leading axes of a randomised SVD of the standardised genotypes of a subset of common SNPs (minor
+allele frequency >= 5%: rare variants dominate the leading axes of small cohorts with noise),
+each cluster's samples given that component, refined by this same iteration on the subset.
+``init="svd"`` first moves the clusters by alternating least squares on the low-rank
+reconstruction (the approach of SCOPE and fastmixture). On cohorts fitted with K above their
+sources the start decides which of several nearby optima the fit ends in; ``defaults.DEFAULT_INIT``
+says how the default was chosen. F for all SNPs then starts from least squares given that Q, with
+a few Newton steps per SNP in the first pass. ``seeds`` starts compete on the subset; the best
+one is refined on all SNPs.
 """
 
 from __future__ import annotations
@@ -76,7 +79,14 @@ from ..compute.bounds import Q_MIN, project_f, project_q
 from ..compute.engines import make_engine
 from ..data import Genotypes, is_unknown, known_populations, make_genotypes
 from ..errors import InputError
-from .defaults import ACCELERATIONS, DEFAULT_ACCELERATION, DEFAULT_MAX_ITER, DEFAULT_TOL
+from .defaults import (
+    ACCELERATIONS,
+    DEFAULT_ACCELERATION,
+    DEFAULT_INIT,
+    DEFAULT_MAX_ITER,
+    DEFAULT_TOL,
+    STARTS,
+)
 from .starts import (
     START_SNPS,
     frequencies_given_q,
@@ -676,7 +686,7 @@ def fit(
     seeds: int = 1,
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
-    init: str = "svd",
+    init: str = DEFAULT_INIT,
     init_q: np.ndarray | None = None,
     init_p: np.ndarray | None = None,
     fixed_rows: np.ndarray | None = None,
@@ -693,14 +703,15 @@ def fit(
 ) -> FitResult:
     """Maximise the ADMIXTURE log-likelihood.
 
-    ``init`` is ``svd`` (default: randomised SVD, PCK-Means and ALS on a SNP subset), ``pckmeans``
-    (PCK-Means centroids without ALS) or ``random`` (Q ~ Dirichlet(1)); ``init_q``/``init_p``
-    override the start. Without a given Q, ``seeds`` starts (seeds ``seed``, ``seed + 1``, ...)
-    are refined on a subset of at most ``start_snps_limit`` SNPs and the best continues on all
-    SNPs; ``starts`` of the result lists each start's subset log-likelihood. ``fixed_rows``
-    (bool, N) keeps those rows of ``init_q`` (supervised mode); ``fix_p`` keeps ``init_p`` and
-    fits only Q (projection). ``weights`` (per SNP) and ``holdout`` ((seed, folds, fold): calls
-    of that fold are treated as missing) serve the bootstrap and cross-validation.
+    ``init`` is ``pckmeans`` (default: the PCK-Means clusters of a randomised SVD of a SNP
+    subset), ``svd`` (those clusters refined by ALS on the low-rank reconstruction) or ``random``
+    (Q ~ Dirichlet(1)); ``init_q``/``init_p`` override the start. Without a given Q, ``seeds``
+    starts (seeds ``seed``, ``seed + 1``, ...) are refined on a subset of at most
+    ``start_snps_limit`` SNPs and the best continues on all SNPs; ``starts`` of the result lists
+    each start's subset log-likelihood. ``fixed_rows`` (bool, N) keeps those rows of ``init_q``
+    (supervised mode); ``fix_p`` keeps ``init_p`` and fits only Q (projection). ``weights`` (per
+    SNP) and ``holdout`` ((seed, folds, fold): calls of that fold are treated as missing) serve
+    the bootstrap and cross-validation.
 
     ``saver`` is called after every iteration on all SNPs (see :data:`Saver`; the starts on a
     SNP subset are not saved, a resumed fit repeats them only if it stopped during them), and
@@ -711,8 +722,8 @@ def fit(
     check_k(genotypes, k)
     started = time.perf_counter()
     n, m = genotypes.n_samples, genotypes.n_snps
-    if init not in ("svd", "pckmeans", "random"):
-        raise InputError(f"--init {init!r}: choose svd, pckmeans or random.")
+    if init not in STARTS:
+        raise InputError(f"--init {init!r}: choose {', '.join(STARTS)}.")
     if seeds < 1:
         raise InputError(f"--seeds {seeds}: at least one start is needed.")
     if init_q is not None and np.shape(init_q) != (n, k):

@@ -2,8 +2,8 @@
 (the paper's Algorithm 1), its refinement by alternating least squares on the low-rank PCA
 reconstruction, and F given a start's Q.
 
-Both methods use them: the block-relaxation fit (:mod:`neuradmix.classic.fit`: ``--init svd``,
-``pckmeans`` or ``random``) and the neural training, to choose its first stage's SNPs and
+Both methods use them: the block-relaxation fit (:mod:`neuradmix.classic.fit`: ``--init
+pckmeans``, ``svd`` or ``random``) and the neural training, to choose its first stage's SNPs and
 initialise its decoders. Frequencies are returned in the ``.P`` orientation (M x K).
 """
 

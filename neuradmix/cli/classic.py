@@ -11,9 +11,11 @@ from ..classic.defaults import (
     BOOTSTRAP_TOL,
     DEFAULT_ACCELERATION,
     DEFAULT_BOOTSTRAP_ITER,
+    DEFAULT_INIT,
     DEFAULT_MAX_ITER,
     DEFAULT_TOL,
     PROJECTION_TOOLS,
+    STARTS,
 )
 from .common import (
     add_engine,
@@ -98,7 +100,7 @@ def _register_em(subparsers) -> None:
         "EM), the classic method",
         description=(
             "Maximise the ADMIXTURE log-likelihood by block relaxation (the fit ADMIXTURE calls "
-            "EM) with exact Newton steps from an SVD/ALS start, and write DIR/NAME.K.Q and "
+            "EM) with exact Newton steps from a PCK-Means start, and write DIR/NAME.K.Q and "
             "DIR/NAME.K.P; prints the final 'Loglikelihood:' per K and a progress line per "
             "iteration on stderr. With --labels, labelled samples keep Q fixed to their "
             "population (ADMIXTURE --supervised; components in sorted label order). --bootstrap B "
@@ -111,10 +113,11 @@ def _register_em(subparsers) -> None:
     _add_out_name(parser)
     parser.add_argument(
         "--init",
-        default="svd",
-        choices=("svd", "pckmeans", "random"),
-        help="start: randomised SVD + PCK-Means + alternating least squares (svd, default), "
-        "PCK-Means clusters alone, or a random Q",
+        default=DEFAULT_INIT,
+        choices=STARTS,
+        help="start: K-Means clusters on the leading axes of a randomised SVD (pckmeans, "
+        "default), those clusters refined by alternating least squares on the low-rank "
+        "reconstruction (svd), or a random Q",
     )
     parser.add_argument(
         "--seeds",

@@ -199,7 +199,7 @@ def test_multi_k_resumes_at_the_unfinished_k(fileset, tmp_path, monkeypatch, cap
         (["--tol", "1e-6"], "made for tol=1e-09"),
         (["--acceleration", "sor"], "acceleration=quasi-newton"),
         (["--seed", "2"], "seed=1"),
-        (["--init", "random"], "init=svd"),
+        (["--init", "random"], "init=pckmeans"),
     ],
 )
 def test_a_checkpoint_for_other_settings_is_refused(

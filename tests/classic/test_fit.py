@@ -348,9 +348,9 @@ class _SecantsThatAlwaysMapTheJump(fit._Secants):
 def test_after_a_failed_jump_the_next_is_checked_cheaply_with_the_same_iterates(ridge, monkeypatch):
     """On a ridge many jumps fall short of the plain step; scoring the one after a failure by a
     log-likelihood pass before evaluating the map there saves passes and changes no iterate."""
-    checked = fit.fit(ridge, 5, seed=1)
+    checked = fit.fit(ridge, 5, seed=2)  # (a seed whose fit has runs of failed jumps: 155 / 166)
     monkeypatch.setattr(fit, "_Secants", _SecantsThatAlwaysMapTheJump)
-    mapped = fit.fit(ridge, 5, seed=1)
+    mapped = fit.fit(ridge, 5, seed=2)
     assert checked.trace == mapped.trace
     np.testing.assert_array_equal(checked.q, mapped.q)
     assert checked.passes < mapped.passes
