@@ -23,20 +23,17 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import sys
 import time
+from pathlib import Path
 
 from neuradmix.classic import fit
 from neuradmix.classic.defaults import DEFAULT_INIT, STARTS
-from neuradmix.data import read_bed
 from neuradmix.runtime import set_threads
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def seeds_of(text: str) -> list[int]:
-    if "-" in text:
-        first, last = (int(x) for x in text.split("-"))
-        return list(range(first, last + 1))
-    return [int(x) for x in text.split(",")]
-
+from in_process import cohort_fits, seeds_of  # noqa: E402
 
 ARMS = {"neither": (False, False), "forward jumps": (True, False), "both": (True, True)}
 
@@ -74,20 +71,15 @@ def main(argv=None) -> int:
     columns = ("cohort", "K", "arm", "seconds (sum)", "passes (median)", "best ll", "median ll")
     print("| " + " | ".join((*columns, "saddles left")) + " |")
     print("|---" * (len(columns) + 1) + "|")
-    for spec in args.cohort:
-        name, rest = spec.split("=", 1)
-        prefix, ks = rest.rsplit(":", 1)
-        genotypes = read_bed(f"{prefix}.bed")
-        fit.fit(genotypes, 2, seed=1, max_iter=2)  # compile or load the kernels first
-        for k in (int(x) for x in ks.split(",")):
-            for arm, (forward, checked) in ARMS.items():
-                row = run(genotypes, k, seeds, forward, checked, args.init)
-                print(
-                    f"| {name} | {k} | {arm} | {row['seconds']:.2f} | "
-                    f"{row['passes']:.1f} | {max(row['lls']):.3f} | "
-                    f"{statistics.median(row['lls']):.3f} | {row['saddles']} |",
-                    flush=True,
-                )
+    for name, genotypes, k in cohort_fits(args.cohort):
+        for arm, (forward, checked) in ARMS.items():
+            row = run(genotypes, k, seeds, forward, checked, args.init)
+            print(
+                f"| {name} | {k} | {arm} | {row['seconds']:.2f} | "
+                f"{row['passes']:.1f} | {max(row['lls']):.3f} | "
+                f"{statistics.median(row['lls']):.3f} | {row['saddles']} |",
+                flush=True,
+            )
     return 0
 
 
