@@ -314,8 +314,8 @@ class _Secants:
         the absolute curvature), and the monotone safeguard of :func:`_advance` decides."""
         big_u, big_v = np.array(self.u), np.array(self.v)
         try:
-            jacobian = _secant_coordinates(big_u, big_v)
-            coordinates = _secant_coordinates(big_u, u[None, :])[:, 0]
+            jacobian, coordinates = _secant_coordinates(big_u, big_v, u[None, :])
+            coordinates = coordinates[:, 0]
             values, vectors = np.linalg.eig(jacobian)
             if SADDLE_FREE and np.all(values.imag == 0.0) and np.any(values.real > 1.0):
                 self.saddle_signs += 1
@@ -534,7 +534,8 @@ def _expanding_direction(u: np.ndarray, v: np.ndarray) -> np.ndarray | None:
     """From secant pairs (rows of ``u`` and ``v = G'u``): the direction in the span of ``u``
     that the map stretches most, when its Ritz value is real and above ``1 + SADDLE_MARGIN``."""
     try:
-        values, vectors = np.linalg.eig(_secant_coordinates(u, v))
+        (ritz,) = _secant_coordinates(u, v)
+        values, vectors = np.linalg.eig(ritz)
     except np.linalg.LinAlgError:
         return None
     largest = int(np.argmax(values.real))
@@ -544,15 +545,15 @@ def _expanding_direction(u: np.ndarray, v: np.ndarray) -> np.ndarray | None:
     return vectors[:, largest].real @ u
 
 
-def _secant_coordinates(u: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Least-squares coordinates, as columns, of the rows of ``targets`` in the span of the
-    secant steps (rows of ``u``). With ``targets`` the steps' images ``v = G'u`` this is ``C``
-    with ``v' ~ u' C``: the map's Jacobian on the span, whose eigenvalues are its Ritz values (as
-    in Arnoldi's method). Directions of the steps' Gram matrix below ``RITZ_CUT`` of its largest
-    eigenvalue are cut, so steps that are (nearly) parallel span one direction, whose Ritz value
-    is ``u.v / u.u``."""
-    gram = u @ u.T
-    return np.linalg.pinv(gram, rcond=RITZ_CUT, hermitian=True) @ (u @ targets.T)
+def _secant_coordinates(u: np.ndarray, *targets: np.ndarray) -> list[np.ndarray]:
+    """Least-squares coordinates, as columns, of the rows of each of ``targets`` in the span of
+    the secant steps (rows of ``u``), through one pseudo-inverse of the steps' Gram matrix. With
+    the steps' images ``v = G'u`` as targets this is ``C`` with ``v' ~ u' C``: the map's Jacobian
+    on the span, whose eigenvalues are its Ritz values (as in Arnoldi's method). Directions of
+    the Gram matrix below ``RITZ_CUT`` of its largest eigenvalue are cut, so steps that are
+    (nearly) parallel span one direction, whose Ritz value is ``u.v / u.u``."""
+    inverse = np.linalg.pinv(u @ u.T, rcond=RITZ_CUT, hermitian=True)
+    return [inverse @ (u @ rows.T) for rows in targets]
 
 
 def _state_maker(
